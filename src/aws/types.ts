@@ -1,0 +1,60 @@
+// Plain records of what AWS said, decoupled from SDK shapes so that the snapshot code stays pure and
+// testable. Times are epoch milliseconds.
+
+export interface RawSubnet {
+  subnetId: string;
+  cidr: string;
+  availabilityZone: string;
+  /** DescribeSubnets AvailableIpAddressCount: AWS's own view, used as a cross-check. */
+  availableIpAddressCount: number;
+}
+
+export interface RawEni {
+  id: string;
+  subnetId: string;
+  status: string;
+  description: string;
+  requesterId?: string;
+  requesterManaged: boolean;
+  interfaceType?: string;
+  /** Private IPv4 addresses held: primary + secondary. */
+  privateIpCount: number;
+  /** Delegated IPv4 prefixes (/28 each: 16 addresses). */
+  ipv4PrefixCount: number;
+  attachTime?: number;
+  attachmentStatus?: string;
+  deleteOnTermination?: boolean;
+}
+
+export interface RawConnection {
+  name: string;
+  subnetId?: string;
+}
+
+export interface RawJob {
+  name: string;
+  connections: string[];
+  /** NumberOfWorkers, or undefined for MaxCapacity-sized jobs. */
+  workers?: number;
+}
+
+export interface RawJobRun {
+  jobName: string;
+  id: string;
+  state: string;
+  startedOn?: number;
+  completedOn?: number;
+  errorMessage?: string;
+  workers?: number;
+}
+
+/** What one sample read. `glue` is undefined when the Glue reads failed but EC2 succeeded. */
+export interface RawSample {
+  subnets: RawSubnet[];
+  enis: RawEni[];
+  glue?: {
+    connections: RawConnection[];
+    jobs: RawJob[];
+    runs: RawJobRun[];
+  };
+}

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { isValidSchedule } from './schedule.js';
+
+const subnetId = z
+  .string({ error: 'expected a string like "subnet-0a1b2c"' })
+  .regex(/^subnet-[0-9a-f]+$/, { message: 'expected "subnet-" followed by hex' });
+
+const url = z.url({ error: 'expected an http(s) URL' });
+
+export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware'] as const;
+export const bufferSources = ['available', 'tail'] as const;
+
+/** Admission knobs; the same shape serves the defaults and each per-subnet override. */
+const admissionPolicy = z
+  .object({
+    policy: z.enum(policyNames, { error: `expected one of ${policyNames.join(', ')}` }).optional(),
+    lookback: z.int({ error: 'expected an integer' }).min(1).max(100).optional(),
+    minBuffer: z.int({ error: 'expected an integer' }).min(0).max(65536).optional(),
+    bufferSource: z.enum(bufferSources, { error: `expected one of ${bufferSources.join(', ')}` }).optional(),
+    staticBuffer: z.int({ error: 'expected an integer' }).min(0).max(65536).optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    region: z.string().min(1).optional(),
+    endpoints: z
+      .object({ ec2: url.optional(), glue: url.optional(), dynamodb: url.optional() })
+      .strict()
+      .default({}),
+    subnets: z
+      .array(
+        z
+          .object({
+            id: subnetId,
+            name: z
+              .string({ error: 'expected a string' })
+              .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'expected 1-64 letters, digits, "_", ".", ":" or "-"' })
+              .optional(),
+          })
+          .strict(),
+        { error: 'expected a list of {id, name}' },
+      )
+      .default([]),
+    discover: z
+      .object({ glueConnections: z.boolean({ error: 'expected true or false' }).default(false) })
+      .strict()
+      .default({ glueConnections: false }),
+    sample: z
+      .object({
+        schedule: z
+          .string()
+          .refine(isValidSchedule, { message: 'expected a node-cron expression (5 or 6 fields)' })
+          .default('* * * * *'),
+        maxAgeSeconds: z.number({ error: 'expected a number of seconds' }).positive().optional(),
+      })
+      .strict()
+      .default({ schedule: '* * * * *' }),
+    glue: z
+      .object({
+        ownerDescriptionPrefixes: z
+          .array(z.string().min(1))
+          .min(1)
+          .default(['Attached to Glue using role', 'Glue_']),
+        /** How far back GetJobRuns is read for exhaustion failures and linger attribution. */
+        runLookbackHours: z.number().positive().max(24 * 30).default(24),
+      })
+      .strict()
+      .default({ ownerDescriptionPrefixes: ['Attached to Glue using role', 'Glue_'], runLookbackHours: 24 }),
+    dataDir: z.string().min(1).default('./data'),
+    admission: admissionPolicy
+      .extend({
+        reservationTtlSeconds: z.int().min(1).max(86400).default(300),
+        retryAfterSeconds: z.int().min(1).max(3600).default(60),
+        token: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
+        /** Per-subnet overrides, keyed by subnet id or configured name. */
+        subnets: z.record(z.string(), admissionPolicy).default({}),
+        rateLimit: z
+          .object({
+            requestsPerMinute: z.int().min(1),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ reservationTtlSeconds: 300, retryAfterSeconds: 60, subnets: {} }),
+    store: z
+      .object({
+        type: z.enum(['file', 'dynamodb'], { error: 'expected file or dynamodb' }).default('file'),
+        table: z.string().min(3).max(255).default('glue-eni-observations'),
+        retentionDays: z.number().positive().max(3650).default(30),
+      })
+      .strict()
+      .default({ type: 'file', table: 'glue-eni-observations', retentionDays: 30 }),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const seenIds = new Map<string, number>();
+    const seenNames = new Map<string, number>();
+    cfg.subnets.forEach((s, i) => {
+      if (seenIds.has(s.id)) {
+        ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${seenIds.get(s.id)}].id` });
+      } else seenIds.set(s.id, i);
+      if (s.name !== undefined) {
+        if (seenNames.has(s.name)) {
+          ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: `duplicate of subnets[${seenNames.get(s.name)}].name` });
+        } else seenNames.set(s.name, i);
+      }
+    });
+    if (cfg.subnets.length === 0 && !cfg.discover.glueConnections) {
+      ctx.addIssue({ code: 'custom', path: ['subnets'], message: 'expected at least one subnet, or discover.glueConnections: true' });
+    }
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;
+export type AdmissionPolicyConfig = z.output<typeof admissionPolicy>;

@@ -1,0 +1,53 @@
+import { performance } from 'node:perf_hooks';
+import type { Snapshot, SubnetView } from './types.js';
+
+export type SnapshotListener = (snapshot: Snapshot) => void;
+
+/**
+ * The one cache every reader uses. Written only by the sampler; replaced whole, so a reader never sees a
+ * half-read subnet. Freshness is judged on the process's monotonic clock (wall-clock jumps and the
+ * simulator's fast virtual time must not make data look fresh or stale).
+ */
+export class SnapshotCache {
+  private snapshot: Snapshot | undefined;
+  private readonly listeners = new Set<SnapshotListener>();
+  private byKey = new Map<string, SubnetView>();
+
+  constructor(private readonly monoNow: () => number = () => performance.now()) {}
+
+  current(): Snapshot | undefined {
+    return this.snapshot;
+  }
+
+  set(snapshot: Snapshot): void {
+    this.snapshot = snapshot;
+    const byKey = new Map<string, SubnetView>();
+    for (const s of snapshot.subnets) {
+      byKey.set(s.subnetId, s);
+      byKey.set(s.name, s);
+    }
+    this.byKey = byKey;
+    for (const l of this.listeners) l(snapshot);
+  }
+
+  /** A subnet by id or configured name. */
+  subnet(key: string): SubnetView | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Real seconds since the last good sample completed; undefined before the first one. */
+  ageSeconds(): number | undefined {
+    if (!this.snapshot) return undefined;
+    return Math.max(0, (this.monoNow() - this.snapshot.completedMono) / 1000);
+  }
+
+  isFresh(maxAgeSeconds: number): boolean {
+    const age = this.ageSeconds();
+    return age !== undefined && age <= maxAgeSeconds;
+  }
+
+  onSnapshot(listener: SnapshotListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

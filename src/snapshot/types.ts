@@ -1,0 +1,71 @@
+// The cache's unit: one immutable view of every watched subnet, replaced all-or-nothing by the sampler.
+
+export type Owner = 'glue' | 'other';
+
+export interface EniView {
+  id: string;
+  status: string;
+  owner: Owner;
+  /** Addresses the ENI holds in its subnet (primary + secondary + 16 per delegated /28 prefix). */
+  addresses: number;
+  description: string;
+  requesterId?: string;
+  attachTime?: number;
+  /** First sample time at which the ENI was seen `available` (from the lifecycle tracker). */
+  availableSince?: number;
+  /** An in-use Glue ENI whose attach time fits no running job run of its subnet. */
+  lingering: boolean;
+}
+
+export interface JobBinding {
+  job: string;
+  connection: string;
+  workers?: number;
+}
+
+export interface ActiveRun {
+  job: string;
+  runId: string;
+  state: string;
+  startedOn?: number;
+  workers: number;
+}
+
+export interface SubnetView {
+  subnetId: string;
+  /** Configured human name (`critical`), or the id when none. */
+  name: string;
+  cidr: string;
+  availabilityZone: string;
+  usable: number;
+  used: number;
+  free: number;
+  /** AWS's AvailableIpAddressCount, a cross-check of `free`. */
+  awsAvailable: number;
+  enis: EniView[];
+  /** Counts by `${status}|${owner}`. */
+  enisByStatusOwner: Record<string, number>;
+  totalEnis: number;
+  inUse: number;
+  available: number;
+  /** max(0, Glue in-use ENIs − active workers); undefined when Glue data is unknown. */
+  lingering?: number;
+  activeRuns?: ActiveRun[];
+  activeWorkers?: number;
+  /** Jobs that can land in this subnet (through their connection). */
+  jobs?: JobBinding[];
+  /** Job runs that failed with the subnet-exhaustion error, by run id (each counted once downstream). */
+  exhaustionFailures?: { job: string; runId: string; at?: number }[];
+}
+
+export interface Snapshot {
+  /** Clock time (epoch ms) at which the sample started: the time the data describes. */
+  takenAt: number;
+  /** Process monotonic time (ms, performance.now()) when it completed: freshness is judged on this. */
+  completedMono: number;
+  durationMs: number;
+  /** False when Glue reads failed: Glue-derived fields are undefined, not zero. */
+  glueKnown: boolean;
+  glueError?: string;
+  subnets: SubnetView[];
+}
