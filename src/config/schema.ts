@@ -5,6 +5,12 @@ const subnetId = z
   .string({ error: 'expected a string like "subnet-0a1b2c"' })
   .regex(/^subnet-[0-9a-f]+$/, { message: 'expected "subnet-" followed by hex' });
 
+/** An integer in a range, with one message for every way to miss it. */
+const intIn = (min: number, max: number) => {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
+
 const url = z.url({ error: 'expected an http(s) URL' });
 
 export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware'] as const;
@@ -14,10 +20,10 @@ export const bufferSources = ['available', 'tail'] as const;
 const admissionPolicy = z
   .object({
     policy: z.enum(policyNames, { error: `expected one of ${policyNames.join(', ')}` }).optional(),
-    lookback: z.int({ error: 'expected an integer' }).min(1).max(100).optional(),
-    minBuffer: z.int({ error: 'expected an integer' }).min(0).max(65536).optional(),
+    lookback: intIn(1, 100).optional(),
+    minBuffer: intIn(0, 65536).optional(),
     bufferSource: z.enum(bufferSources, { error: `expected one of ${bufferSources.join(', ')}` }).optional(),
-    staticBuffer: z.int({ error: 'expected an integer' }).min(0).max(65536).optional(),
+    staticBuffer: intIn(0, 65536).optional(),
   })
   .strict();
 
@@ -52,32 +58,32 @@ export const configSchema = z
           .string()
           .refine(isValidSchedule, { message: 'expected a node-cron expression (5 or 6 fields)' })
           .default('* * * * *'),
-        maxAgeSeconds: z.number({ error: 'expected a number of seconds' }).positive().optional(),
+        maxAgeSeconds: z.number({ error: 'expected a positive number of seconds' }).positive().optional(),
       })
       .strict()
       .default({ schedule: '* * * * *' }),
     glue: z
       .object({
         ownerDescriptionPrefixes: z
-          .array(z.string().min(1))
-          .min(1)
+          .array(z.string().min(1), { error: 'expected a list of description prefixes' })
+          .min(1, { error: 'expected at least one description prefix' })
           .default(['Attached to Glue using role', 'Glue_']),
         /** How far back GetJobRuns is read for exhaustion failures and linger attribution. */
-        runLookbackHours: z.number().positive().max(24 * 30).default(24),
+        runLookbackHours: z.number({ error: 'expected hours from 1 to 720' }).min(1).max(720).default(24),
       })
       .strict()
       .default({ ownerDescriptionPrefixes: ['Attached to Glue using role', 'Glue_'], runLookbackHours: 24 }),
-    dataDir: z.string().min(1).default('./data'),
+    dataDir: z.string().min(1, { error: 'expected a directory path' }).default('./data'),
     admission: admissionPolicy
       .extend({
-        reservationTtlSeconds: z.int().min(1).max(86400).default(300),
-        retryAfterSeconds: z.int().min(1).max(3600).default(60),
+        reservationTtlSeconds: intIn(1, 86400).default(300),
+        retryAfterSeconds: intIn(1, 3600).default(60),
         token: z.string().min(16, { message: 'expected at least 16 characters' }).optional(),
         /** Per-subnet overrides, keyed by subnet id or configured name. */
         subnets: z.record(z.string(), admissionPolicy).default({}),
         rateLimit: z
           .object({
-            requestsPerMinute: z.int().min(1),
+            requestsPerMinute: intIn(1, 1_000_000),
           })
           .strict()
           .optional(),
@@ -87,8 +93,8 @@ export const configSchema = z
     store: z
       .object({
         type: z.enum(['file', 'dynamodb'], { error: 'expected file or dynamodb' }).default('file'),
-        table: z.string().min(3).max(255).default('glue-eni-observations'),
-        retentionDays: z.number().positive().max(3650).default(30),
+        table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)' }).default('glue-eni-observations'),
+        retentionDays: intIn(1, 3650).default(30),
       })
       .strict()
       .default({ type: 'file', table: 'glue-eni-observations', retentionDays: 30 }),

@@ -1,0 +1,104 @@
+// The only place AWS SDK clients are built. Region, endpoints and credentials are passed only when the
+// configuration names them, so that the SDK's own resolution (AWS_REGION, AWS_ENDPOINT_URL[_EC2|_GLUE],
+// profiles, the credentials chain) stays in charge otherwise.
+import { EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
+import { GlueClient, type GlueClientConfig } from '@aws-sdk/client-glue';
+
+/** A retry strategy accepted by both clients (the SDK's standard one unless a test swaps it). */
+export type AwsRetryStrategy = NonNullable<EC2ClientConfig['retryStrategy']> & NonNullable<GlueClientConfig['retryStrategy']>;
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
+
+export interface AwsHooks {
+  /** Called once per HTTP request sent, retries included, with the operation name (e.g. `GetJobRuns`). */
+  onRequest?: (api: string) => void;
+  /** Called once when an operation finally fails, after the SDK gave up retrying. */
+  onError?: (api: string, err: unknown) => void;
+}
+
+export interface AwsClientOptions extends AwsHooks {
+  region?: string;
+  endpoints?: { ec2?: string; glue?: string };
+  /** Attempts per operation, first one included (SDK standard retry mode). */
+  maxAttempts?: number;
+  /** Replaces the SDK's standard retry strategy; tests pass one with no backoff. */
+  retryStrategy?: AwsRetryStrategy;
+  /** Socket idle limit per request: a hung page must fail (and be retried), never stall the sampler. */
+  requestTimeoutMs?: number;
+}
+
+export interface AwsClients {
+  ec2: EC2Client;
+  glue: GlueClient;
+}
+
+const REQUEST_COUNTER = 'glueEniRequestCounter';
+const ERROR_REPORTER = 'glueEniErrorReporter';
+
+/** `DescribeNetworkInterfacesCommand` → `DescribeNetworkInterfaces`. */
+export function apiName(commandName: string | undefined): string {
+  if (!commandName) return 'unknown';
+  return commandName.endsWith('Command') ? commandName.slice(0, -'Command'.length) : commandName;
+}
+
+function baseConfig(opts: AwsClientOptions, endpoint: string | undefined): EC2ClientConfig & GlueClientConfig {
+  const cfg: EC2ClientConfig & GlueClientConfig = {
+    maxAttempts: opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    retryMode: 'standard',
+    requestHandler: {
+      requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
+    },
+  };
+  // Keys are set only when known: an explicit `undefined` would shadow the SDK's environment lookup.
+  if (opts.region !== undefined) cfg.region = opts.region;
+  if (endpoint !== undefined) cfg.endpoint = endpoint;
+  if (opts.retryStrategy !== undefined) cfg.retryStrategy = opts.retryStrategy;
+  return cfg;
+}
+
+type Instrumentable = Pick<EC2Client, 'middlewareStack'> | Pick<GlueClient, 'middlewareStack'>;
+
+/**
+ * Adds request counting and final-error reporting to a client. Safe to call again: the middlewares are
+ * named and replaced, never stacked twice.
+ */
+export function instrumentClient(client: Instrumentable, hooks: AwsHooks): void {
+  const stack = (client as Pick<EC2Client, 'middlewareStack'>).middlewareStack;
+  const { onRequest, onError } = hooks;
+  if (onRequest) {
+    // finalizeRequest at low priority sits inside the retry middleware (high priority of the same step),
+    // so it runs once per attempt, i.e. once per HTTP request.
+    stack.add(
+      (next, context) => async (args) => {
+        onRequest(apiName(context.commandName));
+        return next(args);
+      },
+      { step: 'finalizeRequest', priority: 'low', name: REQUEST_COUNTER, override: true },
+    );
+  }
+  if (onError) {
+    // initialize at high priority is the outermost layer: it sees only the error left after all retries.
+    stack.add(
+      (next, context) => async (args) => {
+        try {
+          return await next(args);
+        } catch (err) {
+          onError(apiName(context.commandName), err);
+          throw err;
+        }
+      },
+      { step: 'initialize', priority: 'high', name: ERROR_REPORTER, override: true },
+    );
+  }
+}
+
+export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
+  const ec2 = new EC2Client(baseConfig(opts, opts.endpoints?.ec2));
+  const glue = new GlueClient(baseConfig(opts, opts.endpoints?.glue));
+  instrumentClient(ec2, opts);
+  instrumentClient(glue, opts);
+  return { ec2, glue };
+}

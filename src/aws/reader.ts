@@ -1,0 +1,422 @@
+// Reads one sample from AWS: Glue (connections, jobs, recent runs) then EC2 (subnets, ENIs), and turns SDK
+// shapes into the plain records of ./types.ts. EC2 is all-or-nothing (a half-read subnet looks emptier than it
+// is); Glue is best-effort (an exporter with EC2-only permissions still serves exact IP metrics).
+import {
+  DescribeNetworkInterfacesCommand,
+  DescribeSubnetsCommand,
+  EC2Client,
+  type NetworkInterface,
+  type Subnet,
+} from '@aws-sdk/client-ec2';
+import {
+  GetConnectionsCommand,
+  GetJobRunsCommand,
+  GetJobsCommand,
+  GlueClient,
+  type Job,
+  type JobRun,
+} from '@aws-sdk/client-glue';
+import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
+import type { RawConnection, RawEni, RawJob, RawJobRun, RawSample, RawSubnet } from './types.js';
+
+/** Runs in these states hold workers (and their ENIs) whatever their age. */
+export const ACTIVE_RUN_STATES: ReadonlySet<string> = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);
+
+/** EC2 caps the values of one filter; more subnets than this are read in several filter sequences. */
+const MAX_FILTER_VALUES = 200;
+const ENI_PAGE_SIZE = 1000;
+const GLUE_PAGE_SIZE = 200;
+/** GetJobRuns calls in flight at once: enough to keep a sample short, few enough to spare the throttle. */
+const RUN_READ_CONCURRENCY = 3;
+/** A service that keeps answering with a token beyond this is broken; stop rather than loop. */
+const MAX_PAGES = 10_000;
+
+/** An EC2 read failed past retries: the sample is unusable and the caller keeps its previous snapshot. */
+export class AwsReadError extends Error {
+  override readonly name = 'AwsReadError';
+  /** Operation that failed, e.g. `DescribeNetworkInterfaces`. */
+  readonly api: string;
+  /** Error name/code reported by AWS or the SDK, e.g. `RequestLimitExceeded`. */
+  readonly code: string;
+  /** Configured subnets AWS does not know (InvalidSubnetID.NotFound). */
+  readonly subnetIds?: string[];
+
+  constructor(api: string, code: string, message: string, opts: { cause?: unknown; subnetIds?: string[] } = {}) {
+    super(`${api} failed: ${code}: ${message}`, { cause: opts.cause });
+    this.api = api;
+    this.code = code;
+    if (opts.subnetIds) this.subnetIds = opts.subnetIds;
+  }
+}
+
+/** A Glue read failed; caught inside `read`, which then goes on with EC2 only. */
+class GlueReadError extends Error {
+  constructor(
+    readonly api: string,
+    readonly detail: string,
+  ) {
+    super(`${api} failed: ${detail}`);
+  }
+}
+
+export interface AwsReaderOptions {
+  region?: string;
+  endpoints?: { ec2?: string; glue?: string };
+  maxAttempts?: number;
+  /** Accepted with the rest of the `glue` config block; ENI ownership is decided by the snapshot code. */
+  ownerDescriptionPrefixes?: string[];
+  /** How far back GetJobRuns is paged (active runs are always kept). */
+  runLookbackHours: number;
+  now: () => number;
+  onRequest?: (api: string) => void;
+  onError?: (api: string, err: unknown) => void;
+  /** Replaces the SDK's standard retry strategy (tests use one without backoff). */
+  retryStrategy?: AwsRetryStrategy;
+  ec2?: EC2Client;
+  glue?: GlueClient;
+}
+
+export interface ReadOptions {
+  /** Configured subnets: always read, and an unknown one is an error. */
+  subnetIds: string[];
+  /** Also watch every subnet named by a Glue connection. */
+  discoverConnections: boolean;
+}
+
+export type AwsSample = RawSample & { glueError?: { api: string; message: string } };
+
+interface GlueRead {
+  connections: RawConnection[];
+  jobs: RawJob[];
+  runs: RawJobRun[];
+}
+
+function describeError(err: unknown): { code: string; message: string } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    const name = err.name && err.name !== 'Error' ? err.name : typeof code === 'string' ? code : 'Error';
+    return { code: name, message: err.message };
+  }
+  return { code: 'Error', message: String(err) };
+}
+
+const ms = (d: Date | undefined): number | undefined => (d instanceof Date ? d.getTime() : undefined);
+
+function uniqueSorted(ids: Iterable<string>): string[] {
+  return [...new Set(ids)].sort();
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** Follows NextToken until the end; a token that does not move is a broken service, not an endless loop. */
+async function paginate<P extends { NextToken?: string | undefined }>(
+  api: string,
+  fetchPage: (token: string | undefined) => Promise<P>,
+  onPage: (page: P) => boolean | void,
+  fail: (api: string, code: string, message: string) => Error,
+): Promise<void> {
+  const seen = new Set<string>();
+  let token: string | undefined;
+  for (let pages = 0; pages < MAX_PAGES; pages++) {
+    const page = await fetchPage(token);
+    // onPage returns false to stop early (run lookback reached).
+    if (onPage(page) === false) return;
+    token = page.NextToken || undefined;
+    if (token === undefined) return;
+    if (seen.has(token)) throw fail(api, 'PaginationLoop', `NextToken repeated after ${pages + 1} pages`);
+    seen.add(token);
+  }
+  throw fail(api, 'PaginationLimit', `more than ${MAX_PAGES} pages`);
+}
+
+export function toRawEni(ni: NetworkInterface): RawEni {
+  const privateIps = ni.PrivateIpAddresses?.length ?? 0;
+  const eni: RawEni = {
+    id: ni.NetworkInterfaceId ?? '',
+    subnetId: ni.SubnetId ?? '',
+    status: ni.Status ?? 'unknown',
+    description: ni.Description ?? '',
+    requesterManaged: ni.RequesterManaged ?? false,
+    privateIpCount: Math.max(privateIps, ni.PrivateIpAddress ? 1 : 0),
+    ipv4PrefixCount: ni.Ipv4Prefixes?.length ?? 0,
+  };
+  if (ni.RequesterId !== undefined) eni.requesterId = ni.RequesterId;
+  if (ni.InterfaceType !== undefined) eni.interfaceType = ni.InterfaceType;
+  const att = ni.Attachment;
+  if (att) {
+    const attachTime = ms(att.AttachTime);
+    if (attachTime !== undefined) eni.attachTime = attachTime;
+    if (att.Status !== undefined) eni.attachmentStatus = att.Status;
+    if (att.DeleteOnTermination !== undefined) eni.deleteOnTermination = att.DeleteOnTermination;
+  }
+  return eni;
+}
+
+export function toRawSubnet(s: Subnet): RawSubnet {
+  return {
+    subnetId: s.SubnetId ?? '',
+    cidr: s.CidrBlock ?? '',
+    availabilityZone: s.AvailabilityZone ?? '',
+    availableIpAddressCount: s.AvailableIpAddressCount ?? 0,
+  };
+}
+
+export function toRawJob(j: Job): RawJob {
+  const job: RawJob = { name: j.Name ?? '', connections: j.Connections?.Connections ?? [] };
+  if (typeof j.NumberOfWorkers === 'number') job.workers = j.NumberOfWorkers;
+  return job;
+}
+
+export function toRawJobRun(r: JobRun, jobName: string, jobWorkers: number | undefined): RawJobRun {
+  const run: RawJobRun = { jobName: r.JobName ?? jobName, id: r.Id ?? '', state: r.JobRunState ?? 'UNKNOWN' };
+  const startedOn = ms(r.StartedOn);
+  const completedOn = ms(r.CompletedOn);
+  if (startedOn !== undefined) run.startedOn = startedOn;
+  if (completedOn !== undefined) run.completedOn = completedOn;
+  if (r.ErrorMessage) run.errorMessage = r.ErrorMessage;
+  const workers = r.NumberOfWorkers ?? jobWorkers;
+  if (workers !== undefined) run.workers = workers;
+  return run;
+}
+
+export class AwsReader {
+  private readonly ec2: EC2Client;
+  private readonly glue: GlueClient;
+  private readonly lookbackMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: AwsReaderOptions) {
+    if (!(opts.runLookbackHours > 0)) throw new RangeError('runLookbackHours: expected a positive number');
+    this.lookbackMs = opts.runLookbackHours * 3_600_000;
+    this.now = opts.now;
+    const hooks = { onRequest: opts.onRequest, onError: opts.onError };
+    if (opts.ec2 && opts.glue) {
+      this.ec2 = opts.ec2;
+      this.glue = opts.glue;
+    } else {
+      const created = createAwsClients({
+        region: opts.region,
+        endpoints: opts.endpoints,
+        maxAttempts: opts.maxAttempts,
+        retryStrategy: opts.retryStrategy,
+      });
+      this.ec2 = opts.ec2 ?? created.ec2;
+      this.glue = opts.glue ?? created.glue;
+    }
+    // Hooks are attached here (also on injected clients) so that counting never depends on who built them.
+    instrumentClient(this.ec2, hooks);
+    instrumentClient(this.glue, hooks);
+  }
+
+  async read(opts: ReadOptions): Promise<AwsSample> {
+    const configured = uniqueSorted(opts.subnetIds);
+    let glue: GlueRead | undefined;
+    let glueError: AwsSample['glueError'];
+    try {
+      glue = await this.readGlue(configured, opts.discoverConnections);
+    } catch (err) {
+      if (!(err instanceof GlueReadError)) throw err;
+      glueError = { api: err.api, message: err.detail };
+    }
+
+    const discovered =
+      opts.discoverConnections && glue ? glue.connections.flatMap((c) => (c.subnetId ? [c.subnetId] : [])) : [];
+    const watched = uniqueSorted([...configured, ...discovered]);
+
+    const sample: AwsSample = { subnets: [], enis: [] };
+    if (glue) sample.glue = glue;
+    if (glueError) sample.glueError = glueError;
+    // No subnet to watch: an unfiltered DescribeNetworkInterfaces would list the whole account.
+    if (watched.length === 0) return sample;
+
+    sample.subnets = await this.readSubnets(watched, new Set(configured));
+    const existing = sample.subnets.map((s) => s.subnetId);
+    sample.enis = existing.length > 0 ? await this.readEnis(existing) : [];
+    return sample;
+  }
+
+  private async ec2Call<T>(api: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const { code, message } = describeError(err);
+      throw new AwsReadError(api, code, message, { cause: err });
+    }
+  }
+
+  private async glueCall<T>(api: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof GlueReadError) throw err;
+      const { code, message } = describeError(err);
+      throw new GlueReadError(api, `${code}: ${message}`);
+    }
+  }
+
+  /**
+   * DescribeSubnets with SubnetIds. A configured subnet AWS does not know is an error naming it; a subnet
+   * named only by a (stale) Glue connection is dropped and the call repeated without it.
+   */
+  private async readSubnets(watched: string[], configured: Set<string>): Promise<RawSubnet[]> {
+    let ids = watched;
+    for (;;) {
+      try {
+        const out: RawSubnet[] = [];
+        await paginate(
+          'DescribeSubnets',
+          (token) => this.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids, NextToken: token })),
+          (page) => {
+            for (const s of page.Subnets ?? []) out.push(toRawSubnet(s));
+          },
+          (api, code, message) => new AwsReadError(api, code, message),
+        );
+        return out.sort((a, b) => a.subnetId.localeCompare(b.subnetId));
+      } catch (err) {
+        if (err instanceof AwsReadError) throw err;
+        const { code, message } = describeError(err);
+        if (code === 'InvalidSubnetID.NotFound' || code === 'InvalidSubnetID.Malformed') {
+          const named = uniqueSorted(message.match(/subnet-[0-9a-zA-Z]+/g) ?? []).filter((id) => ids.includes(id));
+          const unknownConfigured = named.filter((id) => configured.has(id));
+          if (named.length > 0 && unknownConfigured.length === 0) {
+            ids = ids.filter((id) => !named.includes(id));
+            if (ids.length === 0) return [];
+            continue;
+          }
+          const culprits = unknownConfigured.length > 0 ? unknownConfigured : ids.filter((id) => configured.has(id));
+          throw new AwsReadError('DescribeSubnets', code, `unknown subnet ${culprits.join(', ')}: ${message}`, {
+            cause: err,
+            subnetIds: culprits,
+          });
+        }
+        throw new AwsReadError('DescribeSubnets', code, message, { cause: err });
+      }
+    }
+  }
+
+  /** One DescribeNetworkInterfaces sequence for all subnets: one subnet-id filter, 1000 per page. */
+  private async readEnis(subnetIds: string[]): Promise<RawEni[]> {
+    const byId = new Map<string, RawEni>();
+    for (const ids of chunk(subnetIds, MAX_FILTER_VALUES)) {
+      await this.ec2Call('DescribeNetworkInterfaces', () =>
+        paginate(
+          'DescribeNetworkInterfaces',
+          (token) =>
+            this.ec2.send(
+              new DescribeNetworkInterfacesCommand({
+                Filters: [{ Name: 'subnet-id', Values: ids }],
+                // Accounts may hide AWS-managed resources from Describe calls; their IPs are used all the same.
+                IncludeManagedResources: true,
+                MaxResults: ENI_PAGE_SIZE,
+                NextToken: token,
+              }),
+            ),
+          (page) => {
+            // Keyed by id: an ENI that moves between pages while they are read is counted once.
+            for (const ni of page.NetworkInterfaces ?? []) {
+              const eni = toRawEni(ni);
+              if (eni.id) byId.set(eni.id, eni);
+            }
+          },
+          (api, code, message) => new AwsReadError(api, code, message),
+        ),
+      );
+    }
+    return [...byId.values()];
+  }
+
+  private async readGlue(configured: string[], discover: boolean): Promise<GlueRead> {
+    const connections: RawConnection[] = [];
+    await this.glueCall('GetConnections', () =>
+      paginate(
+        'GetConnections',
+        // HidePassword: connection properties may carry credentials that the exporter must never hold.
+        (token) => this.glue.send(new GetConnectionsCommand({ HidePassword: true, MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        (page) => {
+          for (const c of page.ConnectionList ?? []) {
+            const conn: RawConnection = { name: c.Name ?? '' };
+            const subnetId = c.PhysicalConnectionRequirements?.SubnetId;
+            if (subnetId) conn.subnetId = subnetId;
+            connections.push(conn);
+          }
+        },
+        (api, code, message) => new GlueReadError(api, `${code}: ${message}`),
+      ),
+    );
+
+    const jobs: RawJob[] = [];
+    await this.glueCall('GetJobs', () =>
+      paginate(
+        'GetJobs',
+        (token) => this.glue.send(new GetJobsCommand({ MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        (page) => {
+          for (const j of page.Jobs ?? []) jobs.push(toRawJob(j));
+        },
+        (api, code, message) => new GlueReadError(api, `${code}: ${message}`),
+      ),
+    );
+
+    const watched = new Set(configured);
+    if (discover) for (const c of connections) if (c.subnetId) watched.add(c.subnetId);
+    const subnetOf = new Map(connections.map((c) => [c.name, c.subnetId]));
+    const boundJobs = jobs.filter((j) => j.connections.some((c) => {
+      const subnet = subnetOf.get(c);
+      return subnet !== undefined && watched.has(subnet);
+    }));
+
+    const cutoff = this.now() - this.lookbackMs;
+    const perJob = await mapLimit(boundJobs, RUN_READ_CONCURRENCY, (job) => this.readRuns(job, cutoff));
+    return { connections, jobs, runs: perJob.flat() };
+  }
+
+  /**
+   * GetJobRuns, newest first, paged until a page reaches a finished run that ended before the cutoff.
+   * Runs still active are kept whatever their age.
+   */
+  private async readRuns(job: RawJob, cutoff: number): Promise<RawJobRun[]> {
+    const runs: RawJobRun[] = [];
+    await this.glueCall('GetJobRuns', () =>
+      paginate(
+        'GetJobRuns',
+        (token) => this.glue.send(new GetJobRunsCommand({ JobName: job.name, MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        (page) => {
+          let reachedCutoff = false;
+          for (const r of page.JobRuns ?? []) {
+            const run = toRawJobRun(r, job.name, job.workers);
+            const active = ACTIVE_RUN_STATES.has(run.state);
+            const lastSeen = run.completedOn ?? run.startedOn;
+            if (active || lastSeen === undefined || lastSeen >= cutoff) runs.push(run);
+            else reachedCutoff = true;
+          }
+          return !reachedCutoff;
+        },
+        (api, code, message) => new GlueReadError(api, `${code}: ${message}`),
+      ),
+    );
+    return runs;
+  }
+}

@@ -1,0 +1,96 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './errors.js';
+import { loadConfigFile, parseConfig } from './load.js';
+
+const dir = join(import.meta.dirname, 'testdata');
+const load = (name: string, env: NodeJS.ProcessEnv = {}) => loadConfigFile(join(dir, name), env);
+
+/** One bad file per error, each with the message it must produce (field first, then what was expected). */
+const badFiles: Record<string, string> = {
+  'bad-subnet-id.yml': 'subnets[1].id: expected "subnet-" followed by hex',
+  'duplicate-subnet-id.yml': 'subnets[1].id: duplicate of subnets[0].id',
+  'duplicate-subnet-name.yml': 'subnets[1].name: duplicate of subnets[0].name',
+  'no-subnets.yml': 'subnets: expected at least one subnet, or discover.glueConnections: true',
+  'bad-schedule.yml': 'sample.schedule: expected a node-cron expression (5 or 6 fields)',
+  'negative-max-age.yml': 'sample.maxAgeSeconds: expected a positive number of seconds',
+  'discover-not-boolean.yml': 'discover.glueConnections: expected true or false',
+  'unknown-top-level-field.yml': 'subnetz: unknown field',
+  'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware',
+  'fractional-lookback.yml': 'admission.subnets.critical.lookback: expected an integer from 1 to 100',
+  'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',
+  'unknown-store.yml': 'store.type: expected file or dynamodb',
+  'empty-owner-prefixes.yml': 'glue.ownerDescriptionPrefixes: expected at least one description prefix',
+  'bad-subnet-name.yml': 'subnets[0].name: expected 1-64 letters, digits, "_", ".", ":" or "-"',
+  'invalid-yaml.yml': 'YAML',
+  'duplicate-key.yml': 'Map keys must be unique',
+  'short-token.yml': 'admission.token: expected at least 16 characters',
+};
+
+describe('config testdata', () => {
+  it('has a test for every bad file', () => {
+    const files = readdirSync(dir).filter((f) => !f.startsWith('good-'));
+    expect(files.sort()).toEqual(Object.keys(badFiles).sort());
+  });
+
+  for (const [file, message] of Object.entries(badFiles)) {
+    it(`rejects ${file}`, () => {
+      let error: unknown;
+      try {
+        load(file);
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(message);
+    });
+  }
+
+  it('loads the minimal config with defaults', () => {
+    const cfg = load('good-minimal.yml');
+    expect(cfg.subnets).toEqual([{ id: 'subnet-0a1b2c3d', name: 'critical' }]);
+    expect(cfg.sample.schedule).toBe('* * * * *');
+    expect(cfg.sample.intervalSeconds).toBe(60);
+    expect(cfg.sample.maxAgeSeconds).toBe(180);
+    expect(cfg.glue.ownerDescriptionPrefixes).toEqual(['Attached to Glue using role', 'Glue_']);
+    expect(cfg.discover.glueConnections).toBe(false);
+    expect(cfg.dataDir).toBe('./data');
+    expect(cfg.store.type).toBe('file');
+    expect(cfg.admission.reservationTtlSeconds).toBe(300);
+    // Silent file: region and endpoints stay unset so the SDK resolves them from the environment.
+    expect(cfg.region).toBeUndefined();
+    expect(cfg.endpoints).toEqual({});
+  });
+
+  it('loads the full config', () => {
+    const cfg = load('good-full.yml');
+    expect(cfg.sample.intervalSeconds).toBe(30);
+    expect(cfg.sample.maxAgeSeconds).toBe(120);
+    expect(cfg.admission.subnets.adhoc).toEqual({ policy: 'static', staticBuffer: 5 });
+    expect(cfg.store.type).toBe('dynamodb');
+  });
+
+  it('takes the admit token from GLUE_ENI_ADMIT_TOKEN over the file', () => {
+    const cfg = load('good-minimal.yml', { GLUE_ENI_ADMIT_TOKEN: 'x'.repeat(20) });
+    expect(cfg.admission.token).toBe('x'.repeat(20));
+    expect(() => load('good-minimal.yml', { GLUE_ENI_ADMIT_TOKEN: 'short' })).toThrow(/GLUE_ENI_ADMIT_TOKEN: expected at least 16/);
+  });
+
+  it('names a missing file', () => {
+    expect(() => load('does-not-exist.yml')).toThrow(/does-not-exist\.yml: cannot read/);
+  });
+
+  it('lists every problem, not only the first', () => {
+    try {
+      parseConfig({ subnets: [{ id: 'x' }, { id: 'subnet-zz' }], sample: { schedule: 'bad' } }, {});
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([
+        'subnets[0].id: expected "subnet-" followed by hex',
+        'subnets[1].id: expected "subnet-" followed by hex',
+        'sample.schedule: expected a node-cron expression (5 or 6 fields)',
+      ]);
+    }
+  });
+});

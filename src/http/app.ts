@@ -1,0 +1,102 @@
+// The read side: every route answers from the cache; none calls AWS.
+import express, { type ErrorRequestHandler, type Router } from 'express';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { SnapshotCache } from '../snapshot/cache.js';
+import { landingPage } from './landing.js';
+import { eniList, snapshotHeader, subnetSummary } from './views.js';
+
+export interface AppDeps {
+  cache: SnapshotCache;
+  registry: Registry;
+  clock: Clock;
+  logger: Logger;
+  /** Read at each request so that a config reload takes effect. */
+  maxAgeSeconds: () => number;
+  version: string;
+  /** Extra routers (admission) mounted before the 404 fallback. */
+  routers?: Router[];
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const { cache } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  const methodNotAllowed = (allow: string): express.RequestHandler => (req, res) => {
+    res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
+  };
+
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      const body = await deps.registry.metrics();
+      res.type(deps.registry.contentType).send(body);
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.all('/metrics', methodNotAllowed('GET'));
+
+  app.get('/-/healthy', (_req, res) => {
+    res.json({ status: 'healthy' });
+  });
+  app.get('/-/ready', (_req, res) => {
+    const age = cache.ageSeconds();
+    const max = deps.maxAgeSeconds();
+    if (age === undefined) {
+      res.status(503).json({ status: 'not ready', reason: 'no successful sample yet' });
+    } else if (age > max) {
+      res.status(503).json({ status: 'not ready', reason: `last successful sample is ${age.toFixed(0)} s old (max ${max} s)`, age_seconds: age });
+    } else {
+      res.json({ status: 'ready', age_seconds: Number(age.toFixed(3)) });
+    }
+  });
+
+  app.get('/api/subnets', (_req, res) => {
+    const snap = cache.current();
+    if (!snap) {
+      res.status(503).json({ error: 'no successful sample yet' });
+      return;
+    }
+    const age = cache.ageSeconds();
+    res.json({ ...snapshotHeader(snap, age, cache.isFresh(deps.maxAgeSeconds())), subnets: snap.subnets.map(subnetSummary) });
+  });
+  app.get('/api/subnets/:id/enis', (req, res) => {
+    const snap = cache.current();
+    if (!snap) {
+      res.status(503).json({ error: 'no successful sample yet' });
+      return;
+    }
+    const subnet = cache.subnet(req.params.id);
+    if (!subnet) {
+      res.status(404).json({ error: `subnet ${JSON.stringify(req.params.id)} is not watched`, field: 'id' });
+      return;
+    }
+    res.json({
+      ...snapshotHeader(snap, cache.ageSeconds(), cache.isFresh(deps.maxAgeSeconds())),
+      subnet_id: subnet.subnetId,
+      subnet: subnet.name,
+      enis: eniList(subnet, deps.clock.now()),
+    });
+  });
+  app.all(['/api/subnets', '/api/subnets/:id/enis', '/-/healthy', '/-/ready'], methodNotAllowed('GET'));
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(cache.current(), cache.ageSeconds(), deps.version));
+  });
+
+  for (const r of deps.routers ?? []) app.use(r);
+
+  app.use((req, res) => {
+    res.status(404).json({ error: `no route ${req.method} ${req.path}` });
+  });
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) deps.logger.error({ err: (err as Error).message, path: req.path }, 'request failed');
+    res.status(status).json({ error: status === 500 ? 'internal error' : (err as Error).message });
+  };
+  app.use(onError);
+  return app;
+}

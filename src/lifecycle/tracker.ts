@@ -1,0 +1,221 @@
+// ENI state across samples. A single snapshot cannot tell how long an ENI has been `available` or how
+// long it stayed in-use after its job ended; comparing consecutive samples can. The memory is persisted
+// so that a restart neither forgets ages nor counts an exhaustion failure twice.
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { RawSample } from '../aws/types.js';
+import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
+import type { Snapshot } from '../snapshot/types.js';
+
+interface EniMemory {
+  subnetId: string;
+  status: string;
+  /** Seen in a state other than `available` before: its available-since is a real transition time. */
+  seenBeforeAvailable: boolean;
+  availableSince?: number;
+  /** When its job ended (CompletedOn of the owning run), once known. */
+  jobEndedAt?: number;
+  lingerObserved?: boolean;
+  /** First sample at which it was flagged lingering. */
+  lingeringSince?: number;
+  lastSeen: number;
+}
+
+interface PersistedState {
+  version: 1;
+  lastSampleAt?: number;
+  enis: Record<string, EniMemory>;
+  /** Exhaustion-failed run ids already counted, with when they were first counted. */
+  countedFailures: Record<string, number>;
+  /** Cumulative exhaustion failures by `${subnetId}|${job}`: the counter survives restarts. */
+  failureTotals: Record<string, number>;
+}
+
+export interface LifecycleEvents {
+  /** Time an ENI spent `available` before it disappeared. */
+  availableDuration(subnetId: string, seconds: number): void;
+  /** Time an ENI stayed in-use after its job run's CompletedOn. */
+  lingerDuration(subnetId: string, seconds: number): void;
+  exhaustionFailure(subnetId: string, job: string): void;
+}
+
+export interface SubnetAges {
+  oldestAvailableAgeSeconds: number;
+  oldestLingeringAgeSeconds: number;
+}
+
+/** Beyond this gap between samples, a disappearance cannot be timed (e.g. the exporter was down). */
+const MAX_TIMEABLE_GAP_FACTOR = 3;
+
+export class LifecycleTracker {
+  private state: PersistedState = { version: 1, enis: {}, countedFailures: {}, failureTotals: {} };
+  private readonly file?: string;
+  /** Where observations go; set after construction because the metrics read this tracker too. */
+  events: Partial<LifecycleEvents> = {};
+
+  constructor(
+    private readonly opts: {
+      dataDir?: string;
+      intervalSeconds: number;
+      /** How long a counted failure id is remembered (covers the Glue run lookback). */
+      failureMemoryMs?: number;
+    },
+  ) {
+    if (opts.dataDir) this.file = join(opts.dataDir, 'lifecycle.json');
+  }
+
+  /** Load persisted memory; a corrupt file is set aside rather than trusted. Returns a note for the log. */
+  load(): string | undefined {
+    if (!this.file) return undefined;
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch {
+      return undefined;
+    }
+    try {
+      const parsed = JSON.parse(text) as PersistedState;
+      if (parsed.version !== 1 || typeof parsed.enis !== 'object') throw new Error('unknown format');
+      this.state = { ...parsed, countedFailures: parsed.countedFailures ?? {}, failureTotals: parsed.failureTotals ?? {} };
+      return undefined;
+    } catch (err) {
+      renameSync(this.file, `${this.file}.corrupt-${Date.now()}`);
+      return `lifecycle state unreadable (${(err as Error).message}); set aside and starting fresh`;
+    }
+  }
+
+  availableSince(eniId: string): number | undefined {
+    return this.state.enis[eniId]?.availableSince;
+  }
+
+  failureTotals(): ReadonlyMap<string, number> {
+    return new Map(Object.entries(this.state.failureTotals));
+  }
+
+  /**
+   * Fold one good sample in. Call before the snapshot is built (so available-since is known), then
+   * `markLingering` with the built snapshot.
+   */
+  observe(raw: RawSample, at: number): void {
+    const prevAt = this.state.lastSampleAt;
+    const gapOk = prevAt === undefined || at - prevAt <= MAX_TIMEABLE_GAP_FACTOR * this.opts.intervalSeconds * 1000;
+    const watched = new Set(raw.subnets.map((s) => s.subnetId));
+    const runsBySubnet = groupRunsBySubnet(raw.glue);
+    const seen = new Set<string>();
+
+    for (const eni of raw.enis) {
+      seen.add(eni.id);
+      const mem = this.state.enis[eni.id];
+      if (!mem) {
+        this.state.enis[eni.id] = {
+          subnetId: eni.subnetId,
+          status: eni.status,
+          seenBeforeAvailable: eni.status !== 'available',
+          availableSince: eni.status === 'available' ? at : undefined,
+          lastSeen: at,
+        };
+        continue;
+      }
+      if (eni.status === 'available' && mem.status !== 'available') {
+        mem.availableSince = at;
+        // The in-use → available transition ends the linger; time it from the job's end when we know it.
+        if (mem.status === 'in-use' && gapOk && !mem.lingerObserved) {
+          const run = owningRun(eni.attachTime, runsBySubnet.get(eni.subnetId) ?? []);
+          const ended = run?.completedOn ?? mem.jobEndedAt;
+          if (ended !== undefined && ended <= at) {
+            this.events.lingerDuration?.(eni.subnetId, (at - ended) / 1000);
+            mem.lingerObserved = true;
+          }
+        }
+      } else if (eni.status !== 'available') {
+        mem.availableSince = undefined;
+        mem.seenBeforeAvailable = true;
+        if (eni.status === 'in-use') {
+          const run = owningRun(eni.attachTime, runsBySubnet.get(eni.subnetId) ?? []);
+          if (run?.completedOn !== undefined) mem.jobEndedAt = run.completedOn;
+        }
+      }
+      mem.status = eni.status;
+      mem.lastSeen = at;
+    }
+
+    for (const [id, mem] of Object.entries(this.state.enis)) {
+      if (seen.has(id)) continue;
+      // Only an ENI of a watched subnet that vanished is a deletion; an unwatched subnet is just forgotten.
+      if (watched.has(mem.subnetId) && mem.status === 'available' && mem.availableSince !== undefined) {
+        if (mem.seenBeforeAvailable && gapOk) {
+          this.events.availableDuration?.(mem.subnetId, (at - mem.availableSince) / 1000);
+        }
+      }
+      delete this.state.enis[id];
+    }
+
+    this.countFailures(raw, at);
+    this.state.lastSampleAt = at;
+  }
+
+  /** Remember since when each lingering ENI lingers, and forget the flag for the others. */
+  markLingering(snapshot: Snapshot): void {
+    for (const subnet of snapshot.subnets) {
+      for (const eni of subnet.enis) {
+        const mem = this.state.enis[eni.id];
+        if (!mem) continue;
+        if (eni.lingering) mem.lingeringSince ??= mem.jobEndedAt ?? snapshot.takenAt;
+        else mem.lingeringSince = undefined;
+      }
+    }
+  }
+
+  /** Ages at `now` of the oldest available and oldest lingering ENI of a subnet (0 when none). */
+  ages(subnetId: string, now: number): SubnetAges {
+    let oldestAvailable: number | undefined;
+    let oldestLingering: number | undefined;
+    for (const mem of Object.values(this.state.enis)) {
+      if (mem.subnetId !== subnetId) continue;
+      if (mem.status === 'available' && mem.availableSince !== undefined) {
+        oldestAvailable = Math.min(oldestAvailable ?? mem.availableSince, mem.availableSince);
+      }
+      if (mem.lingeringSince !== undefined) {
+        oldestLingering = Math.min(oldestLingering ?? mem.lingeringSince, mem.lingeringSince);
+      }
+    }
+    return {
+      oldestAvailableAgeSeconds: oldestAvailable === undefined ? 0 : Math.max(0, (now - oldestAvailable) / 1000),
+      oldestLingeringAgeSeconds: oldestLingering === undefined ? 0 : Math.max(0, (now - oldestLingering) / 1000),
+    };
+  }
+
+  /** Write the memory atomically: a crash mid-write leaves the previous file whole. */
+  save(): void {
+    if (!this.file) return;
+    mkdirSync(dirname(this.file), { recursive: true });
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    const fd = openSync(tmp, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, this.file);
+  }
+
+  private countFailures(raw: RawSample, at: number): void {
+    if (!raw.glue) return;
+    const { subnetOfJob } = bindJobs(raw.glue);
+    for (const run of raw.glue.runs) {
+      if (!isExhaustionFailure(run)) continue;
+      if (this.state.countedFailures[run.id] !== undefined) continue;
+      const subnetId = subnetOfJob.get(run.jobName);
+      if (!subnetId) continue;
+      this.state.countedFailures[run.id] = at;
+      const key = `${subnetId}|${run.jobName}`;
+      this.state.failureTotals[key] = (this.state.failureTotals[key] ?? 0) + 1;
+      this.events.exhaustionFailure?.(subnetId, run.jobName);
+    }
+    const memory = this.opts.failureMemoryMs ?? 31 * 24 * 3600 * 1000;
+    for (const [id, when] of Object.entries(this.state.countedFailures)) {
+      if (at - when > memory) delete this.state.countedFailures[id];
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// The only writer of the cache. One sample = one consistent read of AWS; a sample that fails anywhere
+// replaces nothing (a half-read subnet looks emptier than it is and would admit wrongly).
+import { performance } from 'node:perf_hooks';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { RawSample } from '../aws/types.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config/load.js';
+import type { LifecycleTracker } from '../lifecycle/tracker.js';
+import type { Logger } from '../log.js';
+import type { SampleStatus } from '../metrics/exporter.js';
+import { buildSnapshot } from '../snapshot/build.js';
+import type { SnapshotCache } from '../snapshot/cache.js';
+
+/** What the sampler reads from: AWS through the SDK in production (AwsReader). */
+export interface SampleSource {
+  read(opts: { subnetIds: string[]; discoverConnections: boolean }): Promise<RawSample & { glueError?: { api: string; message: string } }>;
+}
+
+export interface SamplerDeps {
+  source: SampleSource;
+  cache: SnapshotCache;
+  tracker: LifecycleTracker;
+  config: Pick<Config, 'subnets' | 'discover' | 'sample' | 'glue'>;
+  clock: Clock;
+  logger: Logger;
+  onError?: (api: string) => void;
+}
+
+export class Sampler {
+  readonly status: SampleStatus = {};
+  private inFlight?: Promise<boolean>;
+  private task?: ScheduledTask;
+  private stopped = false;
+
+  constructor(private deps: SamplerDeps) {}
+
+  /** First sample now, then on the cron schedule. */
+  start(): Promise<boolean> {
+    const first = this.sampleOnce();
+    this.reschedule();
+    return first;
+  }
+
+  /** (Re)arm the cron task from the config's current schedule (after a reload changed it). */
+  reschedule(): void {
+    void this.task?.stop();
+    if (this.stopped) return;
+    this.task = cron.schedule(this.deps.config.sample.schedule, () => void this.sampleOnce(), { noOverlap: true });
+  }
+
+  /** Never two at once: a call during a sample joins the one in flight. */
+  sampleOnce(): Promise<boolean> {
+    if (this.stopped) return Promise.resolve(false);
+    this.inFlight ??= this.runSample().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  /** Stop scheduling and let the sample in flight finish (SIGTERM). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.task?.stop();
+    await this.inFlight;
+  }
+
+  private async runSample(): Promise<boolean> {
+    const { config, clock, logger, cache, tracker } = this.deps;
+    const takenAt = clock.now();
+    const t0 = performance.now();
+    try {
+      const raw = await this.deps.source.read({
+        subnetIds: config.subnets.map((s) => s.id),
+        discoverConnections: config.discover.glueConnections,
+      });
+      if (raw.glueError) {
+        this.deps.onError?.(raw.glueError.api);
+        logger.warn({ api: raw.glueError.api, err: raw.glueError.message }, 'Glue read failed; serving EC2 data only');
+      }
+      tracker.observe(raw, takenAt);
+      const completedMono = performance.now();
+      const snapshot = buildSnapshot(raw, {
+        names: subnetNames(config, raw),
+        ownerDescriptionPrefixes: config.glue.ownerDescriptionPrefixes,
+        takenAt,
+        completedMono,
+        durationMs: completedMono - t0,
+        availableSince: (id) => tracker.availableSince(id),
+        glueError: raw.glueError ? `${raw.glueError.api}: ${raw.glueError.message}` : undefined,
+      });
+      tracker.markLingering(snapshot);
+      cache.set(snapshot);
+      try {
+        tracker.save();
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'cannot persist lifecycle state');
+      }
+      Object.assign(this.status, {
+        lastSuccess: true,
+        lastDurationSeconds: (completedMono - t0) / 1000,
+        lastGoodTakenAt: takenAt,
+      });
+      logger.debug({ subnets: snapshot.subnets.length, enis: raw.enis.length, ms: Math.round(completedMono - t0) }, 'sample done');
+      return true;
+    } catch (err) {
+      const api = (err as { api?: string }).api ?? 'unknown';
+      this.deps.onError?.(api);
+      Object.assign(this.status, { lastSuccess: false, lastDurationSeconds: (performance.now() - t0) / 1000 });
+      logger.error({ api, err: (err as Error).message }, 'sample failed; keeping the last good snapshot');
+      return false;
+    }
+  }
+}
+
+/** Configured names first; a discovered subnet is named after the Glue connection that points at it. */
+export function subnetNames(config: Pick<Config, 'subnets'>, raw: RawSample): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const c of raw.glue?.connections ?? []) {
+    if (c.subnetId && !names.has(c.subnetId)) names.set(c.subnetId, c.name);
+  }
+  for (const s of config.subnets) if (s.name) names.set(s.id, s.name);
+  return names;
+}

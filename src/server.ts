@@ -1,0 +1,135 @@
+// Wires one exporter process: AWS → sampler → cache → readers (/metrics, /api, /admit).
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Router } from 'express';
+import { AwsReader } from './aws/reader.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config/load.js';
+import { createApp } from './http/app.js';
+import { LifecycleTracker } from './lifecycle/tracker.js';
+import type { Logger } from './log.js';
+import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
+import { Sampler, type SampleSource } from './sampler/sampler.js';
+import { SnapshotCache } from './snapshot/cache.js';
+import { VERSION } from './version.js';
+
+export interface ExporterOptions {
+  config: Config;
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  logger: Logger;
+  clock?: Clock;
+  /** Defaults to AWS through the SDK; tests may pass another source. */
+  source?: SampleSource;
+  /** Extra routes (admission) built over the same cache and registry. */
+  extensions?: (core: ExporterCore) => Promise<{ routers: Router[]; close?: () => Promise<void> }>;
+}
+
+export interface ExporterCore {
+  config: Config;
+  cache: SnapshotCache;
+  metrics: ExporterMetrics;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface RunningExporter extends ExporterCore {
+  url: string;
+  port: number;
+  sampler: Sampler;
+  tracker: LifecycleTracker;
+  firstSample: Promise<boolean>;
+  /** Apply a re-validated config; fields that need a restart are refused with their name. */
+  reload(next: Config): void;
+  close(): Promise<void>;
+}
+
+const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new Error(`--listen: expected host:port (e.g. 127.0.0.1:9858), got ${JSON.stringify(listen)}`);
+  return { host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port };
+}
+
+export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
+  const { config, logger } = opts;
+  const clock = opts.clock ?? systemClock;
+  const cache = new SnapshotCache();
+  const names = new Map(config.subnets.flatMap((s) => (s.name ? [[s.id, s.name] as const] : [])));
+  const tracker = new LifecycleTracker({ dataDir: config.dataDir, intervalSeconds: config.sample.intervalSeconds });
+  const note = tracker.load();
+  if (note) logger.warn(note);
+
+  let sampler: Sampler | undefined;
+  const metrics = createExporterMetrics({ cache, tracker, clock, names, status: () => sampler?.status ?? {} });
+  tracker.events = metrics.lifecycleEvents;
+
+  const source =
+    opts.source ??
+    new AwsReader({
+      region: config.region,
+      endpoints: config.endpoints,
+      ownerDescriptionPrefixes: config.glue.ownerDescriptionPrefixes,
+      runLookbackHours: config.glue.runLookbackHours,
+      now: () => clock.now(),
+      onRequest: (api) => metrics.awsRequest(api),
+    });
+  sampler = new Sampler({ source, cache, tracker, config, clock, logger, onError: (api) => metrics.sampleError(api) });
+
+  const core: ExporterCore = { config, cache, metrics, clock, logger };
+  const ext = opts.extensions ? await opts.extensions(core) : { routers: [] };
+  const app = createApp({
+    cache,
+    registry: metrics.registry,
+    clock,
+    logger,
+    maxAgeSeconds: () => config.sample.maxAgeSeconds,
+    version: VERSION,
+    routers: ext.routers,
+  });
+
+  const { host, port } = parseListen(opts.listen);
+  const server: Server = app.listen(port, host);
+  await once(server, 'listening');
+  const bound = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  logger.info({ url, subnets: config.subnets.map((s) => s.id), schedule: config.sample.schedule }, 'exporter listening');
+
+  const firstSample = sampler.start();
+  let closing: Promise<void> | undefined;
+  return {
+    ...core,
+    url,
+    port: bound,
+    sampler,
+    tracker,
+    firstSample,
+    reload(next: Config) {
+      for (const field of RESTART_ONLY) {
+        if (JSON.stringify(next[field]) !== JSON.stringify(config[field])) {
+          throw new Error(`${field}: cannot change on reload; restart the exporter`);
+        }
+      }
+      const scheduleChanged = next.sample.schedule !== config.sample.schedule;
+      // Mutated in place: every component holds this same object and reads it at use time.
+      Object.assign(config, next);
+      names.clear();
+      for (const s of config.subnets) if (s.name) names.set(s.id, s.name);
+      if (scheduleChanged) sampler!.reschedule();
+    },
+    close() {
+      closing ??= (async () => {
+        // Finish the sample in flight, then stop taking requests.
+        await sampler!.stop();
+        server.closeIdleConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await ext.close?.();
+        logger.info('exporter stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,262 @@
+import { readFileSync } from 'node:fs';
+import { CronExpressionParser } from 'cron-parser';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError, formatIssues } from '../config/errors.js';
+import { parseCidr } from './cidr.js';
+
+/** Integer in [min, max]; one message for every way of missing it, so the field error reads the same. */
+function intRange(min: number, max: number) {
+  const error = `expected an integer from ${min} to ${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function numberRange(min: number, max: number, unit = '') {
+  const error = `expected a number${unit} from ${min} to ${max}`;
+  return z.number({ error }).min(min, { error }).max(max, { error });
+}
+
+/** `{min, max}` in some unit, with min <= max. */
+function span(max: number, unit: string) {
+  return z
+    .object(
+      { min: numberRange(0, max, ` of ${unit}`), max: numberRange(0, max, ` of ${unit}`) },
+      { error: `expected {min, max} in ${unit}` },
+    )
+    .strict()
+    .refine((r) => r.max >= r.min, { path: ['max'], message: 'expected max >= min' });
+}
+
+const name = z
+  .string({ error: 'expected a string' })
+  .regex(/^[A-Za-z0-9_.:-]{1,255}$/, { message: 'expected 1-255 letters, digits, "_", ".", ":" or "-"' });
+
+const subnetId = z
+  .string({ error: 'expected a string like "subnet-0a1b2c"' })
+  .regex(/^subnet-[0-9a-f]+$/, { message: 'expected "subnet-" followed by hex' });
+
+const cidr = z.string({ error: 'expected an IPv4 CIDR like "10.0.0.0/26"' }).superRefine((value, ctx) => {
+  const problem = parseCidr(value);
+  if (typeof problem === 'string') ctx.addIssue({ code: 'custom', message: problem });
+});
+
+const cron = z.string({ error: 'expected a cron expression' }).superRefine((value, ctx) => {
+  const fields = value.trim().split(/\s+/).length;
+  if (fields !== 5) {
+    ctx.addIssue({ code: 'custom', message: `expected a 5-field cron expression (minute hour day month weekday), got ${fields} fields` });
+    return;
+  }
+  try {
+    CronExpressionParser.parse(value, { tz: 'UTC', strict: false }).next();
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `expected a cron expression: ${(err as Error).message}` });
+  }
+});
+
+/** ISO 8601 with a zone; YAML may hand over a Date when the value is a bare timestamp. */
+const instant = z.preprocess(
+  (v) => (v instanceof Date ? v.toISOString() : v),
+  z
+    .string({ error: 'expected an ISO 8601 time like 2026-04-06T00:00:00Z' })
+    .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
+      message: 'expected an ISO 8601 time with a zone, like 2026-04-06T00:00:00Z',
+    })
+    .transform((s) => Date.parse(s)),
+);
+
+const rate = numberRange(0, 1);
+
+export const faultsSchema = z
+  .object({
+    throttleRate: rate.default(0),
+    serverErrorRate: rate.default(0),
+    latencyMs: numberRange(0, 60_000, ' of milliseconds').default(0),
+  })
+  .strict();
+
+export const scenarioSchema = z
+  .object({
+    start: instant,
+    seed: intRange(0, 2 ** 31 - 1),
+    account: z
+      .string({ error: 'expected a 12-digit account id as a quoted string' })
+      .regex(/^\d{12}$/, { message: 'expected a 12-digit account id' })
+      .default('123456789012'),
+    region: z
+      .string({ error: 'expected a region like us-east-1' })
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { message: 'expected a region like us-east-1' })
+      .default('us-east-1'),
+    vpcId: z
+      .string({ error: 'expected a string like "vpc-0a1b2c"' })
+      .regex(/^vpc-[0-9a-f]+$/, { message: 'expected "vpc-" followed by hex' })
+      .default('vpc-0e1d2c3b4a5968778'),
+    /** IAM role named in the Glue ENI descriptions, unless a job names its own. */
+    role: z.string({ error: 'expected an IAM role name' }).min(1).default('AWSGlueServiceRole-etl'),
+    subnets: z
+      .array(
+        z
+          .object({
+            id: subnetId,
+            cidr,
+            availabilityZone: z
+              .string({ error: 'expected an availability zone like us-east-1a' })
+              .regex(/^[a-z]{2}(-[a-z]+)+-\d[a-z]$/, { message: 'expected an availability zone like us-east-1a' }),
+            name: name.optional(),
+          })
+          .strict(),
+        { error: 'expected a list of {id, cidr, availabilityZone}' },
+      )
+      .min(1, { message: 'expected at least one subnet' }),
+    connections: z
+      .array(
+        z
+          .object({
+            name,
+            subnet: subnetId,
+            securityGroups: z.array(z.string().regex(/^sg-[0-9a-f]+$/, { message: 'expected "sg-" followed by hex' })).optional(),
+          })
+          .strict(),
+        { error: 'expected a list of {name, subnet}' },
+      )
+      .default([]),
+    jobs: z
+      .array(
+        z
+          .object({
+            name,
+            connection: name,
+            workers: intRange(1, 1000),
+            workerType: z.enum(['Standard', 'G.1X', 'G.2X', 'G.4X', 'G.8X', 'G.025X', 'Z.2X']).default('G.1X'),
+            schedule: cron.optional(),
+            durationMinutes: span(7 * 24 * 60, 'minutes'),
+            role: z.string().min(1).optional(),
+          })
+          .strict(),
+        { error: 'expected a list of jobs' },
+      )
+      .default([]),
+    adhoc: z
+      .array(
+        z
+          .object({
+            name: name.optional(),
+            connection: name,
+            workers: intRange(1, 1000),
+            /** Mean launches per day (Poisson). */
+            perDay: numberRange(0, 100),
+            durationMinutes: span(7 * 24 * 60, 'minutes'),
+            /** UTC hours of the day in which launches fall: [from, to). */
+            hours: z
+              .object({ from: numberRange(0, 24, ' of hours'), to: numberRange(0, 24, ' of hours') })
+              .strict()
+              .refine((h) => h.to > h.from, { path: ['to'], message: 'expected to > from' })
+              .default({ from: 0, to: 24 }),
+          })
+          .strict(),
+        { error: 'expected a list of ad-hoc launch streams' },
+      )
+      .default([]),
+    lifecycle: z
+      .object({
+        attachDelaySeconds: span(3600, 'seconds').default({ min: 2, max: 10 }),
+        lingerInUseMinutes: span(24 * 60, 'minutes'),
+        availableMinutes: span(24 * 60, 'minutes'),
+        /** After a stop, ENIs detach within this bound (the runbook's "within 5 minutes of a force-stop"). */
+        stopLingerMaxMinutes: numberRange(0, 24 * 60, ' of minutes').default(5),
+      })
+      .strict(),
+    otherEnis: z
+      .array(
+        z
+          .object({
+            subnet: subnetId,
+            count: intRange(1, 65536),
+            addressesEach: intRange(1, 50).default(1),
+            description: z.string().default('Primary network interface'),
+          })
+          .strict(),
+      )
+      .default([]),
+    faults: faultsSchema.default({ throttleRate: 0, serverErrorRate: 0, latencyMs: 0 }),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const subnets = new Map<string, number>();
+    s.subnets.forEach((sub, i) => {
+      if (subnets.has(sub.id)) ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${subnets.get(sub.id)}].id` });
+      else subnets.set(sub.id, i);
+    });
+    const connections = new Map<string, number>();
+    s.connections.forEach((c, i) => {
+      if (connections.has(c.name)) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `duplicate of connections[${connections.get(c.name)}].name` });
+      } else connections.set(c.name, i);
+      if (!subnets.has(c.subnet)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'subnet'], message: `unknown subnet "${c.subnet}" (not in subnets[].id)` });
+    });
+    const jobs = new Map<string, string>();
+    s.jobs.forEach((j, i) => {
+      if (jobs.has(j.name)) ctx.addIssue({ code: 'custom', path: ['jobs', i, 'name'], message: `duplicate of ${jobs.get(j.name)}.name` });
+      else jobs.set(j.name, `jobs[${i}]`);
+      if (!connections.has(j.connection)) {
+        ctx.addIssue({ code: 'custom', path: ['jobs', i, 'connection'], message: `unknown connection "${j.connection}" (not in connections[].name)` });
+      }
+    });
+    s.adhoc.forEach((a, i) => {
+      if (!connections.has(a.connection)) {
+        ctx.addIssue({ code: 'custom', path: ['adhoc', i, 'connection'], message: `unknown connection "${a.connection}" (not in connections[].name)` });
+      }
+      if (a.name !== undefined && jobs.has(a.name)) {
+        ctx.addIssue({ code: 'custom', path: ['adhoc', i, 'name'], message: `duplicate of ${jobs.get(a.name)}.name` });
+      } else if (a.name !== undefined) jobs.set(a.name, `adhoc[${i}]`);
+    });
+    const held = new Map<string, number>();
+    s.otherEnis.forEach((o, i) => {
+      const sub = subnets.get(o.subnet);
+      if (sub === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['otherEnis', i, 'subnet'], message: `unknown subnet "${o.subnet}" (not in subnets[].id)` });
+        return;
+      }
+      const total = (held.get(o.subnet) ?? 0) + o.count * o.addressesEach;
+      held.set(o.subnet, total);
+      const parsed = parseCidr(s.subnets[sub].cidr);
+      if (typeof parsed !== 'string' && total > parsed.usable) {
+        ctx.addIssue({ code: 'custom', path: ['otherEnis', i, 'count'], message: `expected at most ${parsed.usable} addresses in ${o.subnet}, got ${total}` });
+      }
+    });
+  });
+
+export type ScenarioInput = z.input<typeof scenarioSchema>;
+export type Scenario = z.output<typeof scenarioSchema>;
+export type ScenarioJob = Scenario['jobs'][number];
+export type ScenarioAdhoc = Scenario['adhoc'][number];
+export type Faults = z.output<typeof faultsSchema>;
+export type Span = { min: number; max: number };
+
+/** Validate an already-parsed object; every error names its field (`jobs[0].workers: ...`). */
+export function parseScenario(input: unknown, source?: string): Scenario {
+  const result = scenarioSchema.safeParse(input ?? {});
+  if (!result.success) {
+    const issues = formatIssues(result.error, source);
+    throw new ConfigError(issues.join('\n'), issues);
+  }
+  return result.data;
+}
+
+export function parseScenarioText(text: string, source = 'scenario'): Scenario {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const issues = doc.errors.map((e) => `${source}: YAML ${e.message.split('\n')[0]}`);
+    throw new ConfigError(issues.join('\n'), issues);
+  }
+  return parseScenario(doc.toJS(), source);
+}
+
+export function loadScenarioFile(path: string): Scenario {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`);
+  }
+  return parseScenarioText(text, path);
+}
