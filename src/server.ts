@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Router } from 'express';
-import { AwsReader } from './aws/reader.js';
+import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/load.js';
 import { createApp } from './http/app.js';
@@ -22,6 +22,8 @@ export interface ExporterOptions {
   clock?: Clock;
   /** Defaults to AWS through the SDK; tests may pass another source. */
   source?: SampleSource;
+  /** Overrides for the AWS reader (e.g. a retry strategy without backoff in tests). */
+  readerOptions?: Partial<AwsReaderOptions>;
   /** Extra routes (admission) built over the same cache and registry. */
   extensions?: (core: ExporterCore) => Promise<{ routers: Router[]; close?: () => Promise<void> }>;
 }
@@ -58,13 +60,18 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;
   const cache = new SnapshotCache();
-  const names = new Map(config.subnets.flatMap((s) => (s.name ? [[s.id, s.name] as const] : [])));
   const tracker = new LifecycleTracker({ dataDir: config.dataDir, intervalSeconds: config.sample.intervalSeconds });
   const note = tracker.load();
   if (note) logger.warn(note);
 
   let sampler: Sampler | undefined;
-  const metrics = createExporterMetrics({ cache, tracker, clock, names, status: () => sampler?.status ?? {} });
+  const metrics = createExporterMetrics({
+    cache,
+    tracker,
+    clock,
+    nameOf: (id) => sampler?.subnetName(id) ?? id,
+    status: () => sampler?.status ?? {},
+  });
   tracker.events = metrics.lifecycleEvents;
 
   const source =
@@ -72,10 +79,10 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     new AwsReader({
       region: config.region,
       endpoints: config.endpoints,
-      ownerDescriptionPrefixes: config.glue.ownerDescriptionPrefixes,
       runLookbackHours: config.glue.runLookbackHours,
       now: () => clock.now(),
       onRequest: (api) => metrics.awsRequest(api),
+      ...opts.readerOptions,
     });
   sampler = new Sampler({ source, cache, tracker, config, clock, logger, onError: (api) => metrics.sampleError(api) });
 
@@ -116,8 +123,6 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       const scheduleChanged = next.sample.schedule !== config.sample.schedule;
       // Mutated in place: every component holds this same object and reads it at use time.
       Object.assign(config, next);
-      names.clear();
-      for (const s of config.subnets) if (s.name) names.set(s.id, s.name);
       if (scheduleChanged) sampler!.reschedule();
     },
     close() {

@@ -17,10 +17,8 @@ import {
   type JobRun,
 } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
-import type { RawConnection, RawEni, RawJob, RawJobRun, RawSample, RawSubnet } from './types.js';
+import { ACTIVE_RUN_STATES, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
 
-/** Runs in these states hold workers (and their ENIs) whatever their age. */
-export const ACTIVE_RUN_STATES: ReadonlySet<string> = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);
 
 /** EC2 caps the values of one filter; more subnets than this are read in several filter sequences. */
 const MAX_FILTER_VALUES = 200;
@@ -63,8 +61,6 @@ export interface AwsReaderOptions {
   region?: string;
   endpoints?: { ec2?: string; glue?: string };
   maxAttempts?: number;
-  /** Accepted with the rest of the `glue` config block; ENI ownership is decided by the snapshot code. */
-  ownerDescriptionPrefixes?: string[];
   /** How far back GetJobRuns is paged (active runs are always kept). */
   runLookbackHours: number;
   now: () => number;
@@ -394,8 +390,9 @@ export class AwsReader {
   }
 
   /**
-   * GetJobRuns, newest first, paged until a page reaches a finished run that ended before the cutoff.
-   * Runs still active are kept whatever their age.
+   * GetJobRuns comes newest first (by StartedOn): paging stops after the first page that reaches a run started
+   * before the cutoff. Kept: runs still active whatever their age, and runs started or completed within the
+   * lookback (a long run started before the cutoff may have ended inside it).
    */
   private async readRuns(job: RawJob, cutoff: number): Promise<RawJobRun[]> {
     const runs: RawJobRun[] = [];
@@ -407,10 +404,9 @@ export class AwsReader {
           let reachedCutoff = false;
           for (const r of page.JobRuns ?? []) {
             const run = toRawJobRun(r, job.name, job.workers);
-            const active = ACTIVE_RUN_STATES.has(run.state);
+            if (run.startedOn !== undefined && run.startedOn < cutoff) reachedCutoff = true;
             const lastSeen = run.completedOn ?? run.startedOn;
-            if (active || lastSeen === undefined || lastSeen >= cutoff) runs.push(run);
-            else reachedCutoff = true;
+            if (ACTIVE_RUN_STATES.has(run.state) || lastSeen === undefined || lastSeen >= cutoff) runs.push(run);
           }
           return !reachedCutoff;
         },

@@ -58,3 +58,6 @@ export interface RawSample {
     runs: RawJobRun[];
   };
 }
+
+/** Glue job-run states that hold workers (and their ENIs), whatever the run's age. */
+export const ACTIVE_RUN_STATES: ReadonlySet<string> = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);

@@ -36,7 +36,6 @@ export interface LifecycleEvents {
   availableDuration(subnetId: string, seconds: number): void;
   /** Time an ENI stayed in-use after its job run's CompletedOn. */
   lingerDuration(subnetId: string, seconds: number): void;
-  exhaustionFailure(subnetId: string, job: string): void;
 }
 
 export interface SubnetAges {
@@ -211,7 +210,6 @@ export class LifecycleTracker {
       this.state.countedFailures[run.id] = at;
       const key = `${subnetId}|${run.jobName}`;
       this.state.failureTotals[key] = (this.state.failureTotals[key] ?? 0) + 1;
-      this.events.exhaustionFailure?.(subnetId, run.jobName);
     }
     const memory = this.opts.failureMemoryMs ?? 31 * 24 * 3600 * 1000;
     for (const [id, when] of Object.entries(this.state.countedFailures)) {

@@ -32,14 +32,14 @@ export function createExporterMetrics(deps: {
   tracker: LifecycleTracker;
   status: () => SampleStatus;
   clock: Clock;
-  /** Configured names, for subnets that an event names before any snapshot does. */
-  names: ReadonlyMap<string, string>;
+  /** The `subnet` label of a subnet id (configured or learned name). */
+  nameOf: (subnetId: string) => string;
   registry?: Registry;
 }): ExporterMetrics {
   const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
   const { cache } = deps;
-  const nameOf = (id: string) => cache.subnet(id)?.name ?? deps.names.get(id) ?? id;
+  const { nameOf } = deps;
   const labels = (s: SubnetView) => ({ subnet_id: s.subnetId, subnet: s.name });
   const subnets = () => cache.current()?.subnets ?? [];
 
@@ -134,17 +134,20 @@ export function createExporterMetrics(deps: {
     buckets: DURATION_BUCKETS,
     registers: [registry],
   });
-  const exhaustion = new Counter({
+  new Counter({
     name: 'glue_eni_exhaustion_failures_total',
     help: 'Glue job runs that failed because the subnet did not have enough free addresses, each run counted once.',
     labelNames: [...SUBNET_LABELS, 'job'],
     registers: [registry],
+    // Totals live in the lifecycle memory, which survives restarts: a restart is not a counter reset.
+    collect() {
+      this.reset();
+      for (const [key, n] of deps.tracker.failureTotals()) {
+        const [subnetId, job] = key.split('|');
+        this.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), job }, n);
+      }
+    },
   });
-  // Restored totals: a restart must not look like a reset followed by new failures.
-  for (const [key, n] of deps.tracker.failureTotals()) {
-    const [subnetId, job] = key.split('|');
-    exhaustion.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), job }, n);
-  }
 
   new Gauge({
     name: 'glue_eni_sample_success',
@@ -202,7 +205,6 @@ export function createExporterMetrics(deps: {
     lifecycleEvents: {
       availableDuration: (id, seconds) => availableDuration.observe({ subnet_id: id, subnet: nameOf(id) }, seconds),
       lingerDuration: (id, seconds) => lingerDuration.observe({ subnet_id: id, subnet: nameOf(id) }, seconds),
-      exhaustionFailure: (id, job) => exhaustion.inc({ subnet_id: id, subnet: nameOf(id), job }),
     },
   };
 }

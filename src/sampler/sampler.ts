@@ -31,6 +31,8 @@ export class Sampler {
   private inFlight?: Promise<boolean>;
   private task?: ScheduledTask;
   private stopped = false;
+  /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
+  private readonly learnedNames = new Map<string, string>();
 
   constructor(private deps: SamplerDeps) {}
 
@@ -64,6 +66,21 @@ export class Sampler {
     await this.inFlight;
   }
 
+  /** The label humans use for a subnet: configured name, else its Glue connection's name, else the id. */
+  subnetName(subnetId: string): string {
+    return this.deps.config.subnets.find((s) => s.id === subnetId)?.name ?? this.learnedNames.get(subnetId) ?? subnetId;
+  }
+
+  /** Configured names first; a discovered subnet is named after the first Glue connection that points at it. */
+  private names(raw: RawSample): Map<string, string> {
+    for (const c of raw.glue?.connections ?? []) {
+      if (c.subnetId && !this.learnedNames.has(c.subnetId)) this.learnedNames.set(c.subnetId, c.name);
+    }
+    const names = new Map(this.learnedNames);
+    for (const s of this.deps.config.subnets) if (s.name) names.set(s.id, s.name);
+    return names;
+  }
+
   private async runSample(): Promise<boolean> {
     const { config, clock, logger, cache, tracker } = this.deps;
     const takenAt = clock.now();
@@ -77,10 +94,12 @@ export class Sampler {
         this.deps.onError?.(raw.glueError.api);
         logger.warn({ api: raw.glueError.api, err: raw.glueError.message }, 'Glue read failed; serving EC2 data only');
       }
+      // Learn names first: lifecycle events label their series with them.
+      const names = this.names(raw);
       tracker.observe(raw, takenAt);
       const completedMono = performance.now();
       const snapshot = buildSnapshot(raw, {
-        names: subnetNames(config, raw),
+        names,
         ownerDescriptionPrefixes: config.glue.ownerDescriptionPrefixes,
         takenAt,
         completedMono,
@@ -112,12 +131,3 @@ export class Sampler {
   }
 }
 
-/** Configured names first; a discovered subnet is named after the Glue connection that points at it. */
-export function subnetNames(config: Pick<Config, 'subnets'>, raw: RawSample): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const c of raw.glue?.connections ?? []) {
-    if (c.subnetId && !names.has(c.subnetId)) names.set(c.subnetId, c.name);
-  }
-  for (const s of config.subnets) if (s.name) names.set(s.id, s.name);
-  return names;
-}

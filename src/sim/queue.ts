@@ -1,15 +1,18 @@
-/** Min-heap of timed events; ties keep insertion order so that a run replays identically. */
+/**
+ * Min-heap of timed events ordered by (time, rank, insertion order): equal times resolve by rank, then first
+ * in first out, so that a run replays identically.
+ */
 export class EventQueue<T> {
-  private readonly heap: { t: number; seq: number; value: T }[] = [];
+  private readonly heap: { t: number; rank: number; seq: number; value: T }[] = [];
   private seq = 0;
 
   get size(): number {
     return this.heap.length;
   }
 
-  push(t: number, value: T): void {
+  push(t: number, value: T, rank = 0): void {
     const h = this.heap;
-    h.push({ t, seq: this.seq++, value });
+    h.push({ t, rank, seq: this.seq++, value });
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
@@ -45,7 +48,9 @@ export class EventQueue<T> {
     return { t: top.t, value: top.value };
   }
 
-  private less(a: { t: number; seq: number }, b: { t: number; seq: number }): boolean {
-    return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+  private less(a: { t: number; rank: number; seq: number }, b: { t: number; rank: number; seq: number }): boolean {
+    if (a.t !== b.t) return a.t < b.t;
+    if (a.rank !== b.rank) return a.rank < b.rank;
+    return a.seq < b.seq;
   }
 }

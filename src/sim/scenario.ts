@@ -163,7 +163,7 @@ export const scenarioSchema = z
         availableMinutes: span(24 * 60, 'minutes'),
         /** After a stop, ENIs detach within this bound (the runbook's "within 5 minutes of a force-stop"). */
         stopLingerMaxMinutes: numberRange(0, 24 * 60, ' of minutes').default(5),
-      })
+      }, { error: 'expected {lingerInUseMinutes: {min, max}, availableMinutes: {min, max}}' })
       .strict(),
     otherEnis: z
       .array(

@@ -1,12 +1,10 @@
 // Pure: raw AWS records in, one immutable per-subnet view out. No I/O, no clock of its own.
-import type { RawJobRun, RawSample } from '../aws/types.js';
+import { ACTIVE_RUN_STATES, type RawJobRun, type RawSample } from '../aws/types.js';
 import type { ActiveRun, EniView, JobBinding, Owner, Snapshot, SubnetView } from './types.js';
 
 /** The Glue error a launch gets when the subnet is full (matched on this fragment). */
 export const EXHAUSTION_FRAGMENT = 'does not have enough free addresses';
 
-/** Run states that hold ENIs doing work. */
-export const ACTIVE_RUN_STATES = new Set(['STARTING', 'RUNNING', 'STOPPING', 'WAITING']);
 
 /** An ENI attaches a few seconds after StartedOn; clocks differ a little. */
 const ATTACH_SLACK_MS = 60_000;

@@ -129,6 +129,7 @@ export class FileStore implements AdmissionStore {
   /** Set after a failed append: the next batch starts with a newline so a fragment cannot swallow it. */
   private needsNewline = false;
   private errors = 0;
+  private commitCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -249,6 +250,7 @@ export class FileStore implements AdmissionStore {
       if (!this.fh) throw new Error('store is not open');
       await this.fh.write(data);
       await this.fh.datasync();
+      this.commitCount++;
       this.needsNewline = false;
       for (const p of batch) p.resolve();
     } catch (err) {
@@ -362,7 +364,12 @@ export class FileStore implements AdmissionStore {
     });
   }
 
-  /** For tests: the log's path. */
+  /** Group commits (append + fdatasync) done since open. */
+  get commits(): number {
+    return this.commitCount;
+  }
+
+  /** The log's path. */
   get logPath(): string {
     return this.path;
   }

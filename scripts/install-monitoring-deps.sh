@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install the binaries the monitoring bundle's tests run: prometheus + promtool, Alertmanager + amtool,
+# docker-compose (config validation only). Debian/Ubuntu. Idempotent and silent when all are present.
+set -euo pipefail
+
+needed=(prometheus promtool prometheus-alertmanager amtool docker-compose)
+missing=()
+for bin in "${needed[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+done
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+echo "install-monitoring-deps: missing ${missing[*]}; installing with apt-get" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-monitoring-deps: need root or sudo" >&2; exit 1; }
+  sudo=(sudo)
+fi
+
+# The packages' postinst scripts may start daemons; nothing here should run as a system service.
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+  prometheus prometheus-alertmanager docker-compose >/dev/null
+
+services=(prometheus prometheus-alertmanager prometheus-node-exporter)
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  for svc in "${services[@]}"; do
+    "${sudo[@]}" systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+elif command -v service >/dev/null 2>&1; then
+  for svc in "${services[@]}"; do
+    "${sudo[@]}" service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+for bin in "${needed[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || { echo "install-monitoring-deps: $bin still missing after install" >&2; exit 1; }
+done
+echo "install-monitoring-deps: installed ${missing[*]}" >&2

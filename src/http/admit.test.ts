@@ -1,0 +1,330 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import express from 'express';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eni, snapshotOf, subnetView, type SubnetSpec } from '../admission/fixtures.js';
+import { AdmissionService } from '../admission/service.js';
+import { parseConfig, type Config } from '../config/load.js';
+import { silentLogger } from '../log.js';
+import { registerAdmissionMetrics } from '../metrics/admission.js';
+import { SnapshotCache } from '../snapshot/cache.js';
+import { DynamoStore } from '../store/dynamodb.js';
+import { FileStore } from '../store/file.js';
+import { initStore } from '../store/index.js';
+import type { AdmissionStore } from '../store/types.js';
+import { createAdmitRouter } from './admit.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+const TOKEN = 'correct-horse-battery-staple';
+const A = 'subnet-0a';
+const T0 = Date.parse('2026-04-12T07:00:00.000Z');
+let now = T0;
+const clock = { now: () => now };
+let dir: string;
+const servers: Server[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+function config(over: Record<string, unknown> = {}): Config {
+  return parseConfig(
+    {
+      subnets: [{ id: A, name: 'critical' }, { id: 'subnet-0b', name: 'batch' }],
+      sample: { schedule: '* * * * *', maxAgeSeconds: 180 },
+      dataDir: dir,
+      ...over,
+    },
+    {},
+  );
+}
+
+/** A subnet /26 (59 usable) in a given state; attach times well before T0. */
+function subnetA(spec: Partial<SubnetSpec> = {}) {
+  return subnetView({ subnetId: A, name: 'critical', inUse: 0, available: 0, lingering: 0, attachTime: T0 - 3600_000, ...spec });
+}
+
+interface Instance {
+  url: string;
+  cache: SnapshotCache;
+  service: AdmissionService;
+  store: AdmissionStore;
+  registry: Registry;
+  mono: { t: number };
+}
+
+async function instance(store: AdmissionStore, cfg: Config, cache?: SnapshotCache, mono = { t: 1000 }): Promise<Instance> {
+  cache ??= new SnapshotCache(() => mono.t);
+  const service = new AdmissionService({ cache, config: cfg, store, clock, logger: silentLogger });
+  service.start();
+  const app = express();
+  app.get('/-/healthy', (_req, res) => void res.json({ status: 'healthy' }));
+  const registry = new Registry();
+  registerAdmissionMetrics(registry, { service, store });
+  app.get('/metrics', async (_req, res) => void res.type('text/plain').send(await registry.metrics()));
+  app.use(createAdmitRouter({ cache, config: cfg, service, logger: silentLogger }));
+  const server = await new Promise<Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
+  servers.push(server);
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cache, service, store, registry, mono };
+}
+
+function setSnapshot(i: Instance, subnets = [subnetA()], glueKnown = true): void {
+  i.cache.set(snapshotOf(subnets, { takenAt: now, completedMono: i.mono.t, glueKnown }));
+}
+
+async function call(url: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const headers = new Headers(init.headers);
+  if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? TOKEN}`);
+  const res = await fetch(url, { ...init, headers });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // keep text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
+const post = (i: Instance, body: unknown, extra: RequestInit & { token?: string | null } = {}) =>
+  call(`${i.url}/admit`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...extra });
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'glue-eni-admit-'));
+});
+afterAll(async () => {
+  for (const s of servers) await new Promise((r) => s.close(r));
+  for (const c of cleanups) await c();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileInstance(name: string, cfgOver: Record<string, unknown> = {}): Promise<Instance> {
+  const cfg = config({ admission: { token: TOKEN, ...((cfgOver.admission as object) ?? {}) }, dataDir: join(dir, name) });
+  const store = await FileStore.open({ dataDir: join(dir, name), clock, logger: silentLogger });
+  cleanups.push(() => store.close());
+  return instance(store, cfg);
+}
+
+describe('/admit decisions (file store)', () => {
+  let i: Instance;
+  beforeAll(async () => {
+    i = await fileInstance('decisions');
+  });
+
+  it('admits with the numbers, the window and a reservation; then counts the reservation', async () => {
+    // 59 usable − (30 in-use + 12 available) = 17 free; buffer max(12, 10) = 12 → 17 < 10 + 12: wait
+    setSnapshot(i, [subnetA({ inUse: 30, available: 12, lingering: 4 })]);
+    const wait = await call(`${i.url}/admit?subnet=critical&workers=10&dag_run_id=run-1`);
+    expect(wait.status).toBe(200);
+    expect(wait.body).toMatchObject({
+      admit: false,
+      reason: expect.stringMatching(/^free 17 − reserved 0 < workers 10 \+ buffer 12/),
+      subnet_id: A,
+      subnet: 'critical',
+      workers: 10,
+      free: 17,
+      reserved: 0,
+      buffer: 12,
+      buffer_source: 'available',
+      policy: 'rolling-max',
+      retry_after_seconds: 60,
+      observed_at: new Date(now).toISOString(),
+    });
+    expect(wait.body.window).toEqual([{ observed_at: new Date(now).toISOString(), dag_run_id: 'run-1', value: 12 }]);
+    expect(wait.body.reservation_id).toBeUndefined();
+    expect(wait.headers.get('retry-after')).toBe('60');
+    // The wait was recorded before the answer.
+    expect((await i.store.recentObservations(A, 1, now))[0]).toMatchObject({ decision: 'wait', dagRunId: 'run-1', available: 12, lingering: 4 });
+
+    // Cleanup done: 30 in-use, 0 available → free 29; window still holds the 12 → buffer 12; 29 ≥ 22: admit.
+    now += 60_000;
+    setSnapshot(i, [subnetA({ inUse: 30, available: 0, lingering: 0 })]);
+    const ok = await post(i, { subnet: A, workers: 7, dag_run_id: 'run-2' });
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ admit: true, free: 29, reserved: 0, buffer: 12, expires_at: new Date(now + 300_000).toISOString() });
+    expect(ok.body.reservation_id).toMatch(/^subnet-0a\./);
+    expect(ok.body.window.map((e: { value: number }) => e.value)).toEqual([0, 12]);
+
+    const next = await post(i, { subnet: A, workers: 11 });
+    expect(next.body).toMatchObject({ admit: false, reserved: 7, reason: expect.stringMatching(/^free 29 − reserved 7 < workers 11 \+ buffer 12/) });
+
+    const metrics = await (await fetch(`${i.url}/metrics`)).text();
+    expect(metrics).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="critical"\} 7/);
+    expect(metrics).toMatch(/glue_eni_cleanup_buffer\{subnet_id="subnet-0a",subnet="critical"\} 12/);
+    expect(metrics).toMatch(/glue_eni_admission_headroom_workers\{subnet_id="subnet-0a",subnet="critical"\} 10/);
+    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",decision="admit"\} 1/);
+    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",decision="wait"\} 2/);
+    expect(metrics).toMatch(/glue_eni_admission_window_enis\{subnet_id="subnet-0a",subnet="critical",slot="3",dag_run_id="run-1"\} 12/);
+    expect(metrics).toMatch(/glue_eni_store_pending_writes\{store="file"\} 0/);
+
+    // Released early: the room is back.
+    const del = await call(`${i.url}/admit/${ok.body.reservation_id}`, { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ released: true, reservation_id: ok.body.reservation_id, workers: 7 });
+    expect((await call(`${i.url}/admit/${ok.body.reservation_id}`, { method: 'DELETE' })).status).toBe(404);
+    expect((await post(i, { subnet: A, workers: 7 })).body).toMatchObject({ admit: true, reserved: 0 });
+  });
+
+  it('a reservation is consumed once its workers show up as ENIs', async () => {
+    now += 600_000;
+    setSnapshot(i, [subnetA({ inUse: 10 })]);
+    const r = await post(i, { subnet: A, workers: 10 });
+    expect(r.body.admit).toBe(true);
+    // Probes ask for the whole subnet: always a wait, so they reserve nothing themselves.
+    const probe = async () => (await post(i, { subnet: A, workers: 59 })).body.reserved;
+    expect(await probe()).toBe(10);
+    // 6 of its 10 ENIs attach: 4 still reserved.
+    const attached = (n: number) => Array.from({ length: n }, (_, k) => eni(`eni-new${k}`, 'in-use', now + 1000 + k));
+    now += 30_000;
+    setSnapshot(i, [subnetA({ inUse: 10, extraEnis: attached(6) })]);
+    await i.service.idle();
+    expect(await probe()).toBe(4);
+    setSnapshot(i, [subnetA({ inUse: 10, extraEnis: attached(10) })]);
+    await i.service.idle();
+    const rs = await i.store.reservations(A, now);
+    expect(rs.find((x) => x.id === r.body.reservation_id)?.closed).toBe('consumed');
+    expect(await probe()).toBe(0);
+  });
+
+  it('resolves a Glue job to its subnet and worker count', async () => {
+    now += 600_000;
+    setSnapshot(i, [subnetA({ jobs: [{ job: 'customer-analytics-daily', connection: 'conn-a', workers: 10 }, { job: 'adhoc', connection: 'conn-a' }] })]);
+    const r = await post(i, { job: 'customer-analytics-daily', dag_run_id: 'd1' });
+    expect(r.body).toMatchObject({ admit: true, subnet_id: A, workers: 10 });
+    const missing = await post(i, { job: 'adhoc' });
+    expect(missing).toMatchObject({ status: 400, body: { field: 'workers' } });
+    expect((await post(i, { job: 'adhoc', workers: 2 })).body).toMatchObject({ admit: true, workers: 2 });
+  });
+
+  it('gives every bad input its 4xx and a message naming the field', async () => {
+    now += 600_000;
+    setSnapshot(i, [subnetA({ jobs: [{ job: 'j', connection: 'c', workers: 10 }] })]);
+    const q = (s: string) => call(`${i.url}/admit?${s}`);
+    const cases: [Promise<{ status: number; body: any }>, number, string | undefined, RegExp][] = [
+      [q('subnet=critical'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [q('subnet=critical&workers=0'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [q('subnet=critical&workers=1e9'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [q('subnet=critical&workers=1000000000'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [q('subnet=critical&workers=ten'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [post(i, { subnet: A, workers: 2.5 }), 400, 'workers', /^workers must be an integer from 1 to 59$/],
+      [q('workers=10'), 400, 'subnet', /subnet is required/],
+      [q('subnet=critical&subnet=batch&workers=1'), 400, 'subnet', /subnet must be given once/],
+      [q('subnet=nope&workers=10'), 404, 'subnet', /subnet "nope" is not watched/],
+      [q('job=nope'), 404, 'job', /job "nope" is bound to no watched subnet/],
+      [post(i, '{"subnet": "critical", "workers":'), 400, 'body', /not valid JSON/],
+      [post(i, '[1,2]'), 400, 'body', /JSON object/],
+      [post(i, { subnet: A, workers: 1, dag_run_id: 'x'.repeat(5000) }), 413, 'body', /larger than 4kb/],
+      [post(i, { subnet: A, workers: 1, dag_run_id: 'a\nb' }), 400, 'dag_run_id', /control characters/],
+      [q('subnet=critical&workers=1').then(() => call(`${i.url}/admit?subnet=critical&workers=1`, { token: null })), 401, 'authorization', /missing bearer token/],
+      [call(`${i.url}/admit?subnet=critical&workers=1`, { token: 'wrong-token-of-some-length' }), 401, 'authorization', /wrong bearer token/],
+      [call(`${i.url}/admit/subnet-0a.00000000-0000-0000-0000-000000000000`, { method: 'DELETE' }), 404, 'reservation_id', /unknown or no longer live/],
+      [call(`${i.url}/admit`, { method: 'PUT' }), 405, undefined, /not allowed/],
+    ];
+    for (const [p, status, field, msg] of cases) {
+      const r = await p;
+      expect({ status: r.status, field: r.body.field }).toEqual({ status, field });
+      expect(r.body.error).toMatch(msg);
+    }
+    // Open routes stay open without a token.
+    expect((await call(`${i.url}/-/healthy`, { token: null })).status).toBe(200);
+    expect((await call(`${i.url}/metrics`, { token: null })).status).toBe(200);
+    const metrics = await (await fetch(`${i.url}/metrics`)).text();
+    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="",subnet="",decision="error"\} \d+/);
+  });
+
+  it('answers 503 with the age when the snapshot is stale or missing, never a guess', async () => {
+    const fresh = await fileInstance('stale');
+    const none = await call(`${fresh.url}/admit?subnet=critical&workers=1`);
+    expect(none).toMatchObject({ status: 503, body: { error: expect.stringMatching(/no successful sample yet/) } });
+    setSnapshot(fresh);
+    expect((await call(`${fresh.url}/admit?subnet=critical&workers=1`)).status).toBe(200);
+    fresh.mono.t += 181_000;
+    const stale = await call(`${fresh.url}/admit?subnet=critical&workers=1`);
+    expect(stale.status).toBe(503);
+    expect(stale.body.error).toMatch(/last successful sample is 181 s old \(max 180 s\)/);
+    expect(stale.body.snapshot_age_seconds).toBe(181);
+    // The tail needs Glue data: unknown Glue is a 503 too.
+    const tail = await fileInstance('tail', { admission: { bufferSource: 'tail' } });
+    setSnapshot(tail, [subnetA({ lingering: undefined })], false);
+    expect((await call(`${tail.url}/admit?subnet=critical&workers=1`)).body.error).toMatch(/Glue data is unknown/);
+  });
+});
+
+describe('200 concurrent /admit with room for exactly two 10-worker jobs', () => {
+  // 59 usable − 20 held = 39 free; buffer 10 (floor): 39 ≥ 20, 29 ≥ 20, 19 < 20.
+  const room = () => [subnetA({ inUse: 20 })];
+
+  it('one instance, file store: exactly two admitted', async () => {
+    const i = await fileInstance('race');
+    setSnapshot(i, room());
+    const answers = await Promise.all(Array.from({ length: 200 }, (_, k) => call(`${i.url}/admit?subnet=${A}&workers=10&dag_run_id=r${k}`)));
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.body.admit)).toHaveLength(2);
+    expect(await i.store.recentObservations(A, 100, now)).toHaveLength(100);
+  });
+
+  describe('two instances sharing one DynamoDB table (dynalite)', () => {
+    let server: Server;
+    const clients: DynamoDBClient[] = [];
+    const mkClient = () => {
+      const c = new DynamoDBClient({
+        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      });
+      clients.push(c);
+      return c;
+    };
+    beforeAll(async () => {
+      server = dynalite({ createTableMs: 0 });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const cfg = config({ store: { type: 'dynamodb' } });
+      await initStore(cfg, { logger: silentLogger, dynamodb: mkClient() });
+    });
+    afterAll(async () => {
+      for (const c of clients) c.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    });
+
+    it('exactly two admitted in total; a restarted instance keeps the window and the reservations', async () => {
+      const cfg = config({ store: { type: 'dynamodb' }, admission: { token: TOKEN } });
+      const [x, y] = await Promise.all([0, 1].map(() => instance(new DynamoStore({ client: mkClient(), table: cfg.store.table, clock, logger: silentLogger }), cfg)));
+      setSnapshot(x, room());
+      setSnapshot(y, room());
+      const answers = await Promise.all(
+        Array.from({ length: 200 }, (_, k) => call(`${(k % 2 ? x : y).url}/admit?subnet=${A}&workers=10&dag_run_id=r${k}`)),
+      );
+      expect(answers.map((a) => a.status).filter((s) => s !== 200)).toEqual([]);
+      const admitted = answers.filter((a) => a.body.admit);
+      expect(admitted).toHaveLength(2);
+
+      // A new store object (a restarted replica) sees the same window and both reservations.
+      now += 1000;
+      const z = await instance(new DynamoStore({ client: mkClient(), table: cfg.store.table, clock, logger: silentLogger }), cfg);
+      setSnapshot(z, [subnetA({ inUse: 20, available: 15 })]);
+      const r = await call(`${z.url}/admit?subnet=${A}&workers=1&dag_run_id=after-restart`);
+      expect(r.body).toMatchObject({ admit: false, reserved: 20, buffer: 15 });
+      expect(r.body.window).toHaveLength(5);
+      expect(r.body.window[1].dag_run_id).toMatch(/^r\d+$/);
+    });
+  });
+
+  it('file store restart keeps the window and the live reservations', async () => {
+    const name = 'restart';
+    const a = await fileInstance(name);
+    setSnapshot(a, [subnetA({ inUse: 20, available: 14 })]);
+    expect((await post(a, { subnet: A, workers: 5, dag_run_id: 'before' })).body.admit).toBe(true);
+    await a.store.close();
+    const b = await fileInstance(name);
+    setSnapshot(b, [subnetA({ inUse: 20 })]);
+    const r = await post(b, { subnet: A, workers: 5, dag_run_id: 'after' });
+    expect(r.body).toMatchObject({ reserved: 5, buffer: 14 });
+    expect(r.body.window.map((e: { dag_run_id: string }) => e.dag_run_id)).toEqual(['after', 'before']);
+  });
+});

@@ -1,0 +1,150 @@
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RawEni, RawSample } from '../aws/types.js';
+import { buildSnapshot } from '../snapshot/build.js';
+import { LifecycleTracker } from './tracker.js';
+
+const GLUE = 'Attached to Glue using role: arn:aws:iam::123456789012:role/glue-etl';
+const T0 = Date.parse('2026-04-09T05:00:00Z');
+const MIN = 60_000;
+const SUBNET = { subnetId: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a', availableIpAddressCount: 59 };
+const glue = (runs: NonNullable<RawSample['glue']>['runs']) => ({
+  connections: [{ name: 'glue-critical', subnetId: 'subnet-0a1' }],
+  jobs: [{ name: 'reporting', connections: ['glue-critical'], workers: 1 }],
+  runs,
+});
+const eni = (id: string, status: string, attachTime?: number): RawEni => ({
+  id,
+  subnetId: 'subnet-0a1',
+  status,
+  description: GLUE,
+  requesterManaged: true,
+  privateIpCount: 1,
+  ipv4PrefixCount: 0,
+  attachTime,
+});
+
+/** A fake world sampled once a minute: one job 05:00-05:30, its ENI in-use until 06:10, available until 06:45. */
+function world(t: number): RawSample {
+  const run = { jobName: 'reporting', id: 'jr_1', startedOn: T0, workers: 1 } as const;
+  const runs = [t < T0 + 30 * MIN ? { ...run, state: 'RUNNING' } : { ...run, state: 'SUCCEEDED', completedOn: T0 + 30 * MIN }];
+  const enis: RawEni[] = [];
+  if (t < T0 + 70 * MIN) enis.push(eni('eni-1', 'in-use', T0 + 10_000));
+  else if (t < T0 + 105 * MIN) enis.push(eni('eni-1', 'available'));
+  return { subnets: [SUBNET], enis, glue: glue(runs) };
+}
+
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'lifecycle-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function recorder() {
+  const seen = { available: [] as number[], linger: [] as number[] };
+  return {
+    seen,
+    events: {
+      availableDuration: (_s: string, v: number) => seen.available.push(v),
+      lingerDuration: (_s: string, v: number) => seen.linger.push(v),
+    },
+  };
+}
+
+function step(tracker: LifecycleTracker, t: number) {
+  const raw = world(t);
+  tracker.observe(raw, t);
+  const snap = buildSnapshot(raw, {
+    names: new Map(),
+    ownerDescriptionPrefixes: ['Attached to Glue using role'],
+    takenAt: t,
+    completedMono: 0,
+    durationMs: 0,
+    availableSince: (id) => tracker.availableSince(id),
+  });
+  tracker.markLingering(snap);
+  return snap;
+}
+
+describe('LifecycleTracker', () => {
+  it('times linger after the job end and the available tail, to the sample interval', () => {
+    const { seen, events } = recorder();
+    const tracker = new LifecycleTracker({ intervalSeconds: 60 });
+    tracker.events = events;
+    for (let t = T0; t <= T0 + 120 * MIN; t += MIN) step(tracker, t);
+    expect(seen.linger).toEqual([40 * 60]);
+    expect(seen.available).toEqual([35 * 60]);
+  });
+
+  it('reports the ages of the oldest lingering and available ENI', () => {
+    const tracker = new LifecycleTracker({ intervalSeconds: 60 });
+    for (let t = T0; t <= T0 + 50 * MIN; t += MIN) step(tracker, t);
+    // lingering since its job ended at 05:30
+    expect(tracker.ages('subnet-0a1', T0 + 50 * MIN)).toEqual({ oldestAvailableAgeSeconds: 0, oldestLingeringAgeSeconds: 20 * 60 });
+    for (let t = T0 + 51 * MIN; t <= T0 + 80 * MIN; t += MIN) step(tracker, t);
+    expect(tracker.ages('subnet-0a1', T0 + 80 * MIN)).toEqual({ oldestAvailableAgeSeconds: 10 * 60, oldestLingeringAgeSeconds: 0 });
+  });
+
+  it('keeps its memory across a restart', () => {
+    const dataDir = tmp();
+    const { seen, events } = recorder();
+    const first = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    first.events = events;
+    for (let t = T0; t <= T0 + 80 * MIN; t += MIN) {
+      step(first, t);
+      first.save();
+    }
+    const second = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    second.events = events;
+    expect(second.load()).toBeUndefined();
+    expect(second.availableSince('eni-1')).toBe(T0 + 70 * MIN);
+    for (let t = T0 + 81 * MIN; t <= T0 + 120 * MIN; t += MIN) step(second, t);
+    expect(seen.available).toEqual([35 * 60]);
+  });
+
+  it('does not time a disappearance across a long outage', () => {
+    const { seen, events } = recorder();
+    const tracker = new LifecycleTracker({ intervalSeconds: 60 });
+    tracker.events = events;
+    for (let t = T0; t <= T0 + 80 * MIN; t += MIN) step(tracker, t);
+    step(tracker, T0 + 200 * MIN);
+    expect(seen.available).toEqual([]);
+  });
+
+  it('counts each exhaustion failure once, across restarts', () => {
+    const dataDir = tmp();
+    const { seen, events } = recorder();
+    const failed = {
+      jobName: 'reporting',
+      id: 'jr_x',
+      state: 'FAILED',
+      startedOn: T0,
+      errorMessage: 'The specified subnet does not have enough free addresses to satisfy the request.',
+    };
+    const raw: RawSample = { subnets: [SUBNET], enis: [], glue: glue([failed]) };
+    const a = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    a.events = events;
+    a.observe(raw, T0);
+    a.observe(raw, T0 + MIN);
+    a.save();
+    const b = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    b.events = events;
+    b.load();
+    b.observe(raw, T0 + 2 * MIN);
+    expect(b.failureTotals()).toEqual(new Map([['subnet-0a1|reporting', 1]]));
+  });
+
+  it('sets a corrupt state file aside instead of trusting it', () => {
+    const dataDir = tmp();
+    writeFileSync(join(dataDir, 'lifecycle.json'), '{"version":1,"enis":');
+    const tracker = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    expect(tracker.load()).toMatch(/unreadable/);
+    expect(readdirSync(dataDir).some((f) => f.startsWith('lifecycle.json.corrupt-'))).toBe(true);
+  });
+});

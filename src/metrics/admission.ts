@@ -1,0 +1,99 @@
+// Admission metrics, computed at scrape time from the service's in-memory state (the exporter's cache, the
+// store's recorded window and reservations): a scrape never reads the store over the network nor calls AWS.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AdmissionService } from '../admission/service.js';
+import type { AdmissionStore } from '../store/types.js';
+
+const CACHED = '(from the exporter\'s cache and recorded observations)';
+const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
+
+export interface AdmissionMetricsDeps {
+  service: AdmissionService;
+  store: AdmissionStore;
+}
+
+export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetricsDeps): void {
+  const { service, store } = deps;
+
+  new Gauge({
+    name: 'glue_eni_cleanup_buffer',
+    help: `Cleanup buffer in IP addresses the admission policy holds back per subnet ${CACHED}.`,
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.buffer);
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_admission_headroom_workers',
+    help: `Most workers /admit would admit now: free − reserved − buffer, floored at 0 ${CACHED}.`,
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headroom);
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_reserved_ips',
+    help: `IP addresses reserved by admissions whose workers are not yet visible as ENIs ${CACHED}.`,
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.reserved);
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_admission_window_enis',
+    help: `Buffer-source value (ENIs) of each observation in the current rolling window, slot 1 = newest ${CACHED}.`,
+    labelNames: [...SUBNET_LABELS, 'slot', 'dag_run_id'],
+    registers: [registry],
+    collect() {
+      // Reset first: the window slides, and a slot's old dag_run_id must not linger as a stale series.
+      this.reset();
+      for (const s of service.status()) {
+        s.window.forEach((e, i) => {
+          this.set({ subnet_id: s.subnetId, subnet: s.subnet, slot: String(i + 1), dag_run_id: e.dagRunId ?? '' }, e.value);
+        });
+      }
+    },
+  });
+
+  new Counter({
+    name: 'glue_eni_admission_decisions_total',
+    help: '/admit answers by decision: admit, wait, or error (bad input, stale data, store failure).',
+    labelNames: [...SUBNET_LABELS, 'decision'],
+    registers: [registry],
+    collect() {
+      // The service owns the counts; mirror them so that any number of registries agree.
+      this.reset();
+      for (const c of service.decisionCounts()) this.inc({ subnet_id: c.subnetId, subnet: c.subnet, decision: c.decision }, c.count);
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_store_pending_writes',
+    help: 'Admission store writes accepted but not yet durable (queued for the next group commit or in flight).',
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.set({ store: store.type }, store.pendingWrites());
+    },
+  });
+
+  new Counter({
+    name: 'glue_eni_store_errors_total',
+    help: 'Failed admission store operations (appends, DynamoDB calls) since start.',
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ store: store.type }, store.errorCount());
+    },
+  });
+}

@@ -1,0 +1,272 @@
+// EC2 Query protocol (form-encoded Action=...&Version=2016-11-15, XML answers) over the simulated world.
+// Element names follow the EC2 API (networkInterfaceSet/item, privateIpAddressesSet, attachment, ...).
+import { XMLBuilder } from 'fast-xml-parser';
+import { type NetworkInterface, type Subnet, type World, WorldError } from './model.js';
+
+export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
+
+export interface WireResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export class Ec2Error extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
+
+function xml(doc: Record<string, unknown>): string {
+  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
+}
+
+export function ec2ErrorResponse(err: Ec2Error, requestId: string): WireResponse {
+  return {
+    status: err.status,
+    headers: { 'content-type': 'text/xml;charset=UTF-8' },
+    body: xml({ Response: { Errors: { Error: { Code: err.code, Message: err.message } }, RequestID: requestId } }),
+  };
+}
+
+function ok(action: string, requestId: string, content: Record<string, unknown>): WireResponse {
+  return {
+    status: 200,
+    headers: { 'content-type': 'text/xml;charset=UTF-8' },
+    body: xml({ [`${action}Response`]: { '@_xmlns': EC2_NAMESPACE, requestId, ...content } }),
+  };
+}
+
+/** `Foo.1`, `Foo.2`, ... in index order. */
+function indexed(params: URLSearchParams, prefix: string): string[] {
+  const out: [number, string][] = [];
+  for (const [k, v] of params) {
+    const m = new RegExp(`^${prefix.replace('.', '\\.')}\\.(\\d+)$`).exec(k);
+    if (m) out.push([Number(m[1]), v]);
+  }
+  return out.sort((a, b) => a[0] - b[0]).map(([, v]) => v);
+}
+
+/** `Filter.N.Name` / `Filter.N.Value.M` → [{name, values}]. */
+function filters(params: URLSearchParams): { name: string; values: string[] }[] {
+  const byIndex = new Map<number, { name?: string; values: [number, string][] }>();
+  for (const [k, v] of params) {
+    const m = /^Filter\.(\d+)\.(Name|Value\.(\d+))$/.exec(k);
+    if (!m) continue;
+    const f = byIndex.get(Number(m[1])) ?? { values: [] };
+    if (m[2] === 'Name') f.name = v;
+    else f.values.push([Number(m[3]), v]);
+    byIndex.set(Number(m[1]), f);
+  }
+  return [...byIndex.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([i, f]) => {
+      if (f.name === undefined) throw new Ec2Error('MissingParameter', `The request must contain the parameter Filter.${i}.Name`);
+      return { name: f.name, values: f.values.sort((a, b) => a[0] - b[0]).map(([, v]) => v) };
+    });
+}
+
+/** EC2 filter values take `*` (any run) and `?` (one character). */
+function wildcard(pattern: string): RegExp {
+  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}
+
+function matchAny(values: string[], candidates: (string | undefined)[]): boolean {
+  const res = values.map(wildcard);
+  return candidates.some((c) => c !== undefined && res.some((re) => re.test(c)));
+}
+
+const eniFilters: Record<string, (e: NetworkInterface) => (string | undefined)[]> = {
+  'subnet-id': (e) => [e.SubnetId],
+  status: (e) => [e.Status],
+  description: (e) => [e.Description],
+  'requester-managed': (e) => [String(e.RequesterManaged)],
+  'requester-id': (e) => [e.RequesterId],
+  'network-interface-id': (e) => [e.NetworkInterfaceId],
+  'vpc-id': (e) => [e.VpcId],
+  'availability-zone': (e) => [e.AvailabilityZone],
+  'interface-type': (e) => [e.InterfaceType],
+  'owner-id': (e) => [e.OwnerId],
+  'attachment.status': (e) => [e.Attachment?.Status],
+  'attachment.attachment-id': (e) => [e.Attachment?.AttachmentId],
+  'attachment.instance-owner-id': (e) => [e.Attachment?.InstanceOwnerId],
+  'attachment.instance-id': (e) => [e.Attachment?.InstanceId],
+  'private-ip-address': (e) => e.PrivateIpAddresses.map((p) => p.PrivateIpAddress),
+  'addresses.private-ip-address': (e) => e.PrivateIpAddresses.map((p) => p.PrivateIpAddress),
+  'group-id': (e) => e.Groups.map((g) => g.GroupId),
+};
+
+const subnetFilters: Record<string, (s: Subnet) => (string | undefined)[]> = {
+  'subnet-id': (s) => [s.SubnetId],
+  'vpc-id': (s) => [s.VpcId],
+  'availability-zone': (s) => [s.AvailabilityZone],
+  'cidr-block': (s) => [s.CidrBlock],
+  cidrBlock: (s) => [s.CidrBlock],
+  cidr: (s) => [s.CidrBlock],
+  state: (s) => [s.State],
+  'owner-id': (s) => [s.OwnerId],
+  'available-ip-address-count': (s) => [String(s.AvailableIpAddressCount)],
+};
+
+function applyFilters<T>(items: T[], fs: { name: string; values: string[] }[], table: Record<string, (x: T) => (string | undefined)[]>): T[] {
+  for (const f of fs) {
+    const get = table[f.name];
+    if (!get) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
+    if (f.values.length === 0) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' requires at least one value`);
+    items = items.filter((x) => matchAny(f.values, get(x)));
+  }
+  return items;
+}
+
+function maxResults(params: URLSearchParams): number | undefined {
+  const raw = params.get('MaxResults');
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 5 || n > 1000) {
+    throw new Ec2Error('InvalidParameterValue', `Value ( ${raw} ) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+  }
+  return n;
+}
+
+/** Tokens are the last id returned: items created or deleted between pages neither repeat nor shift the rest. */
+function paginate<T>(items: T[], id: (x: T) => string, params: URLSearchParams): { page: T[]; next?: string } {
+  const max = maxResults(params);
+  const token = params.get('NextToken');
+  let rest = items;
+  if (token !== null && token !== '') {
+    let after: string;
+    try {
+      const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
+      if (typeof parsed.after !== 'string') throw new Error('no cursor');
+      after = parsed.after;
+    } catch {
+      throw new Ec2Error('InvalidPaginationToken', `The pagination token '${token}' is invalid.`);
+    }
+    rest = items.filter((x) => id(x) > after);
+  }
+  if (max === undefined || rest.length <= max) return { page: rest };
+  const page = rest.slice(0, max);
+  return { page, next: Buffer.from(JSON.stringify({ after: id(page[page.length - 1]) })).toString('base64url') };
+}
+
+const iso = (t: number) => new Date(t).toISOString();
+
+function eniXml(e: NetworkInterface): Record<string, unknown> {
+  const a = e.Attachment;
+  return {
+    networkInterfaceId: e.NetworkInterfaceId,
+    subnetId: e.SubnetId,
+    vpcId: e.VpcId,
+    availabilityZone: e.AvailabilityZone,
+    description: e.Description,
+    ownerId: e.OwnerId,
+    ...(e.RequesterId !== undefined ? { requesterId: e.RequesterId } : {}),
+    requesterManaged: e.RequesterManaged,
+    status: e.Status,
+    macAddress: e.MacAddress,
+    privateIpAddress: e.PrivateIpAddress,
+    privateDnsName: e.PrivateDnsName,
+    sourceDestCheck: e.SourceDestCheck,
+    groupSet: { item: e.Groups.map((g) => ({ groupId: g.GroupId, groupName: g.GroupName })) },
+    ...(a
+      ? {
+          attachment: {
+            attachmentId: a.AttachmentId,
+            ...(a.InstanceId !== undefined ? { instanceId: a.InstanceId } : {}),
+            instanceOwnerId: a.InstanceOwnerId,
+            deviceIndex: a.DeviceIndex,
+            networkCardIndex: a.NetworkCardIndex,
+            status: a.Status,
+            attachTime: iso(a.AttachTime),
+            deleteOnTermination: a.DeleteOnTermination,
+          },
+        }
+      : {}),
+    tagSet: '',
+    privateIpAddressesSet: {
+      item: e.PrivateIpAddresses.map((p) => ({ privateIpAddress: p.PrivateIpAddress, privateDnsName: p.PrivateDnsName, primary: p.Primary })),
+    },
+    ipv6AddressesSet: '',
+    interfaceType: e.InterfaceType,
+  };
+}
+
+function subnetXml(s: Subnet): Record<string, unknown> {
+  return {
+    subnetId: s.SubnetId,
+    subnetArn: s.SubnetArn,
+    state: s.State,
+    ownerId: s.OwnerId,
+    vpcId: s.VpcId,
+    cidrBlock: s.CidrBlock,
+    ipv6CidrBlockAssociationSet: '',
+    availableIpAddressCount: s.AvailableIpAddressCount,
+    availabilityZone: s.AvailabilityZone,
+    defaultForAz: false,
+    mapPublicIpOnLaunch: false,
+    assignIpv6AddressOnCreation: false,
+    tagSet: s.name ? { item: [{ key: 'Name', value: s.name }] } : '',
+  };
+}
+
+/** Answer one EC2 Query request. Throws Ec2Error for client errors (the caller renders them). */
+export function handleEc2(world: World, action: string, params: URLSearchParams, requestId: string): WireResponse {
+  switch (action) {
+    case 'DescribeNetworkInterfaces': {
+      const ids = indexed(params, 'NetworkInterfaceId');
+      if (ids.length > 0 && params.has('MaxResults')) {
+        throw new Ec2Error('InvalidParameterCombination', 'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
+      }
+      let items = world.networkInterfaces();
+      if (ids.length > 0) {
+        const missing = ids.filter((id) => !world.networkInterface(id));
+        if (missing.length > 0) {
+          throw new Ec2Error('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`);
+        }
+        const wanted = new Set(ids);
+        items = items.filter((e) => wanted.has(e.NetworkInterfaceId));
+      }
+      items = applyFilters(items, filters(params), eniFilters);
+      const { page, next } = paginate(items, (e) => e.NetworkInterfaceId, params);
+      return ok(action, requestId, { networkInterfaceSet: page.length ? { item: page.map(eniXml) } : '', ...(next ? { nextToken: next } : {}) });
+    }
+    case 'DescribeSubnets': {
+      const ids = indexed(params, 'SubnetId');
+      if (ids.length > 0 && params.has('MaxResults')) {
+        throw new Ec2Error('InvalidParameterCombination', 'The parameter SubnetIds cannot be used with the parameter MaxResults');
+      }
+      let items = world.subnets().sort((a, b) => (a.SubnetId < b.SubnetId ? -1 : 1));
+      if (ids.length > 0) {
+        const missing = ids.filter((id) => !world.subnet(id));
+        if (missing.length > 0) throw new Ec2Error('InvalidSubnetID.NotFound', `The subnet ID '${missing.join(', ')}' does not exist`);
+        const wanted = new Set(ids);
+        items = items.filter((s) => wanted.has(s.SubnetId));
+      }
+      items = applyFilters(items, filters(params), subnetFilters);
+      const { page, next } = paginate(items, (s) => s.SubnetId, params);
+      return ok(action, requestId, { subnetSet: page.length ? { item: page.map(subnetXml) } : '', ...(next ? { nextToken: next } : {}) });
+    }
+    case 'DeleteNetworkInterface': {
+      const id = params.get('NetworkInterfaceId');
+      if (!id) throw new Ec2Error('MissingParameter', 'The request must contain the parameter NetworkInterfaceId');
+      if (params.get('DryRun') === 'true') throw new Ec2Error('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+      try {
+        world.deleteNetworkInterface(id);
+      } catch (err) {
+        if (err instanceof WorldError && err.kind === 'not-found') throw new Ec2Error('InvalidNetworkInterfaceID.NotFound', err.message);
+        if (err instanceof WorldError && err.kind === 'in-use') throw new Ec2Error('InvalidParameterValue', err.message);
+        throw err;
+      }
+      return ok(action, requestId, { return: true });
+    }
+    default:
+      throw new Ec2Error('InvalidAction', `The action ${action} is not valid for this web service.`);
+  }
+}

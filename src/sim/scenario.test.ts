@@ -1,0 +1,98 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../config/errors.js';
+import { loadScenarioFile, parseScenario } from './scenario.js';
+
+const testdata = (name: string) => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
+const scenarios = (name: string) => fileURLToPath(new URL(`../../scenarios/${name}`, import.meta.url));
+
+describe('shipped scenarios', () => {
+  it('seed-shared.yml is the report morning: one shared /26, 2 critical + 2 non-critical jobs of 10 workers, backfills', () => {
+    const s = loadScenarioFile(scenarios('seed-shared.yml'));
+    expect(s.subnets).toHaveLength(1);
+    expect(s.subnets[0].cidr.endsWith('/26')).toBe(true);
+    const byName = Object.fromEntries(s.jobs.map((j) => [j.name, j]));
+    expect(byName['customer-analytics-daily'].schedule).toBe('0 7 * * 1-5');
+    expect(byName['product-metrics-daily'].schedule).toBe('0 7 * * 1-5');
+    expect(byName.reporting.schedule).toMatch(/\/2 \* \* \*$/);
+    expect(byName.aggregations.schedule).toMatch(/\/2 \* \* \*$/);
+    expect(s.jobs.every((j) => j.workers === 10)).toBe(true);
+    expect(s.adhoc.length).toBeGreaterThan(0);
+    expect(s.lifecycle.lingerInUseMinutes).toEqual({ min: 0, max: 65 });
+    expect(s.lifecycle.availableMinutes).toEqual({ min: 30, max: 40 });
+    expect(s.start).toBe(Date.parse('2026-04-06T00:00:00Z'));
+  });
+
+  it('seed-split.yml puts the same jobs over A /26 1a critical, B /26 1b non-critical, C /27 1c ad hoc', () => {
+    const s = loadScenarioFile(scenarios('seed-split.yml'));
+    expect(s.subnets.map((x) => [x.cidr.split('/')[1], x.availabilityZone])).toEqual([
+      ['26', 'us-east-1a'],
+      ['26', 'us-east-1b'],
+      ['27', 'us-east-1c'],
+    ]);
+    const subnetOfConn = Object.fromEntries(s.connections.map((c) => [c.name, c.subnet]));
+    const subnetOfJob = Object.fromEntries(s.jobs.map((j) => [j.name, subnetOfConn[j.connection]]));
+    expect(subnetOfJob['customer-analytics-daily']).toBe(s.subnets[0].id);
+    expect(subnetOfJob['product-metrics-daily']).toBe(s.subnets[0].id);
+    expect(subnetOfJob.reporting).toBe(s.subnets[1].id);
+    expect(subnetOfJob.aggregations).toBe(s.subnets[1].id);
+    expect(s.adhoc.every((a) => subnetOfConn[a.connection] === s.subnets[2].id)).toBe(true);
+  });
+
+  it('demo-hot.yml parses', () => {
+    expect(loadScenarioFile(scenarios('demo-hot.yml')).subnets.length).toBeGreaterThan(0);
+  });
+});
+
+describe('scenario validation names the field', () => {
+  const cases: [string, string][] = [
+    ['bad-workers.yml', 'jobs[0].workers: expected an integer from 1 to 1000'],
+    ['bad-cidr.yml', 'subnets[0].cidr: expected a prefix from /16 to /28'],
+    ['bad-job-connection.yml', 'jobs[0].connection: unknown connection "nope"'],
+    ['bad-connection-subnet.yml', 'connections[0].subnet: unknown subnet "subnet-0ff"'],
+    ['bad-schedule.yml', 'jobs[0].schedule: expected a 5-field cron expression'],
+    ['bad-schedule-hour.yml', 'jobs[0].schedule: expected a cron expression: '],
+    ['bad-range.yml', 'lifecycle.availableMinutes.max: expected max >= min'],
+    ['bad-start.yml', 'start: expected an ISO 8601 time with a zone'],
+    ['bad-unknown-field.yml', 'jobz: unknown field'],
+    ['bad-throttle-rate.yml', 'faults.throttleRate: expected a number from 0 to 1'],
+    ['bad-missing-lifecycle.yml', 'lifecycle: expected {lingerInUseMinutes'],
+    ['bad-account.yml', 'account: expected a 12-digit account id as a quoted string'],
+    ['bad-duplicate-job.yml', 'jobs[1].name: duplicate of jobs[0].name'],
+    ['bad-other-enis.yml', 'otherEnis[0].count: expected at most 59 addresses in subnet-0a1, got 60'],
+    ['bad-adhoc-hours.yml', 'adhoc[0].hours.to: expected to > from'],
+    ['bad-yaml.yml', 'bad-yaml.yml: YAML '],
+  ];
+  for (const [file, message] of cases) {
+    it(`${file} → ${message}`, () => {
+      let caught: unknown;
+      try {
+        loadScenarioFile(testdata(file));
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      const err = caught as ConfigError;
+      expect(err.message).toContain(message);
+      // Every issue line is led by the file it came from.
+      for (const issue of err.issues) expect(issue.startsWith(testdata(file))).toBe(true);
+    });
+  }
+
+  it('a missing file says so', () => {
+    expect(() => loadScenarioFile(testdata('no-such-file.yml'))).toThrow(/no-such-file\.yml: cannot read/);
+  });
+
+  it('parseScenario fills the defaults', () => {
+    const s = parseScenario({
+      start: '2026-04-06T00:00:00Z',
+      seed: 42,
+      subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
+      lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
+    });
+    expect(s.account).toBe('123456789012');
+    expect(s.faults).toEqual({ throttleRate: 0, serverErrorRate: 0, latencyMs: 0 });
+    expect(s.lifecycle.attachDelaySeconds).toEqual({ min: 2, max: 10 });
+    expect(s.jobs).toEqual([]);
+  });
+});

@@ -1,0 +1,304 @@
+// End to end: the exporter's demo (scenarios/demo-hot.yml, one subnet pushed above 80 %), a real Prometheus with the
+// shipped rules, a real Alertmanager with the shipped routing and template, and webhook receivers in this process.
+// Asserts that GlueEniSubnetUtilizationHigh is delivered with its labels and annotations, and that every query of
+// every dashboard panel returns data from that Prometheus.
+//
+// Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
+// group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import {
+  freePort,
+  renderAlertmanagerConfig,
+  repoPath,
+  sleep,
+  startProc,
+  tempDir,
+  waitFor,
+  which,
+  type Proc,
+  type PromRuleFile,
+} from './helpers.js';
+
+const SCENARIO = 'scenarios/demo-hot.yml';
+const OVERLAY_FOR = '20s';
+
+/** Why the test cannot run here, or undefined. */
+function missingPrerequisite(): string | undefined {
+  for (const bin of ['prometheus', 'prometheus-alertmanager']) {
+    if (!which(bin)) return `${bin} not on PATH (run scripts/install-monitoring-deps.sh)`;
+  }
+  if (!existsSync(repoPath('dist', 'cli.js'))) return 'dist/cli.js missing (run npm run build)';
+  if (!existsSync(repoPath(SCENARIO))) return `${SCENARIO} missing`;
+  try {
+    const help = execFileSync(process.execPath, [repoPath('dist', 'cli.js'), '--help'], { encoding: 'utf8' });
+    if (!/^\s+demo\b/m.test(help)) return 'the CLI has no demo command yet';
+  } catch (err) {
+    return `node dist/cli.js --help failed: ${(err as Error).message}`;
+  }
+  return undefined;
+}
+const missing = missingPrerequisite();
+if (missing) console.warn(`test/bundle/e2e.test.ts skipped: ${missing}`);
+
+interface WebhookAlert {
+  status: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+interface Received {
+  path: string;
+  body: { alerts?: WebhookAlert[]; attachments?: Array<{ title?: string; text?: string; title_link?: string }> };
+}
+
+interface PromResult {
+  status: string;
+  data: { resultType: string; result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: unknown[] }> };
+  error?: string;
+}
+
+interface DashPanel {
+  type: string;
+  title: string;
+  targets?: Array<{ expr: string; refId: string; instant?: boolean }>;
+  panels?: DashPanel[];
+}
+
+describe.skipIf(missing !== undefined)('monitoring bundle end to end (demo exporter → Prometheus → Alertmanager → webhook)', () => {
+  const tmp = tempDir('glue-eni-e2e');
+  const procs: Proc[] = [];
+  const received: Received[] = [];
+  let hook: Server;
+  let exporterUrl = '';
+  let promUrl = '';
+  let promStartedAt = 0;
+  let poker: NodeJS.Timeout | undefined;
+
+  const prom = async (path: string, params: Record<string, string>): Promise<PromResult> => {
+    const res = await fetch(`${promUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
+    return (await res.json()) as PromResult;
+  };
+
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+
+  beforeAll(async () => {
+    const [exporterPort, promPort, amPort, hookPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    exporterUrl = `http://127.0.0.1:${exporterPort}`;
+    promUrl = `http://127.0.0.1:${promPort}`;
+
+    // Webhook receivers: /page gets Alertmanager's webhook JSON, /chat the Slack-compatible message.
+    hook = createServer((req, res) => {
+      void readBody(req).then((text) => {
+        try {
+          received.push({ path: req.url ?? '', body: JSON.parse(text) as Received['body'] });
+        } catch {
+          received.push({ path: req.url ?? '', body: {} });
+        }
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    hook.listen(hookPort, '127.0.0.1');
+
+    // The exporter's demo.
+    const exporter = startProc(process.execPath, [
+      repoPath('dist', 'cli.js'),
+      'demo',
+      '--scenario',
+      SCENARIO,
+      '--listen',
+      `127.0.0.1:${exporterPort}`,
+      '--speed',
+      '60',
+    ]);
+    procs.push(exporter);
+
+    // Alertmanager: the shipped template rendered as in the container, grouping waits shortened.
+    const amConfig = join(tmp.path, 'alertmanager.yml');
+    await renderAlertmanagerConfig(amConfig, {
+      ALERTMANAGER_PAGE_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/page`,
+      ALERTMANAGER_CHAT_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/chat`,
+    });
+    const am = parse(readFileSync(amConfig, 'utf8')) as { route: Record<string, unknown> };
+    am.route.group_wait = '1s';
+    am.route.group_interval = '1s';
+    writeFileSync(amConfig, stringify(am));
+    mkdirSync(join(tmp.path, 'am-data'));
+    const alertmanager = startProc(which('prometheus-alertmanager')!, [
+      `--config.file=${amConfig}`,
+      `--storage.path=${join(tmp.path, 'am-data')}`,
+      `--web.listen-address=127.0.0.1:${amPort}`,
+      '--cluster.listen-address=',
+    ]);
+    procs.push(alertmanager);
+
+    // Prometheus: shipped rules with `for:` shortened, 1s scrape and evaluation, sending to the Alertmanager above.
+    const rulesDir = join(tmp.path, 'rules');
+    mkdirSync(rulesDir);
+    for (const f of readdirSync(repoPath('prometheus', 'rules')).filter((n) => n.endsWith('.yml'))) {
+      const rules = parse(readFileSync(repoPath('prometheus', 'rules', f), 'utf8')) as PromRuleFile;
+      for (const g of rules.groups) for (const r of g.rules) if (r.for) r.for = OVERLAY_FOR;
+      writeFileSync(join(rulesDir, f), stringify(rules));
+    }
+    const shipped = parse(readFileSync(repoPath('prometheus', 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string }>;
+    };
+    const promConfig = {
+      global: { scrape_interval: '1s', evaluation_interval: '1s' },
+      rule_files: [join(rulesDir, '*.yml')],
+      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
+      scrape_configs: shipped.scrape_configs
+        .filter((s) => s.job_name === 'glue-eni-exporter')
+        .map((s) => ({ ...s, static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] })),
+    };
+    writeFileSync(join(tmp.path, 'prometheus.yml'), stringify(promConfig));
+    const prometheus = startProc(which('prometheus')!, [
+      `--config.file=${join(tmp.path, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(tmp.path, 'prom-data')}`,
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ]);
+    procs.push(prometheus);
+    promStartedAt = Date.now();
+
+    const ready = async (name: string, p: Proc, url: string) =>
+      waitFor(`${name} at ${url}`, async () => ((await fetch(url)).ok ? true : undefined), 30_000, 250).catch((e: Error) => {
+        throw new Error(`${e.message}\n--- ${name} output ---\n${p.output()}`);
+      });
+    await ready('exporter', exporter, `${exporterUrl}/-/healthy`);
+    await ready('alertmanager', alertmanager, `http://127.0.0.1:${amPort}/-/ready`);
+    await ready('prometheus', prometheus, `${promUrl}/-/ready`);
+
+    // Sensors poke /admit for every subnet, as a scheduler would: decisions and the observation window fill up.
+    let n = 0;
+    poker = setInterval(() => {
+      void prom('/api/v1/query', { query: 'glue_eni_subnet_info' })
+        .then((r) =>
+          Promise.all(
+            (r.data?.result ?? []).map((s) =>
+              fetch(`${exporterUrl}/admit?subnet=${s.metric.subnet_id}&workers=10&dag_run_id=e2e_run_${++n}`).then((res) => res.arrayBuffer()),
+            ),
+          ),
+        )
+        .catch(() => undefined);
+    }, 3000);
+  }, 90_000);
+
+  afterAll(async () => {
+    if (poker) clearInterval(poker);
+    await Promise.all(procs.map((p) => p.stop()));
+    await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
+    tmp.remove();
+  });
+
+  it(
+    'delivers GlueEniSubnetUtilizationHigh to the page webhook with labels and annotations, and the chat message links the runbook',
+    async () => {
+      const page = await waitFor(
+        'GlueEniSubnetUtilizationHigh on the page webhook',
+        async () =>
+          received
+            .filter((r) => r.path === '/page')
+            .flatMap((r) => r.body.alerts ?? [])
+            .find((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.status === 'firing'),
+        180_000,
+        1000,
+      ).catch(async (e: Error) => {
+        const util = await prom('/api/v1/query', { query: 'glue_eni_subnet_utilization_ratio' }).catch(() => undefined);
+        throw new Error(`${e.message}\nutilization now: ${JSON.stringify(util?.data?.result)}\nexporter output:\n${procs[0]?.output()}`);
+      });
+      expect(page.labels.severity).toBe('critical');
+      expect(page.labels.subnet_id).toMatch(/^subnet-[0-9a-f]+$/);
+      expect(page.labels.subnet).toEqual(expect.any(String));
+      expect(page.labels.subnet.length).toBeGreaterThan(0);
+      expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet} is \\d+(\\.\\d+)?% full$`));
+      expect(page.annotations.description).toContain(page.labels.subnet_id);
+      expect(page.annotations.description).toMatch(/\(\d+ of \d+ IPs\)/);
+      expect(page.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#glueenisubnetutilizationhigh$/);
+
+      // The utilization that fired is really above 80 % in Prometheus.
+      const ratio = await prom('/api/v1/query', { query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}"}` });
+      expect(Number(ratio.data.result[0]?.value?.[1])).toBeGreaterThan(0.8);
+
+      const chat = await waitFor(
+        'the chat message',
+        async () => received.filter((r) => r.path === '/chat').flatMap((r) => r.body.attachments ?? []).find((a) => a.title?.includes('GlueEniSubnetUtilizationHigh')),
+        30_000,
+        500,
+      );
+      expect(chat.text).toContain(page.annotations.summary);
+      expect(chat.text).toContain(`Runbook: ${page.annotations.runbook_url}`);
+      expect(chat.title_link).toBe(page.annotations.runbook_url);
+    },
+    200_000,
+  );
+
+  it('every query of every dashboard panel returns data from this Prometheus, for all subnets and for each one', async () => {
+    const dash = JSON.parse(readFileSync(repoPath('grafana', 'dashboards', 'glue-eni.json'), 'utf8')) as { panels: DashPanel[] };
+    const panels = dash.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => (p.targets ?? []).length > 0);
+    expect(panels.length).toBeGreaterThan(5);
+
+    const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
+    const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
+    expect(subnets.length).toBeGreaterThan(0);
+    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
+    const selections = [`(${subnets.map(escape).join('|')})`, ...subnets.map(escape)];
+
+    const now = Date.now() / 1000;
+    const start = promStartedAt / 1000;
+    const rangeSeconds = Math.max(60, Math.floor(now - start));
+    const failures: string[] = [];
+    let checked = 0;
+    for (const p of panels) {
+      for (const t of p.targets!) {
+        for (const sel of selections) {
+          const expr = t.expr
+            .replaceAll('$subnet', sel)
+            .replaceAll('$__rate_interval', '15s')
+            .replaceAll('$__range', `${rangeSeconds}s`)
+            .replaceAll('$__interval', '5s');
+          expect(expr).not.toMatch(/\$\w/);
+          const r = t.instant
+            ? await prom('/api/v1/query', { query: expr, time: String(now) })
+            : await prom('/api/v1/query_range', { query: expr, start: String(start), end: String(now), step: '5' });
+          checked++;
+          if (r.status !== 'success') failures.push(`${p.title} [${t.refId}] ${expr}: ${r.error}`);
+          else if (r.data.result.length === 0) failures.push(`${p.title} [${t.refId}] ${expr}: empty result`);
+        }
+      }
+    }
+    expect(failures, failures.join('\n')).toEqual([]);
+    expect(checked).toBeGreaterThan(panels.length);
+
+    // The alert list panel shows Prometheus' alerts: the fired alert is there.
+    const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
+    expect(alerts.data.alerts.some((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.state === 'firing')).toBe(true);
+  }, 60_000);
+
+  it('Prometheus loaded every shipped rule without evaluation errors', async () => {
+    const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {
+      data: { groups: Array<{ rules: Array<{ name: string; health: string; lastError?: string }> }> };
+    };
+    const all = rules.data.groups.flatMap((g) => g.rules);
+    expect(all.length).toBe(12);
+    const bad = all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
+    expect(bad).toEqual([]);
+  });
+
+  // Poke count guard: the sensors really reached /admit (the window table depends on it).
+  it('the admission endpoint answered the sensors', async () => {
+    await sleep(0);
+    const r = await prom('/api/v1/query', { query: 'sum(glue_eni_admission_decisions_total)' });
+    expect(Number(r.data.result[0]?.value?.[1] ?? 0)).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,127 @@
+// The committed dashboard JSON is what grafana/dashboard.ts generates, and it is structurally sound.
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { execFileP, readYaml, repoPath } from './helpers.js';
+
+interface Target {
+  expr?: string;
+  refId?: string;
+  datasource?: { type?: string; uid?: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource?: { type?: string; uid?: string };
+  targets?: Target[];
+  repeat?: string;
+  panels?: Panel[];
+  timeFrom?: string;
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: Array<{ name: string; type: string; query?: unknown; multi?: boolean; includeAll?: boolean }> };
+}
+
+const committedPath = repoPath('grafana', 'dashboards', 'glue-eni.json');
+const dash = JSON.parse(readFileSync(committedPath, 'utf8')) as Dashboard;
+const allPanels = dash.panels.flatMap((p) => [p, ...(p.panels ?? [])]);
+const queryPanels = allPanels.filter((p) => p.type !== 'row' && p.type !== 'alertlist');
+
+// Compiled into the repository (.tmp/) so the SDK resolves from node_modules.
+const outDir = repoPath('.tmp', `grafana-check-${process.pid}`);
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+describe('grafana dashboard', () => {
+  it('regenerating from grafana/dashboard.ts gives exactly the committed JSON', async () => {
+    mkdirSync(outDir, { recursive: true });
+    await execFileP(process.execPath, [repoPath('node_modules', 'typescript', 'bin', 'tsc'), '-p', repoPath('grafana', 'tsconfig.json'), '--outDir', outDir], {
+      cwd: repoPath(),
+    });
+    const out = join(outDir, 'glue-eni.json');
+    await execFileP(process.execPath, [join(outDir, 'dashboard.js'), out], { cwd: repoPath() });
+    const regenerated = readFileSync(out, 'utf8');
+    expect(regenerated, 'grafana/dashboards/glue-eni.json is stale: run the dashboards build').toBe(readFileSync(committedPath, 'utf8'));
+  }, 60_000);
+
+  it('has a multi-value `subnet` variable with All from label_values(glue_eni_subnet_info, subnet)', () => {
+    const v = dash.templating.list.find((t) => t.name === 'subnet');
+    expect(v?.type).toBe('query');
+    expect(JSON.stringify(v?.query)).toContain('label_values(glue_eni_subnet_info, subnet)');
+    expect(v?.multi).toBe(true);
+    expect(v?.includeAll).toBe(true);
+    expect(dash.templating.list.find((t) => t.name === 'datasource')?.type).toBe('datasource');
+  });
+
+  it('panels have unique ids, a gridPos inside 24 columns, a datasource, and targets with expr and refId', () => {
+    const ids = allPanels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const p of allPanels) {
+      expect(Number.isInteger(p.id), p.title).toBe(true);
+      const g = p.gridPos;
+      expect(g, p.title).toBeDefined();
+      expect(g.x >= 0 && g.y >= 0 && g.w > 0 && g.h > 0 && g.x + g.w <= 24, `${p.title} gridPos ${JSON.stringify(g)}`).toBe(true);
+      if (p.type === 'row') continue;
+      expect(p.datasource, p.title).toEqual({ type: 'prometheus', uid: '${datasource}' });
+    }
+    for (const p of queryPanels) {
+      expect(p.targets?.length, p.title).toBeGreaterThan(0);
+      const refIds = p.targets!.map((t) => t.refId);
+      expect(new Set(refIds).size, `${p.title} refIds`).toBe(refIds.length);
+      for (const t of p.targets!) {
+        expect(t.expr, `${p.title} ${t.refId}`).toMatch(/glue_eni|subnet:|job:/);
+        expect(t.datasource, `${p.title} ${t.refId}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
+        // Balanced brackets: a cheap guard against broken string building.
+        for (const [o, c] of [['(', ')'], ['{', '}'], ['[', ']']] as const) {
+          expect(t.expr!.split(o).length, `${p.title} ${t.refId} ${o}${c}`).toBe(t.expr!.split(c).length);
+        }
+      }
+    }
+    // Panels do not overlap (repeated panels expand to the right/below at runtime, the template layout must be clean).
+    const cells = new Set<string>();
+    for (const p of allPanels) {
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++)
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          const k = `${x},${y}`;
+          expect(cells.has(k), `${p.title} overlaps at ${k}`).toBe(false);
+          cells.add(k);
+        }
+    }
+  });
+
+  it('covers the report: utilization, sensor holds, exhaustion, ENI counts with buffer and 80 % line, alerts, window, per-subnet stats', () => {
+    const exprs = (re: RegExp) => queryPanels.filter((p) => re.test(p.title)).flatMap((p) => p.targets!.map((t) => t.expr!));
+    expect(allPanels.find((p) => p.title.startsWith('Utilization'))?.repeat).toBe('subnet');
+    expect(exprs(/^Utilization/).join()).toMatch(/utilization_ratio.*used_ips.*usable_ips/);
+    expect(exprs(/Sensor holds/).join()).toContain('decision="wait"');
+    expect(exprs(/exhaustion/).join()).toContain('glue_eni_exhaustion_failures_total');
+    const eni = exprs(/ENI count over time/).join('\n');
+    for (const s of ['status="in-use"', 'status="available"', 'glue_eni_lingering_enis', 'glue_eni_cleanup_buffer', '0.8 * ']) expect(eni).toContain(s);
+    expect(allPanels.some((p) => p.type === 'alertlist')).toBe(true);
+    expect(exprs(/Rolling-max window/).join()).toContain('glue_eni_admission_window_enis');
+    expect(exprs(/peak today/).join()).toContain('max_over_time');
+    expect(exprs(/cleanup tail/).join()).toContain('glue_eni_available_duration_seconds_sum');
+    expect(exprs(/jobs running/).join()).toMatch(/job_runs_active[\s\S]*workers_active/);
+    const row = dash.panels.find((p) => p.type === 'row');
+    expect(row?.repeat).toBe('subnet');
+    expect(row?.panels).toEqual([]);
+  });
+
+  it('provisioning defines the data sources the dashboard and alert list expect, and loads the dashboards folder', () => {
+    const ds = readYaml<{ datasources: Array<{ uid: string; type: string; url: string; jsonData?: Record<string, unknown> }> }>(
+      'grafana', 'provisioning', 'datasources', 'glue-eni.yml',
+    ).datasources;
+    const prom = ds.find((d) => d.type === 'prometheus');
+    expect(prom?.uid).toBe('prometheus');
+    expect(prom?.url).toBe('http://prometheus:9090');
+    expect(prom?.jsonData?.alertmanagerUid).toBe('alertmanager');
+    expect(ds.find((d) => d.type === 'alertmanager')).toMatchObject({ uid: 'alertmanager', url: 'http://alertmanager:9093' });
+    expect(dash.templating.list.find((t) => t.name === 'datasource')).toMatchObject({ current: { value: 'prometheus' } });
+    const providers = readYaml<{ providers: Array<{ type: string; options: { path: string } }> }>('grafana', 'provisioning', 'dashboards', 'glue-eni.yml').providers;
+    expect(providers[0]?.options.path).toBe('/etc/grafana/dashboards');
+  });
+});

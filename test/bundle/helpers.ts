@@ -1,0 +1,121 @@
+// Shared plumbing for the monitoring bundle tests: repository paths, binaries, free ports, child processes.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+
+export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+export const repoPath = (...p: string[]) => join(ROOT, ...p);
+export const readYaml = <T = unknown>(...p: string[]): T => parse(readFileSync(repoPath(...p), 'utf8')) as T;
+
+export const execFileP = promisify(execFile);
+
+/** Absolute path of an executable on PATH, or undefined. */
+export function which(bin: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, bin);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return undefined;
+}
+
+export const INSTALL_HINT = 'run scripts/install-monitoring-deps.sh';
+
+/** Fail with the install hint instead of a spawn ENOENT. */
+export function requireBin(bin: string): string {
+  const p = which(bin);
+  if (!p) throw new Error(`${bin} not found on PATH: ${INSTALL_HINT}`);
+  return p;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  await new Promise<void>((r) => srv.close(() => r()));
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export interface Proc {
+  child: ChildProcess;
+  /** Last output lines, for failure messages. */
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+export function startProc(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Proc {
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? ROOT, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buf = '';
+  const keep = (d: Buffer) => {
+    buf = (buf + d.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return {
+    child,
+    output: () => buf,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Poll fn until it returns a value other than undefined, or throw with the last error after timeoutMs. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** Render alertmanager/alertmanager.yml through the shipped render script, as the container does. */
+export async function renderAlertmanagerConfig(out: string, env: Record<string, string>): Promise<void> {
+  await execFileP('sh', [repoPath('alertmanager', 'render-config.sh'), repoPath('alertmanager', 'alertmanager.yml'), out], {
+    env: { PATH: process.env.PATH, ALERTMANAGER_TEMPLATES_DIR: repoPath('alertmanager', 'templates'), ...env },
+  });
+}
+
+export interface PromRule {
+  alert?: string;
+  record?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+export interface PromRuleFile {
+  groups: Array<{ name: string; rules: PromRule[] }>;
+}

@@ -1,0 +1,91 @@
+// Prometheus config, rules and their unit tests, checked by the real promtool; alert metadata and runbook anchors.
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { execFileP, readYaml, repoPath, requireBin, type PromRuleFile } from './helpers.js';
+
+const ruleFiles = readdirSync(repoPath('prometheus', 'rules'))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => `prometheus/rules/${f}`);
+const testFiles = readdirSync(repoPath('prometheus', 'tests'))
+  .filter((f) => f.endsWith('.yml'))
+  .map((f) => `prometheus/tests/${f}`);
+const alerts = ruleFiles.flatMap((f) => readYaml<PromRuleFile>(f).groups.flatMap((g) => g.rules.filter((r) => r.alert)));
+
+/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
+const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+
+describe('prometheus bundle', () => {
+  it('promtool check config accepts prometheus.yml and the rule files it loads', async () => {
+    const { stdout } = await execFileP(requireBin('promtool'), ['check', 'config', 'prometheus/prometheus.yml'], { cwd: repoPath() });
+    expect(stdout).toContain('SUCCESS');
+    for (const f of ruleFiles) expect(stdout).toContain(f.replace('prometheus/', ''));
+  });
+
+  it('promtool check rules accepts every rule file', async () => {
+    const { stdout } = await execFileP(requireBin('promtool'), ['check', 'rules', ...ruleFiles], { cwd: repoPath() });
+    expect(stdout.match(/SUCCESS/g)).toHaveLength(ruleFiles.length);
+  });
+
+  it('promtool test rules passes every unit test file', async () => {
+    const { stdout } = await execFileP(requireBin('promtool'), ['test', 'rules', ...testFiles], { cwd: repoPath() });
+    expect(stdout).not.toContain('FAILED');
+    expect(stdout.match(/SUCCESS/g)).toHaveLength(testFiles.length);
+  });
+
+  it('ships the alerts an on-call needs, each with severity, summary, description and runbook_url', () => {
+    expect(alerts.map((a) => a.alert).sort()).toEqual(
+      [
+        'GlueEniExhaustionFailures',
+        'GlueEniExporterDown',
+        'GlueEniLaunchesHeld',
+        'GlueEniLingeringTooLong',
+        'GlueEniSamplerFailing',
+        'GlueEniSamplerStale',
+        'GlueEniSubnetUtilizationHigh',
+      ].sort(),
+    );
+    for (const a of alerts) {
+      expect(['critical', 'warning'], a.alert).toContain(a.labels?.severity);
+      expect(a.annotations?.summary, a.alert).toMatch(/\{\{.*\}\}/);
+      expect(a.annotations?.description, a.alert).toMatch(/\{\{.*\$(value|labels).*\}\}/);
+      expect(a.annotations?.runbook_url, a.alert).toMatch(/^https:\/\/.+\/docs\/runbook\.md#[a-z0-9-]+$/);
+    }
+    const util = alerts.find((a) => a.alert === 'GlueEniSubnetUtilizationHigh');
+    expect(util?.expr.trim()).toBe('glue_eni_subnet_utilization_ratio > 0.8');
+    expect(util?.for).toBe('2m');
+    expect(util?.labels?.severity).toBe('critical');
+    expect(alerts.find((a) => a.alert === 'GlueEniExporterDown')?.expr.trim()).toBe('up{job="glue-eni-exporter"} == 0');
+  });
+
+  it('every alert has a unit test and every runbook_url anchor exists in docs/runbook.md', () => {
+    const tests = testFiles.map((f) => readFileSync(repoPath(f), 'utf8')).join('\n');
+    const anchors = new Set(
+      readFileSync(repoPath('docs', 'runbook.md'), 'utf8')
+        .split('\n')
+        .filter((l) => /^#{1,6} /.test(l))
+        .map((l) => slug(l.replace(/^#+ /, ''))),
+    );
+    for (const a of alerts) {
+      expect(tests, `unit test for ${a.alert}`).toContain(`alertname: ${a.alert}`);
+      const anchor = a.annotations!.runbook_url!.split('#')[1]!;
+      expect(anchors.has(anchor), `docs/runbook.md heading for #${anchor}`).toBe(true);
+    }
+  });
+
+  it('prometheus.yml scrapes the exporter as job glue-eni-exporter and sends to the compose Alertmanager', () => {
+    const cfg = readYaml<{
+      rule_files: string[];
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }>;
+      alerting: { alertmanagers: Array<{ static_configs: Array<{ targets: string[] }> }> };
+    }>('prometheus', 'prometheus.yml');
+    expect(cfg.rule_files).toContain('rules/*.yml');
+    const job = cfg.scrape_configs.find((s) => s.job_name === 'glue-eni-exporter');
+    expect(job?.static_configs[0]?.targets).toEqual(['exporter:9858']);
+    expect(cfg.alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
+  });
+});
