@@ -2,7 +2,7 @@
 // admitted (exit 0, prints the reservation JSON), fails loud at the timeout with the last reason (exit 1):
 // a wait that never ends is the worst failure mode there is. Exit 2 on errors a retry cannot fix.
 export interface AdmitOptions {
-  /** The exporter's base URL, e.g. http://glue-eni-exporter:9465 */
+  /** The exporter's base URL, e.g. http://glue-eni-exporter:9858 */
   url: string;
   subnet?: string;
   workers?: number;

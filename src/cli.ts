@@ -4,7 +4,11 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
+import { runAdmit } from './admit-client.js';
+import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
 import { startExporter, type RunningExporter } from './server.js';
+import { runSimCommand } from './sim/index.js';
+import { initStore } from './store/index.js';
 import { VERSION } from './version.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
@@ -67,7 +71,7 @@ program
     try {
       const config = loadConfigFile(opts.config);
       const logger = createLogger(config.log.level);
-      const exporter = await startExporter({ config, listen: opts.listen, logger, extensions: await admissionExtension() });
+      const exporter = await startExporter({ config, listen: opts.listen, logger });
       onShutdown(logger, () => exporter.close());
       watchReload(opts.config, exporter, logger);
     } catch (err) {
@@ -90,13 +94,89 @@ program
     }
   });
 
-export { positiveNumber };
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer`);
+  return n;
+};
 
-/** Admission routes, loaded lazily so the read-only exporter starts without them if they fail to load. */
-async function admissionExtension() {
-  const mod = await import('./admission/extension.js').catch(() => undefined);
-  return mod?.admissionExtension;
-}
+program
+  .command('demo')
+  .description('run the AWS simulator and the exporter wired to it: no AWS account needed')
+  .option('-s, --scenario <file>', 'scenario file', DEFAULT_SCENARIO)
+  .option('-l, --listen <host:port>', 'exporter address', '127.0.0.1:9858')
+  .option('--sim-listen <host:port>', 'simulator address (port 0 picks a free one)', '127.0.0.1:0')
+  .option('--speed <n>', 'virtual seconds per real second', positiveNumber('--speed'), 30)
+  .option('--start <iso>', "virtual start time (default: the scenario's demoStart, else its start)")
+  .option('--schedule <cron>', 'real-time sample schedule', '*/2 * * * * *')
+  .option('--log-level <level>', 'log level', 'info')
+  .action(async (opts: { scenario: string; listen: string; simListen: string; speed: number; start?: string; schedule: string; logLevel: string }) => {
+    try {
+      const logger = createLogger(opts.logLevel);
+      const demo = await startDemo({ ...opts, logger });
+      process.stdout.write(demoBanner(demo, opts.scenario));
+      onShutdown(logger, () => demo.close());
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('sim')
+  .description('serve the AWS simulator alone (EC2 Query and Glue JSON endpoints) for any SDK or CLI')
+  .requiredOption('-s, --scenario <file>', 'scenario file (see scenarios/)')
+  .option('-l, --listen <host:port>', 'address to listen on', '127.0.0.1:4566')
+  .option('--speed <n>', 'virtual seconds per real second', positiveNumber('--speed'), 1)
+  .option('--start <iso>', "virtual start time (default: the scenario's start)")
+  .action(async (opts: { scenario: string; listen: string; speed: number; start?: string }) => {
+    try {
+      await runSimCommand({ ...opts, logger: createLogger('info') });
+      process.exit(0);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+program
+  .command('admit')
+  .description('ask /admit until admitted: exit 0 admitted, 1 gave up at the timeout, 2 error')
+  .requiredOption('-u, --url <url>', 'the exporter, e.g. http://127.0.0.1:9858')
+  .option('--subnet <id|name>', 'subnet id or configured name')
+  .option('--workers <n>', 'workers the job will start', positiveInt('--workers'))
+  .option('--job <name>', 'Glue job name: stands for subnet and workers')
+  .option('--dag-run-id <id>', 'recorded with each observation')
+  .option('--poke-interval <s>', 'seconds between pokes', positiveNumber('--poke-interval'), 60)
+  .option('--timeout <s>', 'give up after this many seconds', positiveNumber('--timeout'), 600)
+  .addHelpText('after', '\nGLUE_ENI_ADMIT_TOKEN, when set, is sent as the bearer token.')
+  .action(async (opts: { url: string; subnet?: string; workers?: number; job?: string; dagRunId?: string; pokeInterval: number; timeout: number }) => {
+    if (!opts.job && !(opts.subnet && opts.workers)) {
+      process.stderr.write('error: give --subnet and --workers, or --job\n');
+      process.exit(2);
+    }
+    process.exitCode = await runAdmit({
+      url: opts.url,
+      subnet: opts.subnet,
+      workers: opts.workers,
+      job: opts.job,
+      dagRunId: opts.dagRunId,
+      pokeIntervalSeconds: opts.pokeInterval,
+      timeoutSeconds: opts.timeout,
+      token: process.env.GLUE_ENI_ADMIT_TOKEN,
+    });
+  });
+
+program
+  .command('init-store')
+  .description('prepare the admission store: create the DynamoDB table and enable TTL (or the data directory)')
+  .requiredOption('-c, --config <file>', 'YAML config file')
+  .action(async (opts: { config: string }) => {
+    try {
+      const config = loadConfigFile(opts.config);
+      await initStore(config, { logger: createLogger(config.log.level) });
+    } catch (err) {
+      fail(err);
+    }
+  });
 
 /** SIGHUP: re-read and re-validate; a bad file is rejected and the running config kept. */
 function watchReload(file: string, exporter: RunningExporter, logger: Logger): void {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseConfig, type Config } from './config/load.js';
 import type { Logger } from './log.js';
-import { startExporter, type ExporterOptions, type RunningExporter } from './server.js';
+import { startExporter, type RunningExporter } from './server.js';
 import { loadScenarioFile, startSimulator, type RunningSimulator, type Scenario } from './sim/index.js';
 
 export const DEFAULT_SCENARIO = fileURLToPath(new URL('../scenarios/seed-shared.yml', import.meta.url));
@@ -23,7 +23,6 @@ export interface DemoOptions {
   schedule?: string;
   dataDir?: string;
   logger: Logger;
-  extensions?: ExporterOptions['extensions'];
 }
 
 export interface RunningDemo {
@@ -70,7 +69,6 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       listen: opts.listen ?? '127.0.0.1:9858',
       logger: opts.logger,
       clock: sim.clock,
-      extensions: opts.extensions,
     });
     return {
       sim,

@@ -2,16 +2,19 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Router } from 'express';
+import { AdmissionService } from './admission/service.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/load.js';
+import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
 import type { Logger } from './log.js';
+import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
 import { SnapshotCache } from './snapshot/cache.js';
+import { openStore, type AdmissionStore, type StoreDeps } from './store/index.js';
 import { VERSION } from './version.js';
 
 export interface ExporterOptions {
@@ -24,19 +27,18 @@ export interface ExporterOptions {
   source?: SampleSource;
   /** Overrides for the AWS reader (e.g. a retry strategy without backoff in tests). */
   readerOptions?: Partial<AwsReaderOptions>;
-  /** Extra routes (admission) built over the same cache and registry. */
-  extensions?: (core: ExporterCore) => Promise<{ routers: Router[]; close?: () => Promise<void> }>;
+  /** A ready DynamoDB client for the admission store (tests); otherwise built from config. */
+  dynamodb?: StoreDeps['dynamodb'];
 }
 
-export interface ExporterCore {
+export interface RunningExporter {
   config: Config;
   cache: SnapshotCache;
   metrics: ExporterMetrics;
   clock: Clock;
   logger: Logger;
-}
-
-export interface RunningExporter extends ExporterCore {
+  store: AdmissionStore;
+  admission: AdmissionService;
   url: string;
   port: number;
   sampler: Sampler;
@@ -86,8 +88,11 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     });
   sampler = new Sampler({ source, cache, tracker, config, clock, logger, onError: (api) => metrics.sampleError(api) });
 
-  const core: ExporterCore = { config, cache, metrics, clock, logger };
-  const ext = opts.extensions ? await opts.extensions(core) : { routers: [] };
+  const store = await openStore(config, { clock, logger, dynamodb: opts.dynamodb });
+  const admission = new AdmissionService({ cache, config, store, clock, logger });
+  admission.start();
+  registerAdmissionMetrics(metrics.registry, { service: admission, store });
+
   const app = createApp({
     cache,
     registry: metrics.registry,
@@ -95,7 +100,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     logger,
     maxAgeSeconds: () => config.sample.maxAgeSeconds,
     version: VERSION,
-    routers: ext.routers,
+    routers: [createAdmitRouter({ cache, config, service: admission, logger })],
   });
 
   const { host, port } = parseListen(opts.listen);
@@ -108,7 +113,13 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const firstSample = sampler.start();
   let closing: Promise<void> | undefined;
   return {
-    ...core,
+    config,
+    cache,
+    metrics,
+    clock,
+    logger,
+    store,
+    admission,
     url,
     port: bound,
     sampler,
@@ -131,7 +142,10 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
         await sampler!.stop();
         server.closeIdleConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
-        await ext.close?.();
+        admission.stop();
+        await admission.idle();
+        // Only now: every acknowledged observation and reservation is already durable.
+        await store.close();
         logger.info('exporter stopped');
       })();
       return closing;

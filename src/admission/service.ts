@@ -156,12 +156,10 @@ export class AdmissionService {
     const snap = cache.current();
     const age = cache.ageSeconds();
     const maxAge = config.sample.maxAgeSeconds;
-    if (!snap || age === undefined) {
-      throw new AdmitError(503, 'no successful sample yet: cannot decide', undefined, { snapshot_age_seconds: null });
-    }
-    if (age > maxAge) {
-      throw new AdmitError(503, `last successful sample is ${age.toFixed(0)} s old (max ${maxAge} s): cannot decide`, undefined, {
-        snapshot_age_seconds: Number(age.toFixed(3)),
+    const stale = cache.staleReason(maxAge);
+    if (!snap || age === undefined || stale) {
+      throw new AdmitError(503, `${stale ?? 'no successful sample yet'}: cannot decide`, undefined, {
+        snapshot_age_seconds: age === undefined ? null : Number(age.toFixed(3)),
       });
     }
 

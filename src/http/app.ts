@@ -44,14 +44,10 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/-/ready', (_req, res) => {
     const age = cache.ageSeconds();
-    const max = deps.maxAgeSeconds();
-    if (age === undefined) {
-      res.status(503).json({ status: 'not ready', reason: 'no successful sample yet' });
-    } else if (age > max) {
-      res.status(503).json({ status: 'not ready', reason: `last successful sample is ${age.toFixed(0)} s old (max ${max} s)`, age_seconds: age });
-    } else {
-      res.json({ status: 'ready', age_seconds: Number(age.toFixed(3)) });
-    }
+    const reason = cache.staleReason(deps.maxAgeSeconds());
+    const ageField = { age_seconds: age === undefined ? null : Number(age.toFixed(3)) };
+    if (reason) res.status(503).json({ status: 'not ready', reason, ...ageField });
+    else res.json({ status: 'ready', ...ageField });
   });
 
   app.get('/api/subnets', (_req, res) => {

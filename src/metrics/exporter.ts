@@ -16,8 +16,8 @@ export interface SampleStatus {
   /** undefined before the first sample attempt. */
   lastSuccess?: boolean;
   lastDurationSeconds?: number;
-  /** Clock time (ms) the last good sample describes. */
-  lastGoodTakenAt?: number;
+  /** Wall-clock time (ms) the last good sample completed: the exporter's own health, real time even in demo. */
+  lastGoodAt?: number;
 }
 
 export interface ExporterMetrics {
@@ -105,12 +105,12 @@ export function createExporterMetrics(deps: {
   new Gauge({
     name: 'glue_eni_job_workers',
     help: `Configured workers of each Glue job that can land in the subnet through its connection ${CACHED}.`,
-    labelNames: [...SUBNET_LABELS, 'job', 'connection'],
+    labelNames: [...SUBNET_LABELS, 'glue_job', 'connection'],
     registers: [registry],
     collect() {
       this.reset();
       for (const s of subnets()) {
-        for (const j of s.jobs ?? []) this.set({ ...labels(s), job: j.job, connection: j.connection }, j.workers ?? 0);
+        for (const j of s.jobs ?? []) this.set({ ...labels(s), glue_job: j.job, connection: j.connection }, j.workers ?? 0);
       }
     },
   });
@@ -137,14 +137,15 @@ export function createExporterMetrics(deps: {
   new Counter({
     name: 'glue_eni_exhaustion_failures_total',
     help: 'Glue job runs that failed because the subnet did not have enough free addresses, each run counted once.',
-    labelNames: [...SUBNET_LABELS, 'job'],
+    // `glue_job`, not `job`: Prometheus's own target label `job` would clobber it.
+    labelNames: [...SUBNET_LABELS, 'glue_job'],
     registers: [registry],
     // Totals live in the lifecycle memory, which survives restarts: a restart is not a counter reset.
     collect() {
       this.reset();
       for (const [key, n] of deps.tracker.failureTotals()) {
         const [subnetId, job] = key.split('|');
-        this.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), job }, n);
+        this.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), glue_job: job }, n);
       }
     },
   });
@@ -169,11 +170,11 @@ export function createExporterMetrics(deps: {
   });
   new Gauge({
     name: 'glue_eni_last_sample_timestamp_seconds',
-    help: 'Time the last successful sample describes, in seconds since the epoch.',
+    help: 'Wall-clock time the last successful sample completed, in seconds since the epoch.',
     registers: [registry],
     collect() {
       const st = deps.status();
-      if (st.lastGoodTakenAt !== undefined) this.set(st.lastGoodTakenAt / 1000);
+      if (st.lastGoodAt !== undefined) this.set(st.lastGoodAt / 1000);
     },
   });
   new Gauge({

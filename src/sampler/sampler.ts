@@ -117,13 +117,14 @@ export class Sampler {
       Object.assign(this.status, {
         lastSuccess: true,
         lastDurationSeconds: (completedMono - t0) / 1000,
-        lastGoodTakenAt: takenAt,
+        lastGoodAt: Date.now(),
       });
       logger.debug({ subnets: snapshot.subnets.length, enis: raw.enis.length, ms: Math.round(completedMono - t0) }, 'sample done');
       return true;
     } catch (err) {
       const api = (err as { api?: string }).api ?? 'unknown';
       this.deps.onError?.(api);
+      cache.recordFailure({ at: Date.now(), api, message: (err as Error).message });
       Object.assign(this.status, { lastSuccess: false, lastDurationSeconds: (performance.now() - t0) / 1000 });
       logger.error({ api, err: (err as Error).message }, 'sample failed; keeping the last good snapshot');
       return false;

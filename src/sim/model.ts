@@ -114,8 +114,9 @@ export interface EniTruth {
   owner: 'glue' | 'other';
   jobName?: string;
   jobRunId?: string;
+  /** Created at launch (status available, no attachment), attached a few seconds later (in-use). */
   createdAt: number;
-  attachedAt: number;
+  attachedAt?: number;
   /** When the owning run ended (set once it has). */
   runEndedAt?: number;
   /** Drawn at launch: time in-use after the run ends, then time available before deletion. */
@@ -182,8 +183,7 @@ interface EniState {
 interface RunState {
   run: JobRun;
   subnetId: string;
-  /** Addresses taken at launch; ENIs show up as they attach. */
-  pending: { ip: number; attachDelayMs: number; lingerMs: number; availableMs: number }[];
+  /** One ENI per worker, created at launch (available), attached seconds later (in-use). */
   eniIds: string[];
   endAt: number;
 }
@@ -203,7 +203,7 @@ type Ev =
   | { k: 'cron'; job: string }
   | { k: 'adhoc-day'; day: number }
   | { k: 'launch'; request: LaunchRequest }
-  | { k: 'attach'; runId: string; index: number }
+  | { k: 'attach'; runId: string; eniId: string }
   | { k: 'run-end'; runId: string }
   | { k: 'stop-done'; runId: string }
   | { k: 'detach'; eniId: string }
@@ -436,7 +436,7 @@ export class World {
       Timeout: state.job.Timeout,
       source: opts.source ?? 'api',
     };
-    const rs: RunState = { run, subnetId, pending: [], eniIds: [], endAt: now };
+    const rs: RunState = { run, subnetId, eniIds: [], endAt: now };
     state.runs.push(rs);
     this.runMap.set(run.Id, rs);
 
@@ -450,12 +450,22 @@ export class World {
     const durationMs = Math.round(rng.between(state.durationMinutes) * 60) * 1000;
     rs.endAt = now + durationMs;
     const lc = this.scenario.lifecycle;
+    const job = this.jobMap.get(jobName)!;
+    const conn = this.connectionMap.get(job.connection)!;
     for (let i = 0; i < workers; i++) {
       const attachDelayMs = Math.min(Math.round(rng.between(lc.attachDelaySeconds) * 1000), durationMs);
       const lingerMs = Math.round(rng.between(lc.lingerInUseMinutes) * 60) * 1000;
       const availableMs = Math.round(rng.between(lc.availableMinutes) * 60) * 1000;
-      rs.pending.push({ ip: this.allocate(subnet), attachDelayMs, lingerMs, availableMs });
-      this.queue.push(now + attachDelayMs, { k: 'attach', runId: run.Id, index: i });
+      // Created now (holding its address, not yet attached), as CreateNetworkInterface leaves it.
+      const eni = this.createEni(subnet, [this.allocate(subnet)], {
+        description: `Attached to Glue using role: ${job.job.Role}`,
+        requesterManaged: true,
+        groups: conn.PhysicalConnectionRequirements.SecurityGroupIdList.map((g) => ({ GroupId: g, GroupName: `glue-${conn.Name}` })),
+        truth: { owner: 'glue', jobName, jobRunId: run.Id, lingerMs, availableMs },
+        at: now,
+      });
+      rs.eniIds.push(eni.view.NetworkInterfaceId);
+      this.queue.push(now + attachDelayMs, { k: 'attach', runId: run.Id, eniId: eni.view.NetworkInterfaceId });
     }
     this.queue.push(rs.endAt, { k: 'run-end', runId: run.Id });
     this.emit({ type: 'run-started', at: now, run });
@@ -526,19 +536,9 @@ export class World {
         return;
       case 'attach': {
         const rs = this.runMap.get(ev.runId)!;
-        const p = rs.pending[ev.index];
-        const subnet = this.subnetMap.get(rs.subnetId)!;
-        const conn = this.connectionMap.get(this.jobMap.get(rs.run.JobName)!.connection)!;
-        const role = this.jobMap.get(rs.run.JobName)!.job.Role;
-        const eni = this.createEni(subnet, [p.ip], {
-          description: `Attached to Glue using role: ${role}`,
-          requesterManaged: true,
-          groups: conn.PhysicalConnectionRequirements.SecurityGroupIdList.map((g) => ({ GroupId: g, GroupName: `glue-${conn.Name}` })),
-          attachment: { ownerId: GLUE_SERVICE_ACCOUNT, deleteOnTermination: false, deviceIndex: 1 },
-          truth: { owner: 'glue', jobName: rs.run.JobName, jobRunId: rs.run.Id, lingerMs: p.lingerMs, availableMs: p.availableMs },
-          at: this.t,
-        });
-        rs.eniIds.push(eni.view.NetworkInterfaceId);
+        const eni = this.eniMap.get(ev.eniId);
+        if (!eni) return; // deleted through the API before it attached
+        this.attach(eni, { ownerId: GLUE_SERVICE_ACCOUNT, deleteOnTermination: false, deviceIndex: 1 });
         if (rs.run.JobRunState === 'STARTING') {
           rs.run.JobRunState = 'RUNNING';
           rs.run.LastModifiedOn = this.t;
@@ -591,7 +591,8 @@ export class World {
     run.ExecutionTime = Math.round((this.t - run.StartedOn) / 1000);
     for (const id of rs.eniIds) {
       const e = this.eniMap.get(id);
-      if (e) this.scheduleRelease(e, this.t, state === 'STOPPED');
+      // Not yet attached ones start lingering when they attach.
+      if (e?.view.Attachment) this.scheduleRelease(e, this.t, state === 'STOPPED');
     }
     this.emit({ type: 'run-ended', at: this.t, run });
   }
@@ -619,7 +620,7 @@ export class World {
       description: string;
       requesterManaged: boolean;
       groups: { GroupId: string; GroupName: string }[];
-      attachment: { instanceId?: string; ownerId: string; deleteOnTermination: boolean; deviceIndex: number };
+      attachment?: { instanceId?: string; ownerId: string; deleteOnTermination: boolean; deviceIndex: number };
       truth: Pick<EniTruth, 'owner' | 'jobName' | 'jobRunId' | 'lingerMs' | 'availableMs'>;
       at: number;
     },
@@ -642,25 +643,31 @@ export class World {
       RequesterId: o.requesterManaged ? `AROA${this.ids.hex(17).toUpperCase()}:glue-${this.ids.hex(8)}` : undefined,
       RequesterManaged: o.requesterManaged,
       SourceDestCheck: true,
-      Status: 'in-use',
+      Status: 'available',
       Groups: o.groups,
-      Attachment: {
-        AttachmentId: `eni-attach-0${this.ids.hex(16)}`,
-        AttachTime: o.at,
-        DeleteOnTermination: o.attachment.deleteOnTermination,
-        DeviceIndex: o.attachment.deviceIndex,
-        NetworkCardIndex: 0,
-        InstanceId: o.attachment.instanceId,
-        InstanceOwnerId: o.attachment.ownerId,
-        Status: 'attached',
-      },
     };
-    const truth: EniTruth = { id, subnetId: subnet.id, createdAt: o.at, attachedAt: o.at, ...o.truth };
+    const truth: EniTruth = { id, subnetId: subnet.id, createdAt: o.at, ...o.truth };
     const state: EniState = { view, ips, truth };
     this.eniMap.set(id, state);
     this.truth.push(truth);
     this.emit({ type: 'eni-created', at: o.at, eniId: id, subnetId: subnet.id });
+    if (o.attachment) this.attach(state, o.attachment);
     return state;
+  }
+
+  private attach(e: EniState, a: { instanceId?: string; ownerId: string; deleteOnTermination: boolean; deviceIndex: number }): void {
+    e.view.Status = 'in-use';
+    e.view.Attachment = {
+      AttachmentId: `eni-attach-0${this.ids.hex(16)}`,
+      AttachTime: this.t,
+      DeleteOnTermination: a.deleteOnTermination,
+      DeviceIndex: a.deviceIndex,
+      NetworkCardIndex: 0,
+      InstanceId: a.instanceId,
+      InstanceOwnerId: a.ownerId,
+      Status: 'attached',
+    };
+    e.truth.attachedAt = this.t;
   }
 
   private removeEni(e: EniState, by: 'glue' | 'api'): void {

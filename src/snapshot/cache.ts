@@ -3,6 +3,14 @@ import type { Snapshot, SubnetView } from './types.js';
 
 export type SnapshotListener = (snapshot: Snapshot) => void;
 
+/** The last failed sample, so that "not ready" and a 503 can say why. */
+export interface SampleFailure {
+  /** Wall-clock ms. */
+  at: number;
+  api: string;
+  message: string;
+}
+
 /**
  * The one cache every reader uses. Written only by the sampler; replaced whole, so a reader never sees a
  * half-read subnet. Freshness is judged on the process's monotonic clock (wall-clock jumps and the
@@ -12,6 +20,7 @@ export class SnapshotCache {
   private snapshot: Snapshot | undefined;
   private readonly listeners = new Set<SnapshotListener>();
   private byKey = new Map<string, SubnetView>();
+  private failure: SampleFailure | undefined;
 
   constructor(private readonly monoNow: () => number = () => performance.now()) {}
 
@@ -21,6 +30,7 @@ export class SnapshotCache {
 
   set(snapshot: Snapshot): void {
     this.snapshot = snapshot;
+    this.failure = undefined;
     const byKey = new Map<string, SubnetView>();
     for (const s of snapshot.subnets) {
       byKey.set(s.subnetId, s);
@@ -28,6 +38,25 @@ export class SnapshotCache {
     }
     this.byKey = byKey;
     for (const l of this.listeners) l(snapshot);
+  }
+
+  /** A sample failed: the snapshot stays, the cause is kept until the next good one. */
+  recordFailure(failure: SampleFailure): void {
+    this.failure = failure;
+  }
+
+  /** Why the last sample failed, while no good sample has replaced it since. */
+  lastFailure(): SampleFailure | undefined {
+    return this.failure;
+  }
+
+  /** One sentence on why data is missing or stale, for 503s and readiness. */
+  staleReason(maxAgeSeconds: number): string | undefined {
+    const age = this.ageSeconds();
+    const cause = this.failure ? `; last sample failed: ${this.failure.api}: ${this.failure.message}` : '';
+    if (age === undefined) return `no successful sample yet${cause}`;
+    if (age > maxAgeSeconds) return `last successful sample is ${age.toFixed(0)} s old (max ${maxAgeSeconds} s)${cause}`;
+    return undefined;
   }
 
   /** A subnet by id or configured name. */
