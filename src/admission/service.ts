@@ -242,6 +242,10 @@ export class AdmissionService {
       throw this.storeError(err);
     }
     observation.decision = decision.admit ? 'admit' : 'wait';
+    if (!snap.glueKnown) {
+      // Decided from EC2 alone: say so, so that nobody reads the absent job data as "no jobs running".
+      decision = { ...decision, reason: `${decision.reason}; Glue job data unavailable (${snap.glueError ?? 'last Glue read failed'})` };
+    }
     const out: AdmitResult = {
       decision,
       subnet: view,

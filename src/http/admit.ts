@@ -64,9 +64,17 @@ function sendError(res: Response, err: AdmitError, retryAfterSeconds = 60): void
 export function createAdmitRouter(deps: AdmitRouterDeps): Router {
   const { service, logger } = deps;
   const router = express.Router();
-  const expected = deps.config.admission.token !== undefined ? digest(deps.config.admission.token) : undefined;
+  // The token and the rate limit are read per request: a SIGHUP reload changes them in place.
+  let cached: { token: string; digest: Buffer } | undefined;
+  const expectedDigest = (): Buffer | undefined => {
+    const token = deps.config.admission.token;
+    if (token === undefined) return undefined;
+    if (cached?.token !== token) cached = { token, digest: digest(token) };
+    return cached.digest;
+  };
 
   const auth: RequestHandler = (req, res, next) => {
+    const expected = expectedDigest();
     if (!expected) return next();
     const header = req.get('authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
@@ -76,22 +84,21 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
     sendError(res, new AdmitError(401, m ? 'wrong bearer token' : 'missing bearer token (Authorization: Bearer <token>)', 'authorization'));
   };
 
-  const handlers: RequestHandler[] = [auth];
-  const rl = deps.config.admission.rateLimit;
-  if (rl) {
-    handlers.push(
-      rateLimit({
-        windowMs: 60_000,
-        limit: rl.requestsPerMinute,
-        standardHeaders: 'draft-7',
-        legacyHeaders: false,
-        handler: (_req, res) => {
-          service.countDecision('error');
-          res.status(429).json({ error: `rate limit: at most ${rl.requestsPerMinute} /admit requests per minute per client` });
-        },
-      }),
-    );
-  }
+  const perMinute = () => deps.config.admission.rateLimit?.requestsPerMinute;
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: () => perMinute() ?? Number.MAX_SAFE_INTEGER,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (_req, res) => {
+      service.countDecision('error');
+      res.status(429).json({ error: `rate limit: at most ${perMinute()} /admit requests per minute per client` });
+    },
+  });
+  // Off unless configured; ahead of the token check so that guessing tokens is limited too.
+  const limit: RequestHandler = (req, res, next) => (perMinute() === undefined ? next() : limiter(req, res, next));
+
+  const handlers: RequestHandler[] = [limit, auth];
 
   const decideAndAnswer = async (fields: AdmitRequest, res: Response): Promise<void> => {
     try {
@@ -146,7 +153,7 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
     res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
   });
 
-  // Body-parser failures, answered as JSON naming what was wrong.
+  // Body-parser and path-decoding failures, answered as JSON naming what was wrong.
   const onError: ErrorRequestHandler = (err, _req, res, next) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') {
@@ -159,7 +166,16 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
     }
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
       service.countDecision('error');
-      return sendError(res, new AdmitError(e.status, e.message ?? 'bad request', 'body'));
+      // A malformed %-escape in /admit/<id>; an unsupported charset or content encoding; else the body itself.
+      const field =
+        err instanceof URIError
+          ? 'reservation_id'
+          : e.type === 'charset.unsupported'
+            ? 'content-type'
+            : e.type === 'encoding.unsupported'
+              ? 'content-encoding'
+              : 'body';
+      return sendError(res, new AdmitError(e.status, e.message ?? 'bad request', field));
     }
     next(err);
   };

@@ -90,8 +90,14 @@ export function createApp(deps: AppDeps): express.Express {
   });
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const status = typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
-    if (status === 500) deps.logger.error({ err: (err as Error).message, path: req.path }, 'request failed');
-    res.status(status).json({ error: status === 500 ? 'internal error' : (err as Error).message });
+    if (status === 500) {
+      deps.logger.error({ err: (err as Error).message, path: req.path }, 'request failed');
+      res.status(500).json({ error: 'internal error' });
+      return;
+    }
+    // A client error: name what was wrong. The router fails to decode a malformed %-escape in a path parameter.
+    const field = err instanceof URIError ? (/^\/api\/subnets\/[^/]*\/enis\/?$/.test(req.path) ? 'id' : 'path') : 'request';
+    res.status(status).json({ error: (err as Error).message, field });
   };
   app.use(onError);
   return app;

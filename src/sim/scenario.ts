@@ -77,6 +77,8 @@ export const faultsSchema = z
 export const scenarioSchema = z
   .object({
     start: instant,
+    /** Where `demo` starts the clock by default: the world is run up to it first, so it opens mid-story. */
+    demoStart: instant.optional(),
     seed: intRange(0, 2 ** 31 - 1),
     account: z
       .string({ error: 'expected a 12-digit account id as a quoted string' })

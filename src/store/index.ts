@@ -19,8 +19,21 @@ export interface StoreDeps {
 
 type StoreConfig = Pick<Config, 'store' | 'dataDir' | 'region' | 'endpoints'>;
 
+/**
+ * Short timeouts: /admit waits on the first failing call before it switches to the journal, so an unreachable
+ * DynamoDB must fail in about a second or two, never hang (the SDK's defaults have no request timeout).
+ */
+export const DYNAMODB_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, maxAttempts: 2 } as const;
+
 export function dynamoClientFor(config: StoreConfig): DynamoDBClient {
   return new DynamoDBClient({
+    maxAttempts: DYNAMODB_TIMEOUTS.maxAttempts,
+    requestHandler: {
+      connectionTimeout: DYNAMODB_TIMEOUTS.connectionTimeout,
+      requestTimeout: DYNAMODB_TIMEOUTS.requestTimeout,
+      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
     ...(config.region ? { region: config.region } : {}),
     ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
   });
@@ -30,7 +43,16 @@ const HOUR_MS = 3600_000;
 
 export async function openStore(config: StoreConfig, deps: StoreDeps): Promise<AdmissionStore> {
   if (config.store.type === 'dynamodb') {
-    return new DynamoStore({ client: deps.dynamodb ?? dynamoClientFor(config), table: config.store.table, clock: deps.clock, logger: deps.logger });
+    const store = await DynamoStore.open({
+      client: deps.dynamodb ?? dynamoClientFor(config),
+      ownsClient: !deps.dynamodb,
+      table: config.store.table,
+      clock: deps.clock,
+      logger: deps.logger,
+      // Observations DynamoDB does not take are journaled here (fsync) before they are acknowledged.
+      dataDir: config.dataDir,
+    });
+    return store;
   }
   const store = await FileStore.open({ dataDir: config.dataDir, clock: deps.clock, logger: deps.logger, compactIntervalMs: HOUR_MS });
   if (store.openReport.tornTail || store.openReport.skipped > 0) {

@@ -141,3 +141,15 @@ export function observationFromRecord(r: ObservationRecord): Observation {
   if (typeof r.dag_run_id === 'string') o.dagRunId = r.dag_run_id;
   return o;
 }
+
+/**
+ * The store cannot do what was asked right now (DynamoDB unreachable and the operation needs it). Callers answer
+ * 503 with this message as the reason.
+ */
+export class StoreUnreachableError extends Error {
+  readonly status = 503;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnreachableError';
+  }
+}

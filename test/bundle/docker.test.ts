@@ -11,8 +11,8 @@ const compose = parse(readFileSync(repoPath('docker-compose.yml'), 'utf8')) as {
 const composeBin = which('docker-compose');
 
 describe('docker-compose.yml', () => {
-  // Skipped only when the binary is absent (scripts/install-monitoring-deps.sh installs it).
-  it.skipIf(!composeBin)('passes `docker-compose config -q` (needs the docker-compose binary)', async () => {
+  it('passes `docker-compose config -q` (no Docker engine needed)', async () => {
+    if (!composeBin) throw new Error('docker-compose not on PATH: run scripts/install-monitoring-deps.sh');
     const { stdout, stderr } = await execFileP(composeBin!, ['-f', 'docker-compose.yml', 'config', '-q'], {
       cwd: repoPath(),
       // A clean environment: the file must not depend on variables being set.

@@ -1,0 +1,202 @@
+// Plumbing for the hardening tests: a raw HTTP client (any method, path and body bytes), bounded concurrency,
+// the admission log read straight from disk, and the real CLI as a child process.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+export const SCENARIO = join(ROOT, 'scenarios', 'seed-split.yml');
+
+/** Dummy credentials for the SDK against the simulator or nock; no real AWS is ever reached. */
+export const SIM_ENV = {
+  AWS_ACCESS_KEY_ID: 'AKIDHARDENINGTEST',
+  AWS_SECRET_ACCESS_KEY: 'hardening/secret/not-a-real-key',
+  AWS_REGION: 'us-east-1',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+};
+
+export function useSimCredentials(): void {
+  Object.assign(process.env, SIM_ENV);
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+export interface RawRequest {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/** One request exactly as given: no normalisation of the method, the path or the body. */
+export function rawRequest(base: string, r: RawRequest, timeoutMs = 10_000): Promise<RawResponse> {
+  const u = new URL(base);
+  return new Promise((resolvePromise, reject) => {
+    const req = request(
+      { host: u.hostname, port: u.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: timeoutMs },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms: ${r.method} ${r.path}`)));
+    req.on('error', reject);
+    if (r.body !== undefined) req.end(r.body);
+    else req.end();
+  });
+}
+
+/** Run `fn` over `items` with at most `limit` in flight; results in input order. */
+export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = srv.address();
+  await new Promise<void>((r) => srv.close(() => r()));
+  if (addr === null || typeof addr === 'string') throw new Error('no port');
+  return addr.port;
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Poll until `fn` returns a value other than undefined, or fail with `what`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 50): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+// ---- the admission log on disk ------------------------------------------------------------------------------
+
+export interface LedgerRecord {
+  t: 'obs' | 'res' | 'cls';
+  subnet_id?: string;
+  observed_at?: string;
+  dag_run_id?: string;
+  decision?: string;
+  r?: { id: string; subnetId: string; workers: number; closed?: string };
+  id?: string;
+}
+
+export interface Ledger {
+  bytes: string;
+  records: LedgerRecord[];
+  /** Lines that did not parse (a torn tail). */
+  unreadable: number;
+  count: { obs: number; res: number; cls: number };
+}
+
+export function readLedger(path: string): Ledger {
+  const bytes = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const records: LedgerRecord[] = [];
+  let unreadable = 0;
+  for (const line of bytes.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      records.push(JSON.parse(line) as LedgerRecord);
+    } catch {
+      unreadable++;
+    }
+  }
+  const count = { obs: 0, res: 0, cls: 0 };
+  for (const r of records) count[r.t]++;
+  return { bytes, records, unreadable, count };
+}
+
+// ---- the CLI as a child process ----------------------------------------------------------------------------
+
+export interface ServeProc {
+  child: ChildProcess;
+  url: string;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Parsed JSON log lines so far (non-JSON lines skipped). */
+  logs(): Record<string, unknown>[];
+  waitForLog(what: string, pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** The build the CLI tests run; `npm test` builds it in pretest. */
+export function assertBuilt(): void {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build (npm test does it in pretest)`);
+  const built = statSync(CLI).mtimeMs;
+  const src = statSync(join(ROOT, 'src', 'cli.ts')).mtimeMs;
+  if (src > built + 1000) throw new Error(`${CLI} is older than src/cli.ts: run npm run build`);
+}
+
+export function startServe(opts: { config: string; port: number; env?: NodeJS.ProcessEnv }): ServeProc {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`], {
+    cwd: ROOT,
+    env: { ...process.env, ...SIM_ENV, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.once('exit', (code, signal) => r({ code, signal })),
+  );
+  const logs = () => {
+    const lines: Record<string, unknown>[] = [];
+    for (const l of out.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        // a line still being written
+      }
+    }
+    return lines;
+  };
+  return {
+    child,
+    url: `http://127.0.0.1:${opts.port}`,
+    output: () => out,
+    logs,
+    waitForLog: (what, pred, timeoutMs = 15_000) => waitFor(what, () => logs().find(pred), timeoutMs),
+    exited,
+  };
+}
+
+/** SIGKILL (or another signal) and wait for the exit. */
+export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  p.child.kill(signal);
+  await p.exited;
+}
