@@ -61,7 +61,7 @@ if (values.sim) {
     scenario: parseScenario(scenario(Number(values.subnets), Number(values.enis), Number(values.jobs))),
     speed: 0,
   });
-  process.stdout.write(JSON.stringify({ url: sim.url, enis: sim.world.enis?.().length }) + '\n');
+  process.stdout.write(JSON.stringify({ url: sim.url, enis: sim.world.networkInterfaces().length }) + '\n');
   process.stdin.resume();
   await once(process.stdin, 'end');
   await sim.close();
@@ -74,6 +74,7 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const { parseConfig } = await load('config/load.js');
+const rssAtLoad = process.memoryUsage().rss;
 const { silentLogger } = await load('log.js');
 const { startExporter } = await load('server.js');
 
@@ -164,6 +165,9 @@ async function benchSample(runs) {
     }
     const snap = exporter.cache.current();
     const mem = process.memoryUsage();
+    // With --expose-gc: what stays once the garbage of the parse is collected (V8 keeps freed pages a while).
+    globalThis.gc?.();
+    const afterGc = globalThis.gc ? mb(process.memoryUsage().rss) : undefined;
     return {
       world,
       enis_in_snapshot: snap.subnets.reduce((n, s) => n + s.totalEnis, 0),
@@ -173,8 +177,12 @@ async function benchSample(runs) {
       cpu_ms_median: round(median(cpu)),
       cpu_ms_max: round(Math.max(...cpu)),
       wall_ms_median: round(median(wall)),
+      rss_mb_modules_loaded: mb(rssAtLoad),
       rss_mb_after_sampling: mb(mem.rss),
+      rss_mb_after_gc: afterGc,
       heap_used_mb: mb(mem.heapUsed),
+      heap_total_mb: mb(mem.heapTotal),
+      external_mb: mb(mem.external),
     };
   });
 }

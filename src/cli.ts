@@ -184,6 +184,8 @@ function watchReload(file: string, exporter: RunningExporter, logger: Logger): v
     try {
       const next = loadConfigFile(file);
       exporter.reload(next);
+      // The logger is not part of the exporter's config object: apply its level here.
+      logger.level = next.log.level;
       logger.info({ file }, 'config reloaded');
     } catch (err) {
       logger.error({ file, err: (err as Error).message }, 'config reload rejected; keeping the running config');

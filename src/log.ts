@@ -3,21 +3,25 @@ import { pino, type Logger } from 'pino';
 export type { Logger };
 
 // Credentials and the admit token never reach a log line, whatever object a caller passes.
+// Header names keep the case their caller gave them; environment variables keep their own names.
 const redact = {
   paths: [
     'token',
     '*.token',
-    'admission.token',
+    '*.admission.token',
     'config.admission.token',
     'authorization',
+    'Authorization',
     '*.authorization',
-    'headers.authorization',
-    'req.headers.authorization',
+    '*.Authorization',
+    '*.headers.authorization',
+    '*.headers.Authorization',
     'accessKeyId',
     'secretAccessKey',
     'sessionToken',
     '*.secretAccessKey',
     '*.sessionToken',
+    ...['GLUE_ENI_ADMIT_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN'].flatMap((k) => [k, `*.${k}`]),
   ],
   censor: '[redacted]',
 };

@@ -9,6 +9,7 @@ import type { Config } from './config/load.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
+import { parseListen } from './listen.js';
 import type { Logger } from './log.js';
 import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
@@ -51,12 +52,6 @@ export interface RunningExporter {
 
 const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
 
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(listen);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new Error(`--listen: expected host:port (e.g. 127.0.0.1:9858), got ${JSON.stringify(listen)}`);
-  return { host: m[1].replace(/^\[|\]$/g, '') || '0.0.0.0', port };
-}
 
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
   const { config, logger } = opts;
@@ -105,6 +100,16 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
 
   const { host, port } = parseListen(opts.listen);
   const server: Server = app.listen(port, host);
+  // Requests Node's parser refuses (unknown method, oversized headers) never reach express: answer in JSON too.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
+    const big = err.code === 'HPE_HEADER_OVERFLOW';
+    const body = JSON.stringify({ error: big ? 'request headers too large' : 'malformed HTTP request', field: 'request' });
+    socket.end(
+      `HTTP/1.1 ${big ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  });
   await once(server, 'listening');
   const bound = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;

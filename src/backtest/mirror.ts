@@ -1,7 +1,6 @@
 // What the sampler would read from the simulated world, as the raw records of src/aws/types.ts, so that the
-// backtest builds its snapshots with the exporter's own buildSnapshot. Kept incrementally from the world's
-// events: a sample of an unchanged world reuses the previous records, which keeps 90 days of one-minute
-// samples cheap.
+// backtest builds its snapshots with the exporter's own buildSnapshot. A sample of an unchanged world reuses
+// the previous records, and unchanged ENIs keep their record, which keeps 90 days of one-minute samples cheap.
 import type { RawEni, RawJob, RawJobRun, RawSample, RawSubnet } from '../aws/types.js';
 import type { JobRun, NetworkInterface, World, WorldEvent } from '../sim/model.js';
 
@@ -36,51 +35,60 @@ export function rawRunOf(r: JobRun): RawJobRun {
 export interface Capture {
   takenAt: number;
   raw: RawSample;
-  availableSince: ReadonlyMap<string, number>;
+  availableSince: (eniId: string) => number | undefined;
 }
 
 export class WorldMirror {
   private world?: World;
-  private readonly enis = new Map<string, RawEni>();
-  /** Runs that hold workers (STARTING/RUNNING); completed runs do not change a decision. */
+  /** The world's live ENI views (kept from its create/delete events), and the last record of each. */
+  private readonly views = new Map<string, NetworkInterface>();
+  private readonly records = new Map<string, RawEni>();
+  /** Runs that hold workers; completed runs change no decision. */
   private readonly active = new Map<string, JobRun>();
   private readonly availableSince = new Map<string, number>();
+  /** ENIs created but not yet attached: their attach emits no event, so each capture checks them. */
+  private readonly unattached = new Set<string>();
   private dirty = true;
+  private enisChanged = true;
   private last?: Capture;
   private jobs: RawJob[] = [];
   private connections: { name: string; subnetId?: string }[] = [];
+  private subnets: Omit<RawSubnet, 'availableIpAddressCount'>[] = [];
 
-  /** Pass as the World's listener; events before attach() are covered by attach's full read. */
+  /** Pass as the World's listener. */
   readonly onEvent = (ev: WorldEvent): void => {
-    if (!this.world) return;
     this.dirty = true;
-    switch (ev.type) {
-      case 'eni-created':
-      case 'eni-detached': {
-        const ni = this.world.networkInterface(ev.eniId);
-        if (ni) this.enis.set(ev.eniId, rawEniOf(ni));
-        return;
-      }
-      case 'eni-deleted':
-        this.enis.delete(ev.eniId);
-        this.availableSince.delete(ev.eniId);
-        return;
-      case 'run-started':
-        this.active.set(ev.run.Id, ev.run);
-        return;
-      case 'run-ended':
-      case 'run-failed':
-        this.active.delete(ev.run.Id);
-        return;
-      default:
-        return;
-    }
+    if (ev.type === 'eni-created') {
+      const ni = this.world?.networkInterface(ev.eniId);
+      if (ni) this.views.set(ev.eniId, ni);
+      if (ni && !ni.Attachment) this.unattached.add(ev.eniId);
+      this.enisChanged = true;
+    } else if (ev.type === 'eni-detached') {
+      this.enisChanged = true;
+    } else if (ev.type === 'eni-deleted') {
+      this.enisChanged = true;
+      this.unattached.delete(ev.eniId);
+      this.views.delete(ev.eniId);
+      this.records.delete(ev.eniId);
+      this.availableSince.delete(ev.eniId);
+    } else if (ev.type === 'run-started') this.active.set(ev.run.Id, ev.run);
+    else if (ev.type === 'run-ended' || ev.type === 'run-failed') this.active.delete(ev.run.Id);
   };
+
+  /** The world processed events (some, like an ENI attaching, emit nothing): the next capture re-reads it. */
+  touch(): void {
+    this.dirty = true;
+  }
 
   attach(world: World): void {
     this.world = world;
-    for (const ni of world.networkInterfaces()) this.enis.set(ni.NetworkInterfaceId, rawEniOf(ni));
+    for (const ni of world.networkInterfaces()) {
+      this.views.set(ni.NetworkInterfaceId, ni);
+      if (!ni.Attachment) this.unattached.add(ni.NetworkInterfaceId);
+    }
+    this.enisChanged = true;
     this.connections = world.connections().map((c) => ({ name: c.Name, subnetId: c.PhysicalConnectionRequirements.SubnetId }));
+    this.subnets = world.subnets().map((s) => ({ subnetId: s.SubnetId, cidr: s.CidrBlock, availabilityZone: s.AvailabilityZone }));
     this.jobs = world.jobs().map((j) => ({ name: j.Name, connections: j.Connections.Connections, workers: j.NumberOfWorkers }));
     this.dirty = true;
   }
@@ -93,23 +101,49 @@ export class WorldMirror {
       this.last = { ...this.last, takenAt };
       return this.last;
     }
-    const enis = [...this.enis.values()];
-    for (const e of enis) {
-      if (e.status === 'available' && !this.availableSince.has(e.id)) this.availableSince.set(e.id, takenAt);
+    for (const id of this.unattached) {
+      if (this.views.get(id)?.Attachment) {
+        this.unattached.delete(id);
+        this.enisChanged = true;
+      }
     }
-    const subnets: RawSubnet[] = world.subnets().map((s) => ({
-      subnetId: s.SubnetId,
-      cidr: s.CidrBlock,
-      availabilityZone: s.AvailabilityZone,
-      availableIpAddressCount: s.AvailableIpAddressCount,
-    }));
-    const runs = [...this.active.values()].map(rawRunOf);
+    if (!this.enisChanged && this.last) {
+      this.last = { ...this.last, takenAt, raw: { subnets: this.rawSubnets(world), enis: this.last.raw.enis, glue: this.rawGlue() } };
+      this.dirty = false;
+      return this.last;
+    }
+    const enis: RawEni[] = [];
+    for (const [id, ni] of this.views) {
+      let rec = this.records.get(id);
+      if (!rec || rec.status !== ni.Status || rec.attachTime !== ni.Attachment?.AttachTime) {
+        rec = rawEniOf(ni);
+        this.records.set(id, rec);
+      }
+      if (rec.status !== 'available') this.availableSince.delete(id);
+      else if (!this.availableSince.has(id)) this.availableSince.set(id, takenAt);
+      enis.push(rec);
+    }
+    const subnets = this.rawSubnets(world);
+    // First-seen times are set once and only for ENIs in this capture or later ones: no copy needed.
+    const since = this.availableSince;
     this.last = {
       takenAt,
-      raw: { subnets, enis, glue: { connections: this.connections, jobs: this.jobs, runs } },
-      availableSince: new Map(this.availableSince),
+      raw: { subnets, enis, glue: this.rawGlue() },
+      availableSince: (id) => {
+        const v = since.get(id);
+        return v !== undefined && v <= takenAt ? v : undefined;
+      },
     };
     this.dirty = false;
+    this.enisChanged = false;
     return this.last;
+  }
+
+  private rawGlue(): NonNullable<RawSample['glue']> {
+    return { connections: this.connections, jobs: this.jobs, runs: [...this.active.values()].map(rawRunOf) };
+  }
+
+  private rawSubnets(world: World): RawSubnet[] {
+    return this.subnets.map((s) => ({ ...s, availableIpAddressCount: world.freeAddresses(s.subnetId) }));
   }
 }

@@ -2,6 +2,7 @@
 // give up after 10 minutes) that asks the same admission code as /admit, against snapshots built by the
 // exporter's own buildSnapshot from a sampler that runs every 60 s. Decisions read the last sample, not the
 // live world: that staleness is part of what is measured. No HTTP, no timers, no sleeping.
+import { decideForecast, type ForecastInput } from '../admission/forecast.js';
 import { decide, defaultPolicySettings, type Decision, type DecisionInput, type PolicySettings, type WindowSample } from '../admission/policy.js';
 import { reservedWorkers } from '../admission/reservations.js';
 import { buildSnapshot } from '../snapshot/build.js';
@@ -10,7 +11,6 @@ import { EXHAUSTION_MESSAGE, World, type LaunchRequest } from '../sim/model.js';
 import type { Scenario } from '../sim/scenario.js';
 import type { Reservation } from '../store/types.js';
 import { WorldMirror, type Capture } from './mirror.js';
-import { decideForecast, type ForecastInput } from '../admission/forecast.js';
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;
@@ -120,7 +120,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const timeoutMs = sensor.timeoutSeconds * 1000;
   const sampleMs = sensor.sampleIntervalSeconds * 1000;
   const ttlMs = sensor.reservationTtlSeconds * 1000;
-  const start = scenario.start;
+  const start: number = Number(scenario.start);
   const end = start + Math.round(opts.days * DAY);
 
   const mirror = new WorldMirror();
@@ -163,7 +163,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       takenAt: capture.takenAt,
       completedMono: 0,
       durationMs: 0,
-      availableSince: (id) => capture.availableSince.get(id),
+      availableSince: capture.availableSince,
     });
     return snapshot;
   };
@@ -203,7 +203,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     const d = decideFor(
       policy,
       { settings: settings as PolicySettings, workers: p.request.workers, free: view.free, reserved, current: view, window },
-      { snapshotAgeSeconds: (t - capture.takenAt) / 1000, enis: view.enis, now: t, reservations: ledger },
+      { snapshotAgeSeconds: (t - capture.takenAt) / 1000, sampleIntervalSeconds: sensor.sampleIntervalSeconds, enis: view.enis, now: t, reservations: ledger },
     );
     decisions++;
     observations.set(p.subnetId, window);
@@ -220,6 +220,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     for (const p of pending) if (p.nextPoke < tPoke) tPoke = p.nextPoke;
     const t = Math.min(tEvent, tPoke, nextSample);
     if (t >= end) break;
+    if (tEvent <= t) mirror.touch();
     world.advanceTo(t);
 
     // New launch requests: blind ones go now; gated ones are poked from their due time.
@@ -263,8 +264,9 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   // The cleanup tail from ground truth: each Glue ENI's address from its run's end (or its attach, if later)
   // until deletion, within the backtest's span.
   for (const e of world.eniTruth()) {
-    if (e.owner !== 'glue' || e.runEndedAt === undefined) continue;
-    const from = Math.max(e.runEndedAt, e.attachedAt, start);
+    const ended = e.runEndedAt;
+    if (e.owner !== 'glue' || ended === undefined) continue;
+    const from = Math.max(ended, e.attachedAt ?? e.createdAt, start);
     const to = Math.min(e.deletedAt ?? end, end);
     if (to > from) stats.get(e.subnetId)!.tailIpMinutes += (to - from) / MINUTE;
   }

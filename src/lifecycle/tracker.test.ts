@@ -117,6 +117,23 @@ describe('LifecycleTracker', () => {
     expect(seen.available).toEqual([]);
   });
 
+  it('trusts the sampler on contiguity, whatever the data clock says', () => {
+    const { seen, events } = recorder();
+    const tracker = new LifecycleTracker({ intervalSeconds: 2 });
+    tracker.events = events;
+    // A 2 s real schedule over a fast virtual clock: minutes apart in data time, yet contiguous.
+    for (let t = T0; t <= T0 + 120 * MIN; t += MIN) {
+      const raw = world(t);
+      tracker.observe(raw, t, { contiguous: true });
+    }
+    expect(seen.available).toEqual([35 * 60]);
+    const missed = new LifecycleTracker({ intervalSeconds: 60 });
+    const r2 = recorder();
+    missed.events = r2.events;
+    for (let t = T0; t <= T0 + 120 * MIN; t += MIN) missed.observe(world(t), t, { contiguous: t < T0 + 100 * MIN });
+    expect(r2.seen.available).toEqual([]);
+  });
+
   it('counts each exhaustion failure once, across restarts', () => {
     const dataDir = tmp();
     const { seen, events } = recorder();

@@ -92,12 +92,15 @@ export class LifecycleTracker {
   }
 
   /**
-   * Fold one good sample in. Call before the snapshot is built (so available-since is known), then
-   * `markLingering` with the built snapshot.
+   * Fold one good sample in; `contiguous` says whether no sample was missed since the previous one. Call
+   * before the snapshot is built (so available-since is known), then `markLingering` with the built snapshot.
    */
-  observe(raw: RawSample, at: number): void {
+  observe(raw: RawSample, at: number, opts: { contiguous?: boolean } = {}): void {
     const prevAt = this.state.lastSampleAt;
-    const gapOk = prevAt === undefined || at - prevAt <= MAX_TIMEABLE_GAP_FACTOR * this.opts.intervalSeconds * 1000;
+    // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
+    // that (first sample after a restart) judge on the data clock, which is real time in production.
+    const gapOk =
+      opts.contiguous ?? (prevAt === undefined || at - prevAt <= MAX_TIMEABLE_GAP_FACTOR * this.opts.intervalSeconds * 1000);
     const watched = new Set(raw.subnets.map((s) => s.subnetId));
     const runsBySubnet = groupRunsBySubnet(raw.glue);
     const seen = new Set<string>();

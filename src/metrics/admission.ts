@@ -12,6 +12,12 @@ export interface AdmissionMetricsDeps {
   store: AdmissionStore;
 }
 
+/** dag_run_id is client input: N series per subnet at most, but cap each value's length too. */
+function labelSafe(v: string | undefined): string {
+  if (!v) return '';
+  return v.length > 64 ? `${v.slice(0, 63)}…` : v;
+}
+
 export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetricsDeps): void {
   const { service, store } = deps;
 
@@ -58,7 +64,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         s.window.forEach((e, i) => {
-          this.set({ subnet_id: s.subnetId, subnet: s.subnet, slot: String(i + 1), dag_run_id: e.dagRunId ?? '' }, e.value);
+          this.set({ subnet_id: s.subnetId, subnet: s.subnet, slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
         });
       }
     },

@@ -96,7 +96,9 @@ export class Sampler {
       }
       // Learn names first: lifecycle events label their series with them.
       const names = this.names(raw);
-      tracker.observe(raw, takenAt);
+      const prev = cache.current();
+      const maxGapMs = 3 * config.sample.intervalSeconds * 1000;
+      tracker.observe(raw, takenAt, { contiguous: prev ? t0 - prev.completedMono <= maxGapMs : undefined });
       const completedMono = performance.now();
       const snapshot = buildSnapshot(raw, {
         names,

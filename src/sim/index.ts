@@ -1,5 +1,6 @@
 // The AWS simulator: a scenario's world on a virtual clock, served over the EC2 and Glue wire protocols.
 import type { AddressInfo } from 'node:net';
+import { parseListen } from '../listen.js';
 import { silentLogger, type Logger } from '../log.js';
 import { VirtualClock } from './clock.js';
 import { FaultInjector, type FaultSettings, type FaultUpdate } from './faults.js';
@@ -7,6 +8,7 @@ import { World } from './model.js';
 import { loadScenarioFile, type Scenario } from './scenario.js';
 import { createSimServer } from './server.js';
 
+export { parseListen } from '../listen.js';
 export { VirtualClock } from './clock.js';
 export { FaultInjector, type FaultKind, type FaultSettings, type FaultUpdate } from './faults.js';
 export * from './model.js';
@@ -39,12 +41,6 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(listen.trim());
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new RangeError(`listen: expected host:port like 127.0.0.1:4566, got "${listen}"`);
-  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
-}
 
 function toTime(v: number | string | Date, field: string): number {
   const t = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Date.parse(v);
@@ -141,7 +137,7 @@ export async function runSimCommand(opts: SimCommandOptions): Promise<void> {
       `  scenario ${opts.scenario}, virtual time ${new Date(sim.clock.now()).toISOString()}, speed ${speed}x`,
       '  point an AWS SDK or CLI at it with:',
       `    export AWS_ENDPOINT_URL=${sim.url}`,
-      `    export AWS_REGION=${sim.world.scenario.region}`,
+      `    export AWS_REGION=${sim.world.scenario.region} AWS_DEFAULT_REGION=${sim.world.scenario.region}`,
       '    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
       `  state: ${sim.url}/_sim/state   faults: POST ${sim.url}/_sim/faults`,
       '',

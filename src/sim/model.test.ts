@@ -91,6 +91,18 @@ describe('ENI lifecycle', () => {
     expect(w.networkInterface(t.id)).toBeUndefined();
   });
 
+  it('a launch creates its ENIs at once (available, holding their address) and attaches them seconds later', () => {
+    const w = new World(scenario());
+    const run = w.startJobRun('small');
+    const mine = () => w.networkInterfaces().filter((e) => w.eniTruth().find((t) => t.id === e.NetworkInterfaceId)?.jobRunId === run.Id);
+    expect(mine()).toHaveLength(8);
+    expect(mine().every((e) => e.Status === 'available' && e.Attachment === undefined)).toBe(true);
+    expect(w.freeAddresses('subnet-0b2')).toBe(3);
+    w.advanceTo(START + 10_000);
+    expect(mine().every((e) => e.Status === 'in-use' && e.Attachment!.AttachTime % 1000 === 0)).toBe(true);
+    expect(w.jobRun(run.Id)!.JobRunState).toBe('RUNNING');
+  });
+
   it('addresses come from the CIDR, skip the 4 first and the last, and are unique; usable = 2^(32-prefix) - 5', () => {
     const w = new World(scenario());
     w.advanceTo(START + 3 * 60 * MIN + MIN); // every launched ENI has attached

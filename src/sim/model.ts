@@ -453,7 +453,8 @@ export class World {
     const job = this.jobMap.get(jobName)!;
     const conn = this.connectionMap.get(job.connection)!;
     for (let i = 0; i < workers; i++) {
-      const attachDelayMs = Math.min(Math.round(rng.between(lc.attachDelaySeconds) * 1000), durationMs);
+      // Whole seconds, as AWS reports AttachTime.
+      const attachDelayMs = Math.min(Math.round(rng.between(lc.attachDelaySeconds)) * 1000, durationMs);
       const lingerMs = Math.round(rng.between(lc.lingerInUseMinutes) * 60) * 1000;
       const availableMs = Math.round(rng.between(lc.availableMinutes) * 60) * 1000;
       // Created now (holding its address, not yet attached), as CreateNetworkInterface leaves it.

@@ -62,6 +62,7 @@ describe('scenario validation names the field', () => {
     ['bad-other-enis.yml', 'otherEnis[0].count: expected at most 59 addresses in subnet-0a1, got 60'],
     ['bad-adhoc-hours.yml', 'adhoc[0].hours.to: expected to > from'],
     ['bad-yaml.yml', 'bad-yaml.yml: YAML '],
+    ['bad-demo-start.yml', 'demoStart: expected a time at or after start'],
   ];
   for (const [file, message] of cases) {
     it(`${file} → ${message}`, () => {

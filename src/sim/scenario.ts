@@ -183,6 +183,9 @@ export const scenarioSchema = z
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.demoStart !== undefined && s.demoStart < s.start) {
+      ctx.addIssue({ code: 'custom', path: ['demoStart'], message: 'expected a time at or after start' });
+    }
     const subnets = new Map<string, number>();
     s.subnets.forEach((sub, i) => {
       if (subnets.has(sub.id)) ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${subnets.get(sub.id)}].id` });

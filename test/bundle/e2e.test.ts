@@ -244,6 +244,19 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
     const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
     expect(subnets.length).toBeGreaterThan(0);
+    // The duration panels need ENIs that went in-use → available → deleted while watched: a minute or two
+    // of demo time. Wait for them in every subnet rather than accept an empty panel.
+    for (const metric of ['glue_eni_available_duration_seconds_count', 'glue_eni_linger_duration_seconds_count']) {
+      await waitFor(
+        `${metric} > 0 in every subnet`,
+        async () => {
+          const r = await prom('/api/v1/query', { query: `count by (subnet) (${metric} > 0)` });
+          return r.data.result.length === subnets.length ? true : undefined;
+        },
+        180_000,
+        2_000,
+      );
+    }
     const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
     const selections = [`(${subnets.map(escape).join('|')})`, ...subnets.map(escape)];
 
@@ -276,7 +289,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     // The alert list panel shows Prometheus' alerts: the fired alert is there.
     const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
     expect(alerts.data.alerts.some((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.state === 'firing')).toBe(true);
-  }, 60_000);
+  }, 300_000);
 
   it('Prometheus loaded every shipped rule without evaluation errors', async () => {
     const rules = (await (await fetch(`${promUrl}/api/v1/rules`)).json()) as {

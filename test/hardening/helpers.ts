@@ -36,6 +36,8 @@ export interface RawRequest {
   path: string;
   headers?: Record<string, string>;
   body?: string | Buffer;
+  /** Source address (another loopback address is another client); such requests use a fresh socket. */
+  localAddress?: string;
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
@@ -45,7 +47,15 @@ export function rawRequest(base: string, r: RawRequest, timeoutMs = 10_000): Pro
   const u = new URL(base);
   return new Promise((resolvePromise, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: timeoutMs },
+      {
+        host: u.hostname,
+        port: u.port,
+        method: r.method,
+        path: r.path,
+        headers: r.headers,
+        timeout: timeoutMs,
+        ...(r.localAddress ? { localAddress: r.localAddress, agent: false } : { agent }),
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -5,7 +5,8 @@ export interface PromSample {
   value: number;
 }
 
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+\d+)?$/;
+// `[^]` and not `.`: label values may hold U+2028/U+2029, which `.` does not match.
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^]*)\})?\s+(\S+)(?:\s+\d+)?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*/g;
 
 export function parseExposition(text: string): { samples: PromSample[]; help: Map<string, string>; type: Map<string, string> } {
