@@ -6,7 +6,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
-import { isLive, type AdmissionStore, type DecisionKind, type Observation, type Reservation } from '../store/types.js';
+import { isLive, StoreUnreachableError, type AdmissionStore, type DecisionKind, type Observation, type Reservation } from '../store/types.js';
 import { decide, resolveSettings, type Decision, type PolicySettings, type WindowEntry, type WindowSample } from './policy.js';
 import { reservedWorkers } from './reservations.js';
 
@@ -259,6 +259,7 @@ export class AdmissionService {
 
   private storeError(err: unknown): AdmitError {
     this.deps.logger.error({ err: (err as Error).message }, 'admission store failed');
+    if (err instanceof StoreUnreachableError) return new AdmitError(503, err.message);
     return new AdmitError(503, `observation store unavailable: ${(err as Error).message}`);
   }
 

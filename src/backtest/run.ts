@@ -27,6 +27,8 @@ export interface SensorSettings {
   sampleIntervalSeconds: number;
   /** Reservation TTL, as config admission.reservationTtlSeconds (default 300). */
   reservationTtlSeconds: number;
+  /** Launch sources that bypass the gate whatever the policy (e.g. ['adhoc']: manual runs nobody gated). */
+  blindSources: readonly ('schedule' | 'adhoc')[];
 }
 
 export const defaultSensorSettings: SensorSettings = {
@@ -34,6 +36,7 @@ export const defaultSensorSettings: SensorSettings = {
   timeoutSeconds: 600,
   sampleIntervalSeconds: 60,
   reservationTtlSeconds: 300,
+  blindSources: [],
 };
 
 export interface BacktestOptions {
@@ -43,6 +46,8 @@ export interface BacktestOptions {
   /** Overrides of the admission knobs (lookback, minBuffer, bufferSource, staticBuffer). */
   policySettings?: Partial<Omit<PolicySettings, 'policy'>>;
   sensor?: Partial<SensorSettings>;
+  /** Called with every decision (for tracing a run). */
+  onDecision?: (d: { at: number; jobName: string; requestId: string; subnetId: string; sampleTakenAt: number; decision: Decision }) => void;
 }
 
 export interface SubnetResult {
@@ -55,6 +60,15 @@ export interface SubnetResult {
   gaveUp: number;
   peakUtilization: number;
   tailIpMinutes: number;
+}
+
+export interface JobResult {
+  job: string;
+  subnetId: string;
+  runs: number;
+  exhaustionFailures: number;
+  held: number;
+  gaveUp: number;
 }
 
 export interface BacktestResult {
@@ -80,6 +94,8 @@ export interface BacktestResult {
   /** Pokes answered (decisions made). */
   decisions: number;
   subnets: SubnetResult[];
+  /** The same counts per Glue job, in scenario order. */
+  jobs: JobResult[];
 }
 
 /** The knobs the exporter would use for `policy`: defaults, then the overrides. */
@@ -152,6 +168,9 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     });
   }
 
+  const jobStats = new Map<string, JobResult>();
+  for (const [job, subnetId] of subnetOfJob) jobStats.set(job, { job, subnetId, runs: 0, exhaustionFailures: 0, held: 0, gaveUp: 0 });
+
   // Sampler state: the last capture and (lazily) its snapshot; decisions never read the live world.
   let capture: Capture = mirror.capture(start);
   let snapshot: Snapshot | undefined;
@@ -181,7 +200,10 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const launch = (p: { request: LaunchRequest; subnetId: string }, at: number): void => {
     const run = world.launchDue(p.request.id, { at });
     const st = stats.get(p.subnetId)!;
-    if (run.JobRunState === 'FAILED' && run.ErrorMessage === EXHAUSTION_MESSAGE) st.exhaustionFailures++;
+    if (run.JobRunState === 'FAILED' && run.ErrorMessage === EXHAUSTION_MESSAGE) {
+      st.exhaustionFailures++;
+      jobStats.get(p.request.jobName)!.exhaustionFailures++;
+    }
     const sub = world.subnet(p.subnetId)!;
     st.peakUtilization = Math.max(st.peakUtilization, (sub.usable - sub.AvailableIpAddressCount) / sub.usable);
   };
@@ -206,6 +228,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       { snapshotAgeSeconds: (t - capture.takenAt) / 1000, sampleIntervalSeconds: sensor.sampleIntervalSeconds, enis: view.enis, now: t, reservations: ledger },
     );
     decisions++;
+    opts.onDecision?.({ at: t, jobName: p.request.jobName, requestId: p.request.id, subnetId: p.subnetId, sampleTakenAt: capture.takenAt, decision: d });
     observations.set(p.subnetId, window);
     if (d.admit) {
       ledger.push({ id: `${p.subnetId}.${p.request.id}`, subnetId: p.subnetId, workers: p.request.workers, createdAt: t, expiresAt: t + ttlMs, retainUntil: t + 2 * ttlMs });
@@ -227,12 +250,13 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     for (const request of due.splice(0)) {
       const subnetId = subnetOfJob.get(request.jobName)!;
       stats.get(subnetId)!.runs++;
-      if (policy === 'none') launch({ request, subnetId }, t);
+      jobStats.get(request.jobName)!.runs++;
+      if (policy === 'none' || sensor.blindSources.includes(request.source)) launch({ request, subnetId }, t);
       else pending.push({ request, subnetId, seq: seq++, nextPoke: request.dueAt, held: false });
     }
 
-    // Pokes due now, oldest request first; they read the last sample (taken before now).
-    if (tPoke <= t) {
+    // Pokes due now (new requests included), oldest request first; they read the last sample, taken before now.
+    if (pending.some((p) => p.nextPoke <= t)) {
       const now = pending.filter((p) => p.nextPoke <= t).sort((a, b) => a.seq - b.seq);
       for (const p of now) {
         if (poke(p, t)) {
@@ -244,10 +268,12 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
         if (!p.held) {
           p.held = true;
           stats.get(p.subnetId)!.held++;
+          jobStats.get(p.request.jobName)!.held++;
         }
         if (t + pokeMs - p.request.dueAt > timeoutMs) {
           world.dropDue(p.request.id);
           stats.get(p.subnetId)!.gaveUp++;
+          jobStats.get(p.request.jobName)!.gaveUp++;
           pending.splice(pending.indexOf(p), 1);
         } else p.nextPoke = t + pokeMs;
       }
@@ -289,6 +315,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     tailIpMinutes: round(subnets.reduce((n, s) => n + s.tailIpMinutes, 0), 1),
     decisions,
     subnets,
+    jobs: [...jobStats.values()],
   };
 }
 

@@ -51,6 +51,8 @@ export class LifecycleTracker {
   private readonly file?: string;
   /** Where observations go; set after construction because the metrics read this tracker too. */
   events: Partial<LifecycleEvents> = {};
+  /** Oldest timestamps per subnet, rebuilt lazily after each change: a scrape reads it once per subnet. */
+  private oldest: Map<string, { available?: number; lingering?: number }> | undefined;
 
   constructor(
     private readonly opts: {
@@ -74,6 +76,7 @@ export class LifecycleTracker {
     }
     try {
       const parsed = JSON.parse(text) as PersistedState;
+      this.oldest = undefined;
       if (parsed.version !== 1 || typeof parsed.enis !== 'object') throw new Error('unknown format');
       this.state = { ...parsed, countedFailures: parsed.countedFailures ?? {}, failureTotals: parsed.failureTotals ?? {} };
       return undefined;
@@ -96,6 +99,7 @@ export class LifecycleTracker {
    * before the snapshot is built (so available-since is known), then `markLingering` with the built snapshot.
    */
   observe(raw: RawSample, at: number, opts: { contiguous?: boolean } = {}): void {
+    this.oldest = undefined;
     const prevAt = this.state.lastSampleAt;
     // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
     // that (first sample after a restart) judge on the data clock, which is real time in production.
@@ -158,6 +162,7 @@ export class LifecycleTracker {
 
   /** Remember since when each lingering ENI lingers, and forget the flag for the others. */
   markLingering(snapshot: Snapshot): void {
+    this.oldest = undefined;
     for (const subnet of snapshot.subnets) {
       for (const eni of subnet.enis) {
         const mem = this.state.enis[eni.id];
@@ -170,21 +175,23 @@ export class LifecycleTracker {
 
   /** Ages at `now` of the oldest available and oldest lingering ENI of a subnet (0 when none). */
   ages(subnetId: string, now: number): SubnetAges {
-    let oldestAvailable: number | undefined;
-    let oldestLingering: number | undefined;
-    for (const mem of Object.values(this.state.enis)) {
-      if (mem.subnetId !== subnetId) continue;
-      if (mem.status === 'available' && mem.availableSince !== undefined) {
-        oldestAvailable = Math.min(oldestAvailable ?? mem.availableSince, mem.availableSince);
-      }
-      if (mem.lingeringSince !== undefined) {
-        oldestLingering = Math.min(oldestLingering ?? mem.lingeringSince, mem.lingeringSince);
-      }
-    }
+    this.oldest ??= this.indexOldest();
+    const o = this.oldest.get(subnetId);
     return {
-      oldestAvailableAgeSeconds: oldestAvailable === undefined ? 0 : Math.max(0, (now - oldestAvailable) / 1000),
-      oldestLingeringAgeSeconds: oldestLingering === undefined ? 0 : Math.max(0, (now - oldestLingering) / 1000),
+      oldestAvailableAgeSeconds: o?.available === undefined ? 0 : Math.max(0, (now - o.available) / 1000),
+      oldestLingeringAgeSeconds: o?.lingering === undefined ? 0 : Math.max(0, (now - o.lingering) / 1000),
     };
+  }
+
+  private indexOldest(): Map<string, { available?: number; lingering?: number }> {
+    const m = new Map<string, { available?: number; lingering?: number }>();
+    for (const mem of Object.values(this.state.enis)) {
+      let o = m.get(mem.subnetId);
+      if (!o) m.set(mem.subnetId, (o = {}));
+      if (mem.status === 'available' && mem.availableSince !== undefined) o.available = Math.min(o.available ?? Infinity, mem.availableSince);
+      if (mem.lingeringSince !== undefined) o.lingering = Math.min(o.lingering ?? Infinity, mem.lingeringSince);
+    }
+    return m;
   }
 
   /** Write the memory atomically: a crash mid-write leaves the previous file whole. */

@@ -84,7 +84,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
 
   new Gauge({
     name: 'glue_eni_store_pending_writes',
-    help: 'Admission store writes accepted but not yet durable (queued for the next group commit or in flight).',
+    help: 'Admission store writes acknowledged or in progress but not yet in the store of record: file, queued for the next group commit or in flight; dynamodb, in flight or journaled locally while DynamoDB is unreachable.',
     labelNames: ['store'],
     registers: [registry],
     collect() {

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { EniView } from '../snapshot/types.js';
+import type { Reservation } from '../store/types.js';
+import { decideForecast, unseenWorkers, type ForecastInput } from './forecast.js';
+import { decide, defaultPolicySettings } from './policy.js';
+import { eni } from './fixtures.js';
+
+const settings = { ...defaultPolicySettings, minBuffer: 10 };
+const T = 1_000_000;
+
+function input(over: Partial<ForecastInput> = {}): ForecastInput {
+  return {
+    settings,
+    workers: 10,
+    free: 40,
+    reserved: 0,
+    current: { available: 15, lingering: 5 },
+    window: [{ observedAt: T, available: 15, lingering: 5 }, { observedAt: T - 60_000, available: 30, lingering: 10 }],
+    ...over,
+  };
+}
+
+function reservation(id: string, workers: number, createdAt: number, over: Partial<Reservation> = {}): Reservation {
+  return { id, subnetId: 'subnet-0a1', workers, createdAt, expiresAt: createdAt + 300_000, retainUntil: createdAt + 600_000, ...over };
+}
+
+describe('forecast policy', () => {
+  it('does not count the tail that free already excludes: admits where rolling-max waits', () => {
+    const d = decideForecast(input({ free: 39 }));
+    expect(d).toMatchObject({ admit: true, buffer: 10, headroom: 29, free: 39, reserved: 0, window: [] });
+    expect(d.reason).toBe('free 39 − reserved 0 ≥ workers 10 + buffer 10 (buffer = margin 10 + unseen 0)');
+    // The same subnet through the report's rule: max available 30 → 39 < 10 + 30.
+    expect(decide({ ...input({ free: 39 }), settings: { ...settings, policy: 'rolling-max' } }).admit).toBe(false);
+  });
+
+  it('waits when the room minus reservations is short of workers + margin', () => {
+    expect(decideForecast(input({ free: 25, reserved: 6 })).admit).toBe(false);
+    expect(decideForecast(input({ free: 26, reserved: 6 })).admit).toBe(true);
+  });
+
+  it('counts workers of expired reservations whose ENIs have not shown up', () => {
+    const enis: EniView[] = [eni('eni-1', 'in-use', T + 5_000), eni('eni-2', 'in-use', T + 6_000)];
+    const expired = reservation('subnet-0a1.a', 10, T);
+    const released = reservation('subnet-0a1.b', 10, T, { closed: 'released', closedAt: T + 1 });
+    const live = reservation('subnet-0a1.c', 10, T + 400_000);
+    const now = T + 420_000;
+    // The expired one sees 2 of its 10 ENIs; the released one never launched; the live one is in `reserved`.
+    expect(unseenWorkers([expired, released, live], enis, now)).toBe(8);
+    const d = decideForecast(input({ free: 35, reserved: 10, reservations: [expired, released, live], enis, now }));
+    expect(d.buffer).toBe(18);
+    expect(d.admit).toBe(false);
+    expect(d.reason).toContain('margin 10 + unseen 8');
+  });
+
+  it('falls back to the worst recent tail when the sample is stale', () => {
+    const fresh = decideForecast(input({ snapshotAgeSeconds: 90, sampleIntervalSeconds: 60 }));
+    expect(fresh.buffer).toBe(10);
+    const stale = decideForecast(input({ snapshotAgeSeconds: 300, sampleIntervalSeconds: 60 }));
+    expect(stale.buffer).toBe(10 + 40);
+    expect(stale.admit).toBe(false);
+    expect(stale.window.map((w) => w.value)).toEqual([20, 40]);
+    expect(stale.reason).toContain('stale sample (300 s): peak tail 40 over last 2 observations');
+  });
+
+  it('honours minBuffer 0 and never reports negative headroom', () => {
+    const d = decideForecast(input({ settings: { ...settings, minBuffer: 0 }, free: 5 }));
+    expect(d).toMatchObject({ admit: false, buffer: 0, headroom: 5 });
+    expect(decideForecast(input({ free: 3 })).headroom).toBe(0);
+  });
+});

@@ -1,0 +1,133 @@
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildSnapshot } from '../snapshot/build.js';
+import { World } from '../sim/model.js';
+import { loadScenarioFile, parseScenario, type ScenarioInput } from '../sim/scenario.js';
+import { WorldMirror } from './mirror.js';
+import { backtestPolicies, runBacktest } from './run.js';
+
+const scenarioPath = (p: string) => fileURLToPath(new URL(`../../scenarios/${p}`, import.meta.url));
+
+/** Two 8-worker jobs a minute apart in a /28 (11 usable): the second cannot fit until the first one's tail is gone. */
+function tiny(over: Partial<ScenarioInput> = {}) {
+  return parseScenario({
+    start: '2026-04-06T00:00:00Z',
+    seed: 3,
+    subnets: [{ id: 'subnet-0f1', cidr: '10.9.0.0/28', availabilityZone: 'us-east-1a' }],
+    connections: [{ name: 'c', subnet: 'subnet-0f1' }],
+    jobs: [
+      { name: 'first', connection: 'c', workers: 8, schedule: '0 0 * * *', durationMinutes: { min: 5, max: 5 } },
+      { name: 'second', connection: 'c', workers: 8, schedule: '1 0 * * *', durationMinutes: { min: 5, max: 5 } },
+    ],
+    lifecycle: { lingerInUseMinutes: { min: 30, max: 30 }, availableMinutes: { min: 30, max: 30 } },
+    ...over,
+  });
+}
+
+describe('runBacktest', () => {
+  it('the blind launcher fails the launch that does not fit; a gated one holds it and gives up after 10 minutes', () => {
+    const blind = runBacktest({ scenario: tiny(), days: 0.5, policy: 'none' });
+    expect(blind).toMatchObject({ runs: 2, exhaustionFailures: 1, failureRate: 0.5, held: 0, gaveUp: 0 });
+    const gated = runBacktest({ scenario: tiny(), days: 0.5, policy: 'rolling-max', policySettings: { minBuffer: 0 } });
+    expect(gated).toMatchObject({ runs: 2, exhaustionFailures: 0, held: 1, gaveUp: 1, medianWaitSeconds: 0 });
+    // Due at 00:01, poked at +0 … +600 s: 11 decisions for it, 1 for the first job.
+    expect(gated.decisions).toBe(12);
+    // The first run's 8 ENIs hold their addresses 30 + 30 minutes after its 5 minutes of work.
+    expect(gated.tailIpMinutes).toBeCloseTo(8 * 60, 0);
+    expect(gated.peakUtilization).toBeCloseTo(8 / 11, 3);
+  });
+
+  it('a held launch goes as soon as a sample shows room, and its wait is counted', () => {
+    // The first run's tail ends 5 + 1 + 1 minutes after it starts (plus attach delay): the second waits ~7 minutes.
+    const s = tiny({ lifecycle: { lingerInUseMinutes: { min: 1, max: 1 }, availableMinutes: { min: 1, max: 1 } } });
+    const r = runBacktest({ scenario: s, days: 0.5, policy: 'forecast', policySettings: { minBuffer: 0 } });
+    expect(r).toMatchObject({ runs: 2, exhaustionFailures: 0, held: 1, gaveUp: 0 });
+    expect(r.maxWaitSeconds).toBeGreaterThanOrEqual(360);
+    expect(r.maxWaitSeconds).toBeLessThanOrEqual(480);
+    expect(r.medianWaitSeconds).toBe(r.maxWaitSeconds);
+    // Rolling-max remembers the 8 available ENIs for 5 observations after they are gone, past the timeout.
+    const reasons: string[] = [];
+    const rolling = runBacktest({ scenario: s, days: 0.5, policy: 'rolling-max', policySettings: { minBuffer: 0 }, onDecision: (d) => reasons.push(d.decision.reason) });
+    expect(rolling).toMatchObject({ held: 1, gaveUp: 1 });
+    expect(reasons.at(-1)).toMatch(/^free 11 − reserved 0 < workers 8 \+ buffer 8/);
+  });
+
+  it('on a /22 the blind launcher never fails and no policy holds anything', () => {
+    const scenario = loadScenarioFile(scenarioPath('backtest/large-22.yml'));
+    for (const policy of backtestPolicies) {
+      const r = runBacktest({ scenario, days: 14, policy });
+      expect(r.runs).toBeGreaterThan(400);
+      expect(r.exhaustionFailures, policy).toBe(0);
+      expect(r.held, policy).toBe(0);
+      expect(r.gaveUp, policy).toBe(0);
+    }
+  });
+
+  it('with a tail twice the report\'s, blind launches fail and rolling-max still has 0 failures', () => {
+    const scenario = loadScenarioFile(scenarioPath('backtest/big-tail.yml'));
+    expect(scenario.lifecycle.lingerInUseMinutes.max).toBe(2 * 65);
+    expect(scenario.lifecycle.availableMinutes).toEqual({ min: 2 * 30, max: 2 * 40 });
+    const blind = runBacktest({ scenario, days: 28, policy: 'none' });
+    expect(blind.exhaustionFailures).toBeGreaterThan(0);
+    const gated = runBacktest({ scenario, days: 28, policy: 'rolling-max' });
+    expect(gated.runs).toBe(blind.runs);
+    expect(gated.exhaustionFailures).toBe(0);
+    expect(gated.held).toBeGreaterThan(0);
+  });
+
+  it('the calibrated shared /26 fails about a quarter of blind launches, and no gated policy fails any', () => {
+    const scenario = loadScenarioFile(scenarioPath('seed-shared.yml'));
+    const blind = runBacktest({ scenario, days: 28, policy: 'none' });
+    expect(blind.failureRate).toBeGreaterThan(0.18);
+    expect(blind.failureRate).toBeLessThan(0.32);
+    const rolling = runBacktest({ scenario, days: 28, policy: 'rolling-max' });
+    const forecast = runBacktest({ scenario, days: 28, policy: 'forecast' });
+    expect(rolling.exhaustionFailures).toBe(0);
+    expect(forecast.exhaustionFailures).toBe(0);
+    expect(forecast.held).toBeLessThanOrEqual(rolling.held);
+  });
+
+  it('is deterministic: the same seed gives the same result', () => {
+    const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
+    const a = runBacktest({ scenario, days: 7, policy: 'forecast' });
+    const b = runBacktest({ scenario, days: 7, policy: 'forecast' });
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+  });
+
+  it('rejects bad days and unknown policies, naming them', () => {
+    expect(() => runBacktest({ scenario: tiny(), days: 0, policy: 'none' })).toThrow(/^days:/);
+    expect(() => runBacktest({ scenario: tiny(), days: 1, policy: 'bogus' as never })).toThrow(/^policy:/);
+  });
+});
+
+describe('WorldMirror', () => {
+  it('feeds buildSnapshot the world as the sampler would read it: free matches AvailableIpAddressCount, lingering is counted', () => {
+    const scenario = loadScenarioFile(scenarioPath('seed-shared.yml'));
+    const mirror = new WorldMirror();
+    const world = new World(scenario, { listener: mirror.onEvent });
+    mirror.attach(world);
+    let sawLingering = false;
+    let sawAvailable = false;
+    for (let minute = 1; minute <= 24 * 60; minute += 7) {
+      const t = scenario.start + minute * 60_000;
+      world.advanceTo(t);
+      mirror.touch();
+      const cap = mirror.capture(t);
+      const snap = buildSnapshot(cap.raw, { names: new Map(), ownerDescriptionPrefixes: ['Attached to Glue using role'], takenAt: t, completedMono: 0, durationMs: 0, availableSince: cap.availableSince });
+      const view = snap.subnets[0];
+      expect(view.free).toBe(world.freeAddresses(view.subnetId));
+      expect(view.free).toBe(view.awsAvailable);
+      expect(view.totalEnis).toBe(world.networkInterfaces().length);
+      const truthInUse = world.networkInterfaces().filter((n) => n.Status === 'in-use').length;
+      expect(view.inUse).toBe(truthInUse);
+      if ((view.lingering ?? 0) > 0) sawLingering = true;
+      if (view.available > 0) {
+        sawAvailable = true;
+        const e = view.enis.find((x) => x.status === 'available')!;
+        expect(e.availableSince).toBeLessThanOrEqual(t);
+      }
+    }
+    expect(sawLingering).toBe(true);
+    expect(sawAvailable).toBe(true);
+  });
+});
