@@ -5,6 +5,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { runAdmit } from './admit-client.js';
+import { runSimulateCommand } from './backtest/command.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
 import { startExporter, type RunningExporter } from './server.js';
 import { runSimCommand } from './sim/index.js';
@@ -162,6 +163,25 @@ program
       pokeIntervalSeconds: opts.pokeInterval,
       timeoutSeconds: opts.timeout,
       token: process.env.GLUE_ENI_ADMIT_TOKEN,
+    });
+  });
+
+program
+  .command('simulate')
+  .description('backtest admission policies on a scenario, on virtual time (no HTTP, no sleeping)')
+  .option('-s, --scenario <file>', 'scenario file; repeat for several', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--days <n>', 'simulated days', '30')
+  .option('--policy <list>', 'comma-separated policies: none, static, rolling-max, tail-aware, forecast', 'none,static,rolling-max,forecast')
+  .option('--json', 'print {"results": [...]} instead of a table')
+  .addHelpText('after', '\nThe sensor of the field report: pokes every 60 s, gives up after 10 minutes. See docs/backtest.md.')
+  .action((opts: { scenario: string[]; days: string; policy: string; json?: boolean }) => {
+    process.exitCode = runSimulateCommand({
+      scenarios: opts.scenario,
+      days: opts.days,
+      policies: opts.policy,
+      json: opts.json === true,
+      out: process.stdout,
+      err: process.stderr,
     });
   });
 

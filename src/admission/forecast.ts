@@ -15,10 +15,12 @@
 // policy is MIN_BUFFER plus nothing unseen, which is what a fresh sample and an empty ledger mean.
 import type { EniView } from '../snapshot/types.js';
 import { isLive, type Reservation } from '../store/types.js';
-import { sourceValue, type Decision, type DecisionInput, type WindowEntry } from './policy.js';
+// Types only from policy.ts: policy.ts may import this module's functions without a runtime cycle.
+import type { Decision, DecisionInput, WindowEntry } from './policy.js';
 import { coverage } from './reservations.js';
 
-export interface ForecastInput extends DecisionInput {
+/** What the exporter has in memory beside /admit's DecisionInput; every field optional. */
+export interface ForecastExtras {
   /** Seconds since the sample the decision reads was taken (the cache's age). */
   snapshotAgeSeconds?: number;
   /** Seconds between samples (from the sample schedule); default 60. */
@@ -30,6 +32,8 @@ export interface ForecastInput extends DecisionInput {
   /** Decision time, epoch ms (for reservation expiry). */
   now?: number;
 }
+
+export type ForecastInput = DecisionInput & ForecastExtras;
 
 /** Workers of expired reservations whose ENIs have not all shown up. */
 export function unseenWorkers(reservations: readonly Reservation[], enis: readonly EniView[], now: number): number {
@@ -43,34 +47,46 @@ export function unseenWorkers(reservations: readonly Reservation[], enis: readon
   return unseen;
 }
 
-export function decideForecast(input: ForecastInput): Decision {
-  const { settings, workers, free, reserved } = input;
+/** The buffer and how it was reached, in the shape policy.ts's bufferFor returns. */
+export function forecastBuffer(input: ForecastInput): { buffer: number; window: WindowEntry[]; why: string } {
+  const { settings } = input;
   const margin = settings.minBuffer;
   const unseen =
     input.reservations && input.enis && input.now !== undefined ? unseenWorkers(input.reservations, input.enis, input.now) : 0;
   const interval = input.sampleIntervalSeconds ?? 60;
-  const stale = input.snapshotAgeSeconds !== undefined && input.snapshotAgeSeconds > 2 * interval;
-  const window: WindowEntry[] = input.window.slice(0, settings.lookback).map((s) => {
-    const e: WindowEntry = { observedAt: s.observedAt, value: sourceValue(s, 'tail') };
-    if (s.dagRunId !== undefined) e.dagRunId = s.dagRunId;
-    return e;
-  });
-  const peak = stale ? window.reduce((m, e) => Math.max(m, e.value), 0) : 0;
-  const buffer = margin + unseen + peak;
-  const room = free - reserved;
-  const admit = room >= workers + buffer;
+  const age = input.snapshotAgeSeconds;
+  const stale = age !== undefined && age > 2 * interval;
   const parts = [`margin ${margin}`, `unseen ${unseen}`];
-  if (stale) parts.push(`stale sample (${Math.round(input.snapshotAgeSeconds!)} s): peak tail ${peak} over last ${window.length} observations`);
+  let peak = 0;
+  let window: WindowEntry[] = [];
+  if (stale) {
+    window = input.window.slice(0, settings.lookback).map((s) => {
+      const e: WindowEntry = { observedAt: s.observedAt, value: s.available + (s.lingering ?? 0) };
+      if (s.dagRunId !== undefined) e.dagRunId = s.dagRunId;
+      return e;
+    });
+    peak = window.reduce((m, e) => Math.max(m, e.value), 0);
+    parts.push(`stale sample (${Math.round(age)} s): peak tail ${peak} over last ${window.length} observations`);
+  }
+  return { buffer: margin + unseen + peak, window, why: `buffer = ${parts.join(' + ')}` };
+}
+
+/** The whole decision, as decide() makes it for the other policies. */
+export function decideForecast(input: ForecastInput): Decision {
+  const { settings, workers, free, reserved } = input;
+  const b = forecastBuffer(input);
+  const room = free - reserved;
+  const admit = room >= workers + b.buffer;
   return {
     admit,
-    reason: `free ${free} − reserved ${reserved} ${admit ? '≥' : '<'} workers ${workers} + buffer ${buffer} (buffer = ${parts.join(' + ')})`,
+    reason: `free ${free} − reserved ${reserved} ${admit ? '≥' : '<'} workers ${workers} + buffer ${b.buffer} (${b.why})`,
     policy: settings.policy,
     bufferSource: 'tail',
-    buffer,
+    buffer: b.buffer,
     workers,
     free,
     reserved,
-    headroom: Math.max(0, room - buffer),
-    window: stale ? window : [],
+    headroom: Math.max(0, room - b.buffer),
+    window: b.window,
   };
 }

@@ -6,8 +6,11 @@
 //   buffer   = per policy (below)
 //   admit   iff free − reserved ≥ workers + buffer
 
-export type PolicyName = 'rolling-max' | 'static' | 'none' | 'tail-aware';
-export type BufferSource = 'available' | 'tail';
+import type { bufferSources, policyNames } from '../config/schema.js';
+import { forecastBuffer, type ForecastExtras } from './forecast.js';
+
+export type PolicyName = (typeof policyNames)[number];
+export type BufferSource = (typeof bufferSources)[number];
 
 export interface PolicySettings {
   policy: PolicyName;
@@ -37,7 +40,7 @@ export interface WindowSample {
   lingering?: number;
 }
 
-export interface DecisionInput {
+export interface DecisionInput extends ForecastExtras {
   settings: PolicySettings;
   workers: number;
   free: number;
@@ -119,6 +122,8 @@ function bufferFor(input: DecisionInput): BufferResult {
         why: `buffer = max(peak tail ${peak} over last ${window.length} observations − current tail ${now}, min ${settings.minBuffer})`,
       };
     }
+    case 'forecast':
+      return forecastBuffer(input);
   }
 }
 
@@ -133,7 +138,7 @@ export function decide(input: DecisionInput): Decision {
     admit,
     reason,
     policy: settings.policy,
-    bufferSource: settings.policy === 'tail-aware' ? 'tail' : settings.bufferSource,
+    bufferSource: settings.policy === 'tail-aware' || settings.policy === 'forecast' ? 'tail' : settings.bufferSource,
     buffer: b.buffer,
     workers,
     free,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { isLive, StoreUnreachableError, type AdmissionStore, type DecisionKind, type Observation, type Reservation } from '../store/types.js';
+import type { ForecastExtras } from './forecast.js';
 import { decide, resolveSettings, type Decision, type PolicySettings, type WindowEntry, type WindowSample } from './policy.js';
 import { reservedWorkers } from './reservations.js';
 
@@ -186,7 +187,8 @@ export class AdmissionService {
     if (workers > subnet.usable) throw new AdmitError(400, `workers must be an integer from 1 to ${subnet.usable}`, 'workers');
 
     const settings = this.settingsFor(subnet);
-    const needsTail = settings.policy === 'tail-aware' || (settings.policy === 'rolling-max' && settings.bufferSource === 'tail');
+    const needsTail =
+      settings.policy === 'tail-aware' || settings.policy === 'forecast' || (settings.policy === 'rolling-max' && settings.bufferSource === 'tail');
     if (needsTail && subnet.lingering === undefined) {
       throw new AdmitError(503, `Glue data is unknown (${snap.glueError ?? 'last Glue read failed'}): the tail (available + lingering) cannot be computed`);
     }
@@ -209,7 +211,7 @@ export class AdmissionService {
     const w = workers;
     let prior: Observation[];
     try {
-      prior = settings.policy === 'rolling-max' || settings.policy === 'tail-aware'
+      prior = settings.policy !== 'none' && settings.policy !== 'static'
         ? await store.recentObservations(view.subnetId, settings.lookback - 1, now)
         : [];
     } catch (err) {
@@ -222,7 +224,7 @@ export class AdmissionService {
     try {
       decision = await store.transact(view.subnetId, now, (reservations) => {
         const { reserved } = reservedWorkers(reservations, view.enis, now);
-        const d = decide({ settings, workers: w, free: view.free, reserved, current: view, window });
+        const d = decide({ settings, workers: w, free: view.free, reserved, current: view, window, ...this.forecastExtras(view, reservations, now) });
         let add: Reservation | undefined;
         if (d.admit) {
           add = {
@@ -305,6 +307,17 @@ export class AdmissionService {
     }
   }
 
+  /** What the forecast policy reads beside the window: the cache's age and the subnet's reservations. */
+  private forecastExtras(view: SubnetView, reservations: readonly Reservation[], now: number): ForecastExtras {
+    return {
+      snapshotAgeSeconds: this.deps.cache.ageSeconds(),
+      sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
+      reservations,
+      enis: view.enis,
+      now,
+    };
+  }
+
   /** Per-subnet state for /metrics, from memory only (no store I/O, no AWS). */
   status(): SubnetAdmissionStatus[] {
     const snap = this.deps.cache.current();
@@ -313,8 +326,9 @@ export class AdmissionService {
     return snap.subnets.map((s) => {
       const settings = this.settingsFor(s);
       const recorded = this.deps.store.peekObservations(s.subnetId, settings.lookback) ?? [];
-      const { reserved } = reservedWorkers(this.deps.store.peekReservations(s.subnetId) ?? [], s.enis, now);
-      const d = decide({ settings, workers: 0, free: s.free, reserved, current: s, window: recorded });
+      const reservations = this.deps.store.peekReservations(s.subnetId) ?? [];
+      const { reserved } = reservedWorkers(reservations, s.enis, now);
+      const d = decide({ settings, workers: 0, free: s.free, reserved, current: s, window: recorded, ...this.forecastExtras(s, reservations, now) });
       return { subnetId: s.subnetId, subnet: s.name, settings, buffer: d.buffer, headroom: d.headroom, reserved, window: d.window };
     });
   }

@@ -2,7 +2,6 @@
 // shapes into the plain records of ./types.ts. EC2 is all-or-nothing (a half-read subnet looks emptier than it
 // is); Glue is best-effort (an exporter with EC2-only permissions still serves exact IP metrics).
 import {
-  DescribeNetworkInterfacesCommand,
   DescribeSubnetsCommand,
   EC2Client,
   type NetworkInterface,
@@ -17,6 +16,7 @@ import {
   type JobRun,
 } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
+import { sendEniPage } from './eni-pages.js';
 import { ACTIVE_RUN_STATES, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
 
 
@@ -321,22 +321,20 @@ export class AwsReader {
       await this.ec2Call('DescribeNetworkInterfaces', () =>
         paginate(
           'DescribeNetworkInterfaces',
-          (token) =>
-            this.ec2.send(
-              new DescribeNetworkInterfacesCommand({
-                Filters: [{ Name: 'subnet-id', Values: ids }],
-                // Accounts may hide AWS-managed resources from Describe calls; their IPs are used all the same.
-                IncludeManagedResources: true,
-                MaxResults: ENI_PAGE_SIZE,
-                NextToken: token,
-              }),
-            ),
+          async (token) => {
+            // Read straight into RawEni records: the SDK's object tree of 1,000 ENIs is never built.
+            const page = await sendEniPage(this.ec2, {
+              Filters: [{ Name: 'subnet-id', Values: ids }],
+              // Accounts may hide AWS-managed resources from Describe calls; their IPs are used all the same.
+              IncludeManagedResources: true,
+              MaxResults: ENI_PAGE_SIZE,
+              NextToken: token,
+            });
+            return { NextToken: page.nextToken, enis: page.enis };
+          },
           (page) => {
             // Keyed by id: an ENI that moves between pages while they are read is counted once.
-            for (const ni of page.NetworkInterfaces ?? []) {
-              const eni = toRawEni(ni);
-              if (eni.id) byId.set(eni.id, eni);
-            }
+            for (const eni of page.enis) if (eni.id) byId.set(eni.id, eni);
           },
           (api, code, message) => new AwsReadError(api, code, message),
         ),

@@ -52,6 +52,12 @@ describe('runBacktest', () => {
     expect(reasons.at(-1)).toMatch(/^free 11 − reserved 0 < workers 8 \+ buffer 8/);
   });
 
+  it('launch sources listed in sensor.blindSources bypass the gate under any policy', () => {
+    const r = runBacktest({ scenario: tiny(), days: 0.5, policy: 'forecast', policySettings: { minBuffer: 0 }, sensor: { blindSources: ['schedule'] } });
+    expect(r).toMatchObject({ runs: 2, exhaustionFailures: 1, held: 0, gaveUp: 0, decisions: 0 });
+    expect(r.jobs.map((j) => [j.job, j.runs, j.exhaustionFailures])).toEqual([['first', 1, 0], ['second', 1, 1]]);
+  });
+
   it('on a /22 the blind launcher never fails and no policy holds anything', () => {
     const scenario = loadScenarioFile(scenarioPath('backtest/large-22.yml'));
     for (const policy of backtestPolicies) {

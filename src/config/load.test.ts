@@ -17,7 +17,7 @@ const badFiles: Record<string, string> = {
   'negative-max-age.yml': 'sample.maxAgeSeconds: expected a positive number of seconds',
   'discover-not-boolean.yml': 'discover.glueConnections: expected true or false',
   'unknown-top-level-field.yml': 'subnetz: unknown field',
-  'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware',
+  'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware, forecast',
   'fractional-lookback.yml': 'admission.subnets.critical.lookback: expected an integer from 1 to 100',
   'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',
   'unknown-store.yml': 'store.type: expected file or dynamodb',

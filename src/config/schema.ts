@@ -13,7 +13,7 @@ const intIn = (min: number, max: number) => {
 
 const url = z.url({ error: 'expected an http(s) URL' });
 
-export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware'] as const;
+export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware', 'forecast'] as const;
 export const bufferSources = ['available', 'tail'] as const;
 
 /** Admission knobs; the same shape serves the defaults and each per-subnet override. */
