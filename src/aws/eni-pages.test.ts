@@ -212,8 +212,13 @@ describe('EniPageParser', () => {
 
   it('refuses a 2xx body that is not a DescribeNetworkInterfaces document, never reading it as no ENIs', async () => {
     expect(() => parseEniPage('<html><body>proxy</body></html>')).toThrow(/expected <DescribeNetworkInterfacesResponse>, got <html>/);
-    expect(() => parseEniPage('')).toThrow(/^DescribeNetworkInterfaces response: .*root element/);
-    expect(() => parseEniPage(page(['<item><networkInterfaceId>eni-1</networkInterfaceId>']))).toThrow(/^DescribeNetworkInterfaces response: /);
+    expect(() => parseEniPage('')).toThrow(/^DescribeNetworkInterfaces response: no <DescribeNetworkInterfacesResponse> document/);
+    // A body cut short (connection dropped mid-page) must fail, not read as a shorter page.
+    const full = page([eniXml({ id: 'eni-0t1', subnetId: 'subnet-0aaa', status: 'in-use' }), eniXml({ id: 'eni-0t2', subnetId: 'subnet-0aaa', status: 'in-use' })]);
+    expect(parseEniPage(full).enis).toHaveLength(2);
+    expect(() => parseEniPage(full.slice(0, full.indexOf('eni-0t2')))).toThrow(/truncated body/);
+    expect(() => parseEniPage(full.slice(0, -3))).toThrow(/truncated body/);
+    expect(() => parseEniPage(`${full}<DescribeNetworkInterfacesResponse/>`)).toThrow(/after it/);
 
     reply = { status: 200, body: '<html><body>proxy</body></html>' };
     const ec2 = client();

@@ -9,7 +9,7 @@ import {
   type DescribeNetworkInterfacesCommandInput,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { SaxesParser } from 'saxes';
+import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import type { RawEni } from './types.js';
 
 /** One page of DescribeNetworkInterfaces. */
@@ -23,17 +23,8 @@ const ROOT = 'DescribeNetworkInterfacesResponse';
 /** Name under which the SDK installs its deserializer (`deserializerMiddlewareOption` of @smithy/core/schema). */
 const SDK_DESERIALIZER = 'deserializerMiddleware';
 
-/** The ENI fields kept, by element name directly under `networkInterfaceSet/item`. */
-type EniField =
-  | 'networkInterfaceId'
-  | 'subnetId'
-  | 'status'
-  | 'description'
-  | 'requesterId'
-  | 'requesterManaged'
-  | 'interfaceType'
-  | 'privateIpAddress';
-const ENI_FIELDS: ReadonlySet<string> = new Set<EniField>([
+/** The ENI fields kept: elements directly under `networkInterfaceSet/item`, and under its `attachment`. */
+const ENI_FIELDS = [
   'networkInterfaceId',
   'subnetId',
   'status',
@@ -42,8 +33,10 @@ const ENI_FIELDS: ReadonlySet<string> = new Set<EniField>([
   'requesterManaged',
   'interfaceType',
   'privateIpAddress',
-]);
-const ATTACHMENT_FIELDS: ReadonlySet<string> = new Set(['attachTime', 'status', 'deleteOnTermination']);
+] as const;
+const ATTACHMENT_FIELDS = ['attachTime', 'status', 'deleteOnTermination'] as const;
+type EniField = (typeof ENI_FIELDS)[number];
+type AttachmentField = (typeof ATTACHMENT_FIELDS)[number];
 
 interface EniDraft {
   id?: string;
@@ -69,8 +62,8 @@ function malformed(err: unknown): Error {
 }
 
 /**
- * Copies a string out of the parser's input. Values the parser hands out are slices of the network chunk they
- * came in; kept as they are, each ENI record would pin its whole chunk (all 1.3 MB of a page) in memory.
+ * Copies a string out of the parser's input. Slices of the network chunk they came in would, kept in an ENI
+ * record, pin the whole chunk (all 1.3 MB of a page) in memory.
  */
 function own(s: string): string {
   // A rope of two parts is flattened into a fresh string on first use; slicing it keeps only that copy.
@@ -79,43 +72,54 @@ function own(s: string): string {
   return rope.slice(1);
 }
 
+/** What is being collected: the element's text goes to one field. */
+const enum Target {
+  None,
+  EniField,
+  AttachmentField,
+  NextToken,
+  RequestId,
+}
+
 /**
  * Streaming parser of one DescribeNetworkInterfaces response document (EC2 Query protocol, XML). Feed it text
  * with `write`, then `end` returns the page. ENIs are `networkInterfaceSet/item`; the `item`s nested in
  * groupSet, tagSet, privateIpAddressesSet, ipv4PrefixSet, ipv6AddressesSet, ... are counted or skipped by
- * their depth, never taken for ENIs. Values are interned: statuses, subnets, requesters and descriptions repeat
- * across thousands of ENIs.
+ * their depth, never taken for ENIs.
+ *
+ * Built on htmlparser2's XML tokenizer, which reports names and text as positions in the input: tag names are
+ * compared in place and only the kept values become strings (tag names are most of what a generic SAX parser
+ * allocates here). Values are interned: statuses, subnets, requesters and descriptions repeat across thousands
+ * of ENIs.
  */
-export class EniPageParser {
-  private readonly sax = new SaxesParser();
+export class EniPageParser implements TokenizerCallbacks {
+  private readonly tokenizer = new Tokenizer({ xmlMode: true, decodeEntities: true }, this);
+  /** Input not yet consumed by a callback: positions are absolute, chunks are dropped once passed. */
+  private chunks: string[] = [];
+  private chunksStart = 0;
   private readonly enis: RawEni[] = [];
   private readonly interned = new Map<string, string>();
   private nextToken: string | undefined;
   private requestId: string | undefined;
-  private rootSeen = false;
+  private rootOpened = false;
+  private rootClosed = false;
   private depth = 0;
-  /** Element names at depth 2 (child of the root) and 4 (child of an ENI item). */
-  private level2 = '';
-  private level4 = '';
+  /** The child of the root being read is networkInterfaceSet. */
+  private inSet = false;
+  /** The child of the ENI item being read (depth 4), by what it means here. */
+  private inAttachment = false;
+  private inAddresses = false;
+  private inPrefixes = false;
   private eni: EniDraft | undefined;
-  /** Element whose text is being collected, or '' when text is ignored. */
-  private capture = '';
+  private target = Target.None;
+  private field: EniField | AttachmentField | undefined;
   private text = '';
 
-  constructor() {
-    this.sax.on('opentag', (tag) => this.open(tag.name));
-    this.sax.on('closetag', (tag) => this.close(tag.name));
-    this.sax.on('text', (t) => {
-      if (this.capture) this.text += t;
-    });
-    this.sax.on('cdata', (t) => {
-      if (this.capture) this.text += t;
-    });
-  }
-
   write(chunk: string): this {
+    if (chunk.length === 0) return this;
+    this.chunks.push(chunk);
     try {
-      this.sax.write(chunk);
+      this.tokenizer.write(chunk);
     } catch (err) {
       throw malformed(err);
     }
@@ -124,78 +128,188 @@ export class EniPageParser {
 
   end(): EniPage {
     try {
-      this.sax.close();
+      this.tokenizer.end();
     } catch (err) {
       throw malformed(err);
     }
-    if (!this.rootSeen) throw new Error(`${PREFIX}no <${ROOT}> document`);
+    if (!this.rootOpened) throw new Error(`${PREFIX}no <${ROOT}> document`);
+    // The tokenizer is lenient: a body cut short would otherwise read as a shorter page.
+    if (!this.rootClosed) throw new Error(`${PREFIX}document ends before </${ROOT}> (truncated body)`);
     const page: EniPage = { enis: this.enis };
     if (this.nextToken) page.nextToken = this.nextToken;
     if (this.requestId) page.requestId = this.requestId;
     return page;
   }
 
-  private open(name: string): void {
+  // --- positions in the input ---------------------------------------------------------------------------
+
+  /** Drops chunks that end before `pos`: callbacks come in input order, so they are never needed again. */
+  private release(pos: number): void {
+    const chunks = this.chunks;
+    let i = 0;
+    let start = this.chunksStart;
+    while (i < chunks.length - 1 && pos - start >= (chunks[i] as string).length) start += (chunks[i++] as string).length;
+    if (i > 0) {
+      this.chunks = chunks.slice(i);
+      this.chunksStart = start;
+    }
+  }
+
+  private slice(start: number, end: number): string {
+    this.release(start);
+    let at = this.chunksStart;
+    let out = '';
+    for (const chunk of this.chunks) {
+      if (end <= at) break;
+      const from = Math.max(start - at, 0);
+      const to = Math.min(end - at, chunk.length);
+      if (to > from) out += chunk.slice(from, to);
+      at += chunk.length;
+    }
+    return out;
+  }
+
+  /** Whether the input between `start` and `end` is `name`, without making a string of it. */
+  private is(start: number, end: number, name: string): boolean {
+    if (end - start !== name.length) return false;
+    const first = this.chunks[0] as string;
+    const offset = start - this.chunksStart;
+    if (end - this.chunksStart <= first.length) return first.startsWith(name, offset);
+    return this.slice(start, end) === name;
+  }
+
+  private oneOf<T extends string>(start: number, end: number, names: readonly T[]): T | undefined {
+    for (const n of names) if (this.is(start, end, n)) return n;
+    return undefined;
+  }
+
+  // --- tokenizer callbacks ----------------------------------------------------------------------------
+
+  onopentagname(start: number, end: number): void {
+    this.release(start);
     const depth = ++this.depth;
-    this.capture = '';
+    this.target = Target.None;
     switch (depth) {
       case 1:
         // A 2xx with another document (an error envelope, an HTML proxy page) must not read as "no ENIs".
-        if (name !== ROOT) throw new Error(`${PREFIX}expected <${ROOT}>, got <${name}>`);
-        this.rootSeen = true;
+        if (this.rootOpened || !this.is(start, end, ROOT)) {
+          const name = this.slice(start, end);
+          throw new Error(`${PREFIX}expected <${ROOT}>, got <${name}>${this.rootOpened ? ' after it' : ''}`);
+        }
+        this.rootOpened = true;
         return;
       case 2:
-        this.level2 = name;
-        if (name === 'nextToken' || name === 'requestId') this.startText(name);
-        return;
-      case 3:
-        if (this.level2 === 'networkInterfaceSet' && name === 'item') this.eni = { hasPrimaryIp: false, privateIps: 0, prefixes: 0 };
-        return;
-      case 4:
-        this.level4 = name;
-        if (this.eni && ENI_FIELDS.has(name)) this.startText(name);
-        return;
-      case 5:
-        if (!this.eni) return;
-        if (this.level4 === 'privateIpAddressesSet') {
-          if (name === 'item') this.eni.privateIps++;
-        } else if (this.level4 === 'ipv4PrefixSet') {
-          if (name === 'item') this.eni.prefixes++;
-        } else if (this.level4 === 'attachment' && ATTACHMENT_FIELDS.has(name)) {
-          this.startText(name);
+        this.inSet = this.is(start, end, 'networkInterfaceSet');
+        if (!this.inSet) {
+          if (this.is(start, end, 'nextToken')) this.collect(Target.NextToken);
+          else if (this.is(start, end, 'requestId')) this.collect(Target.RequestId);
         }
         return;
+      case 3:
+        if (this.inSet && this.is(start, end, 'item')) this.eni = { hasPrimaryIp: false, privateIps: 0, prefixes: 0 };
+        return;
+      case 4: {
+        this.inAttachment = this.inAddresses = this.inPrefixes = false;
+        if (!this.eni) return;
+        const field = this.oneOf(start, end, ENI_FIELDS);
+        if (field) {
+          this.field = field;
+          this.collect(Target.EniField);
+        } else if (this.is(start, end, 'privateIpAddressesSet')) this.inAddresses = true;
+        else if (this.is(start, end, 'ipv4PrefixSet')) this.inPrefixes = true;
+        else if (this.is(start, end, 'attachment')) this.inAttachment = true;
+        return;
+      }
+      case 5: {
+        const eni = this.eni;
+        if (!eni) return;
+        if (this.inAddresses) {
+          if (this.is(start, end, 'item')) eni.privateIps++;
+        } else if (this.inPrefixes) {
+          if (this.is(start, end, 'item')) eni.prefixes++;
+        } else if (this.inAttachment) {
+          const field = this.oneOf(start, end, ATTACHMENT_FIELDS);
+          if (field) {
+            this.field = field;
+            this.collect(Target.AttachmentField);
+          }
+        }
+        return;
+      }
       default:
         return;
     }
   }
 
-  private close(name: string): void {
-    const depth = this.depth--;
-    const field = this.capture;
-    const text = this.text;
-    this.capture = '';
-    this.text = '';
-    if (depth === 3) {
-      if (this.eni && name === 'item') this.enis.push(this.finish(this.eni));
-      this.eni = undefined;
-      return;
-    }
-    if (!field) return;
-    if (depth === 2) {
-      if (field === 'nextToken') this.nextToken = own(text);
-      else this.requestId = own(text);
-      return;
-    }
-    const eni = this.eni;
-    if (!eni) return;
-    if (depth === 4) this.setEniField(eni, field as EniField, text);
-    else if (depth === 5) this.setAttachmentField(eni, field, text);
+  onopentagend(): void {}
+
+  onselfclosingtag(): void {
+    this.closeElement();
   }
 
-  private startText(name: string): void {
-    this.capture = name;
+  onclosetag(start: number): void {
+    this.release(start);
+    this.closeElement();
+  }
+
+  ontext(start: number, end: number): void {
+    if (this.target !== Target.None) this.text += this.slice(start, end);
+  }
+
+  ontextentity(codepoint: number): void {
+    if (this.target !== Target.None) this.text += String.fromCodePoint(codepoint);
+  }
+
+  oncdata(start: number, end: number, endOffset: number): void {
+    if (this.target !== Target.None) this.text += this.slice(start, end - endOffset);
+  }
+
+  onattribname(): void {}
+  onattribdata(): void {}
+  onattribentity(): void {}
+  onattribend(): void {}
+  oncomment(): void {}
+  ondeclaration(): void {}
+  onprocessinginstruction(): void {}
+  onend(): void {}
+
+  // --- records ------------------------------------------------------------------------------------------
+
+  private collect(target: Target): void {
+    this.target = target;
     this.text = '';
+  }
+
+  private closeElement(): void {
+    const depth = this.depth--;
+    if (depth <= 0) throw new Error(`${PREFIX}closing tag without an open element`);
+    const target = this.target;
+    const text = this.text;
+    this.target = Target.None;
+    this.text = '';
+    switch (depth) {
+      case 1:
+        this.rootClosed = true;
+        return;
+      case 2:
+        if (target === Target.NextToken) this.nextToken = own(text);
+        else if (target === Target.RequestId) this.requestId = own(text);
+        this.inSet = false;
+        return;
+      case 3:
+        if (this.eni) this.enis.push(this.finish(this.eni));
+        this.eni = undefined;
+        return;
+      case 4:
+        if (target === Target.EniField && this.eni) this.setEniField(this.eni, this.field as EniField, text);
+        this.inAttachment = this.inAddresses = this.inPrefixes = false;
+        return;
+      case 5:
+        if (target === Target.AttachmentField && this.eni) this.setAttachmentField(this.eni, this.field as AttachmentField, text);
+        return;
+      default:
+        return;
+    }
   }
 
   private intern(s: string): string {
@@ -236,14 +350,19 @@ export class EniPageParser {
     }
   }
 
-  private setAttachmentField(eni: EniDraft, field: string, text: string): void {
-    if (field === 'attachTime') {
-      const t = Date.parse(text);
-      if (Number.isFinite(t)) eni.attachTime = t;
-    } else if (field === 'status') {
-      eni.attachmentStatus = this.intern(text);
-    } else if (field === 'deleteOnTermination') {
-      eni.deleteOnTermination = text === 'true';
+  private setAttachmentField(eni: EniDraft, field: AttachmentField, text: string): void {
+    switch (field) {
+      case 'attachTime': {
+        const t = Date.parse(text);
+        if (Number.isFinite(t)) eni.attachTime = t;
+        return;
+      }
+      case 'status':
+        eni.attachmentStatus = this.intern(text);
+        return;
+      case 'deleteOnTermination':
+        eni.deleteOnTermination = text === 'true';
+        return;
     }
   }
 
