@@ -1,17 +1,15 @@
-import express from 'express';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { snapshotOf, subnetView } from './admission/fixtures.js';
-import { AdmissionService } from './admission/service.js';
 import { runAdmit, type AdmitIo } from './admit-client.js';
 import { parseConfig } from './config/load.js';
-import { createAdmitRouter } from './http/admit.js';
 import { silentLogger } from './log.js';
 import { SnapshotCache } from './snapshot/cache.js';
+import { startAdmitApp } from '../test/helpers/admit-app.js';
+import { freePort } from '../test/helpers/net.js';
 import { FileStore } from './store/file.js';
 
 const TOKEN = 'a-token-of-sixteen-chars';
@@ -48,13 +46,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'glue-eni-admit-cli-'));
   const config = parseConfig({ subnets: [{ id: A, name: 'critical' }], dataDir: dir, admission: { token: TOKEN } }, {});
   store = await FileStore.open({ dataDir: dir, clock: { now: () => Date.now() }, logger: silentLogger });
-  const service = new AdmissionService({ cache, config, store, clock: { now: () => Date.now() }, logger: silentLogger });
-  const app = express();
-  app.use(createAdmitRouter({ cache, config, service, logger: silentLogger }));
-  server = await new Promise<Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url } = await startAdmitApp({ cache, config, store }));
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
@@ -92,10 +84,7 @@ describe('runAdmit', () => {
     expect(await runAdmit({ url, subnet: A, workers: 1 }, noToken)).toBe(2);
     expect(noToken.err[0]).toMatch(/HTTP 401/);
 
-    const closed = createServer();
-    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise((r) => closed.close(r));
+    const port = await freePort();
     const down = io();
     expect(await runAdmit({ url: `http://127.0.0.1:${port}`, subnet: A, workers: 1 }, down)).toBe(2);
     expect(down.err[0]).toMatch(/unreachable/);

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from '../store/types.js';
-import { decideForecast, unseenWorkers, type ForecastInput } from './forecast.js';
+import { unseenWorkers, type ForecastInput } from './forecast.js';
 import { decide, defaultPolicySettings } from './policy.js';
 import { eni } from './fixtures.js';
 
-const settings = { ...defaultPolicySettings, minBuffer: 10 };
+const settings = { ...defaultPolicySettings, policy: 'forecast' as const, minBuffer: 10 };
+/** The forecast policy through decide(), the entry point /admit and the backtest call. */
+const decideForecast = (i: ForecastInput) => decide(i);
 const T = 1_000_000;
 
 function input(over: Partial<ForecastInput> = {}): ForecastInput {

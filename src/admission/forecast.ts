@@ -70,23 +70,3 @@ export function forecastBuffer(input: ForecastInput): { buffer: number; window: 
   }
   return { buffer: margin + unseen + peak, window, why: `buffer = ${parts.join(' + ')}` };
 }
-
-/** The whole decision, as decide() makes it for the other policies. */
-export function decideForecast(input: ForecastInput): Decision {
-  const { settings, workers, free, reserved } = input;
-  const b = forecastBuffer(input);
-  const room = free - reserved;
-  const admit = room >= workers + b.buffer;
-  return {
-    admit,
-    reason: `free ${free} − reserved ${reserved} ${admit ? '≥' : '<'} workers ${workers} + buffer ${b.buffer} (${b.why})`,
-    policy: settings.policy,
-    bufferSource: 'tail',
-    buffer: b.buffer,
-    workers,
-    free,
-    reserved,
-    headroom: Math.max(0, room - b.buffer),
-    window: b.window,
-  };
-}

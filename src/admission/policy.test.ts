@@ -3,7 +3,7 @@ import { decide, defaultPolicySettings, resolveSettings, type DecisionInput, typ
 
 const w = (...available: number[]): WindowSample[] => available.map((a, i) => ({ observedAt: 1000 - i, available: a, dagRunId: `run${i}` }));
 
-function input(over: Partial<DecisionInput> & { settings?: Partial<PolicySettings> }): DecisionInput {
+function input(over: Omit<Partial<DecisionInput>, 'settings'> & { settings?: Partial<PolicySettings> }): DecisionInput {
   return {
     workers: 10,
     free: 100,

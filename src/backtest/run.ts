@@ -2,7 +2,7 @@
 // give up after 10 minutes) that asks the same admission code as /admit, against snapshots built by the
 // exporter's own buildSnapshot from a sampler that runs every 60 s. Decisions read the last sample, not the
 // live world: that staleness is part of what is measured. No HTTP, no timers, no sleeping.
-import { decideForecast, type ForecastInput } from '../admission/forecast.js';
+import type { ForecastInput } from '../admission/forecast.js';
 import { decide, defaultPolicySettings, type Decision, type DecisionInput, type PolicySettings, type WindowSample } from '../admission/policy.js';
 import { reservedWorkers } from '../admission/reservations.js';
 import { buildSnapshot } from '../snapshot/build.js';
@@ -105,8 +105,7 @@ export function settingsFor(policy: BacktestPolicy, over: BacktestOptions['polic
 
 /** One decision, through the same function /admit calls (or the forecast policy's, given its extra inputs). */
 function decideFor(policy: BacktestPolicy, input: DecisionInput, extra: Omit<ForecastInput, keyof DecisionInput>): Decision {
-  if (policy === 'forecast') return decideForecast({ ...input, ...extra });
-  return decide(input);
+  return decide({ ...input, ...(policy === 'forecast' ? extra : {}) });
 }
 
 interface Pending {

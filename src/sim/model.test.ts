@@ -45,7 +45,7 @@ describe('ENI lifecycle', () => {
     expect(deleted.length).toBeGreaterThan(400);
     for (const t of glue) {
       const run = w.jobRun(t.jobRunId!)!;
-      expect(inRange(t.attachedAt - run.StartedOn, 2_000, 10_000)).toBe(true);
+      expect(inRange(t.attachedAt! - run.StartedOn, 2_000, 10_000)).toBe(true);
     }
     for (const t of deleted) {
       const linger = t.detachedAt! - t.runEndedAt!;

@@ -5,19 +5,16 @@ import { readFileSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import express from 'express';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { snapshotOf, subnetView } from '../../src/admission/fixtures.js';
-import { AdmissionService } from '../../src/admission/service.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createAdmitRouter } from '../../src/http/admit.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { FileStore } from '../../src/store/file.js';
+import { startAdmitApp } from '../helpers/admit-app.js';
 import { rawRequest, ROOT } from './helpers.js';
 
 // Wrap the real function: every call still compares, and the test sees the arguments.
@@ -39,13 +36,7 @@ beforeAll(async () => {
   const cache = new SnapshotCache();
   cache.set(snapshotOf([subnetView({ subnetId: 'subnet-0a', name: 'critical', inUse: 3, available: 1, lingering: 0 })], { takenAt: Date.now() }));
   store = await FileStore.open({ dataDir: dir, clock: { now: () => Date.now() }, logger: silentLogger });
-  const service = new AdmissionService({ cache, config, store, clock: { now: () => Date.now() }, logger: silentLogger });
-  const app = express();
-  app.use(createAdmitRouter({ cache, config, service, logger: silentLogger }));
-  server = await new Promise<Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url } = await startAdmitApp({ cache, config, store }));
 });
 
 afterAll(async () => {
