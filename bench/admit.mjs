@@ -1,91 +1,88 @@
-// /admit throughput and latency on the embedded file store, observations and group commit included.
-//   npm run build && node bench/admit.mjs [--duration 10] [--connections 10]
-// Runs against the built output (dist/, or GLUE_ENI_DIST). Counts every outgoing HTTP request made by the
-// process during the run (the AWS SDK's only way out): /admit must make none.
+// /admit throughput and latency against the real exporter process, AWS requests counted from its own metrics.
+//
+//   npm run build && node bench/admit.mjs [--duration 10] [--connections 10] [--workers 1]
+//
+// The exporter runs as `glue-eni-exporter demo` in a child process (the simulator stands in for AWS and the
+// exporter samples it every 5 s through the real SDK clients); autocannon drives /admit from this process, so
+// the load generator does not share the exporter's event loop. Every /admit records an observation in the
+// embedded file store (group-committed with fdatasync) before it answers. AWS requests are read from
+// glue_eni_aws_requests_total before and after: they follow the sample schedule, not the /admit count.
 import autocannon from 'autocannon';
-import diagnostics from 'node:diagnostics_channel';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '1' },
   },
 });
 const dist = resolve(process.env.GLUE_ENI_DIST ?? new URL('../dist', import.meta.url).pathname);
-const load = (p) => import(pathToFileURL(join(dist, p)).href);
 
-const { default: express } = await import('express');
-const { snapshotOf, subnetView } = await load('admission/fixtures.js');
-const { AdmissionService } = await load('admission/service.js');
-const { parseConfig } = await load('config/load.js');
-const { createAdmitRouter } = await load('http/admit.js');
-const { silentLogger } = await load('log.js');
-const { SnapshotCache } = await load('snapshot/cache.js');
-const { FileStore } = await load('store/file.js');
+async function freePort() {
+  const srv = createServer().listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const { port } = srv.address();
+  await new Promise((r) => srv.close(r));
+  return port;
+}
 
-let outgoing = 0;
-diagnostics.subscribe('http.client.request.start', () => outgoing++);
-diagnostics.subscribe('undici:request:create', () => outgoing++);
-
-const dir = await mkdtemp(join(tmpdir(), 'glue-eni-bench-'));
-const clock = { now: () => Date.now() };
-const subnetId = 'subnet-0a1b2c';
-const config = parseConfig({ subnets: [{ id: subnetId, name: 'critical' }], dataDir: dir }, {});
-const store = await FileStore.open({ dataDir: dir, clock, logger: silentLogger });
-const cache = new SnapshotCache();
-// A fresh snapshot that never goes stale during the run: 30 in-use, 5 available in a /26, so every call waits
-// (an admit would reserve and soon make every answer a wait anyway); each call still records an observation.
-const fresh = () => cache.set(snapshotOf([subnetView({ subnetId, name: 'critical', inUse: 30, available: 5, lingering: 2 })]));
-fresh();
-const refresher = setInterval(fresh, 1000);
-const service = new AdmissionService({ cache, config, store, clock, logger: silentLogger });
-const app = express();
-app.use(createAdmitRouter({ cache, config, service, logger: silentLogger }));
-const server = await new Promise((r) => {
-  const s = app.listen(0, '127.0.0.1', () => r(s));
-});
-const url = `http://127.0.0.1:${server.address().port}/admit?subnet=critical&workers=10&dag_run_id=bench`;
-
-const before = outgoing;
-const commitsBefore = store.commits;
-const result = await autocannon({ url, connections: Number(values.connections), duration: Number(values.duration) });
-const aws = outgoing - before;
-const commits = store.commits - commitsBefore;
-
-clearInterval(refresher);
-await new Promise((r) => server.close(r));
-await store.close();
-await rm(dir, { recursive: true, force: true });
-
-const ok = result['2xx'];
-console.log(
-  JSON.stringify(
-    {
-      url: url.replace(/:\d+\//, ':PORT/'),
-      connections: Number(values.connections),
-      duration_seconds: Number(values.duration),
-      requests: result.requests.total,
-      non_2xx: result.non2xx,
-      errors: result.errors,
-      throughput_rps: Math.round(result.requests.average),
-      latency_p50_ms: result.latency.p50,
-      latency_p99_ms: result.latency.p99,
-      latency_max_ms: result.latency.max,
-      observations_written: ok,
-      group_commits: commits,
-      records_per_commit: commits ? Number((ok / commits).toFixed(1)) : 0,
-      aws_requests_during_run: aws,
-    },
-    null,
-    2,
-  ),
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const child = spawn(
+  process.execPath,
+  [join(dist, 'cli.js'), 'demo', '--listen', `127.0.0.1:${port}`, '--speed', '1', '--schedule', '*/5 * * * * *', '--log-level', 'warn'],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
 );
-if (aws !== 0) {
-  console.error(`unexpected: ${aws} outgoing requests during the /admit run`);
-  process.exitCode = 1;
+
+async function metric(name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+}
+
+try {
+  for (let i = 0; ; i++) {
+    const ready = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (i > 100) throw new Error('exporter not ready after 20 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const url = `${base}/admit?subnet=shared&workers=${values.workers}&dag_run_id=bench`;
+  // Warm-up: JIT and the file store's first appends.
+  await autocannon({ url, connections: Number(values.connections), duration: 2 });
+  const awsBefore = await metric('glue_eni_aws_requests_total');
+  const decisionsBefore = await metric('glue_eni_admission_decisions_total');
+  const result = await autocannon({ url, connections: Number(values.connections), duration: Number(values.duration) });
+  const awsDuring = (await metric('glue_eni_aws_requests_total')) - awsBefore;
+  const decisions = (await metric('glue_eni_admission_decisions_total')) - decisionsBefore;
+  console.log(
+    JSON.stringify(
+      {
+        connections: Number(values.connections),
+        duration_seconds: Number(values.duration),
+        requests: result.requests.total,
+        non_2xx: result.non2xx,
+        errors: result.errors,
+        throughput_rps: Math.round(result.requests.average),
+        latency_p50_ms: result.latency.p50,
+        latency_p99_ms: result.latency.p99,
+        latency_max_ms: result.latency.max,
+        decisions_recorded: decisions,
+        aws_requests_during_run: awsDuring,
+        samples_during_run_expected: Math.round(Number(values.duration) / 5),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  child.kill('SIGTERM');
+  await once(child, 'exit');
 }

@@ -3,10 +3,12 @@
 //   render  — /metrics render time at 100 subnets (registry.metrics() and GET /metrics): median and p95
 //   series  — exposition samples at (10 subnets, 100 ENIs), (10, 5,000) and (100, 5,000): subnets, never ENIs
 //
-//   npm run build && node bench/scale.mjs [--only sample|render|series] [--runs 5] [--renders 200]
+//   npm run build && node --expose-gc bench/scale.mjs [--only sample|render|series] [--runs 5] [--renders 200]
 //
-// Runs against the built output (dist/, or GLUE_ENI_DIST). The simulator runs in a child process (this file with
-// --sim), so the CPU time and RSS measured here are the exporter's alone.
+// Runs against the built output (dist/, or GLUE_ENI_DIST: a build elsewhere, e.g.
+// `npx tsc -p tsconfig.json --outDir /tmp/b/dist`, with package.json copied to /tmp/b and node_modules linked there).
+// The simulator runs in a child process (this file with --sim), so the CPU time and RSS measured here are the
+// exporter's alone. --expose-gc adds the figures after a full collection.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -77,6 +79,8 @@ const { parseConfig } = await load('config/load.js');
 const rssAtLoad = process.memoryUsage().rss;
 const { silentLogger } = await load('log.js');
 const { startExporter } = await load('server.js');
+// The AWS SDK clients are most of this: what a sample starts from.
+const rssExporterLoaded = process.memoryUsage().rss;
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -167,7 +171,7 @@ async function benchSample(runs) {
     const mem = process.memoryUsage();
     // With --expose-gc: what stays once the garbage of the parse is collected (V8 keeps freed pages a while).
     globalThis.gc?.();
-    const afterGc = globalThis.gc ? mb(process.memoryUsage().rss) : undefined;
+    const memGc = globalThis.gc ? process.memoryUsage() : undefined;
     return {
       world,
       enis_in_snapshot: snap.subnets.reduce((n, s) => n + s.totalEnis, 0),
@@ -178,8 +182,10 @@ async function benchSample(runs) {
       cpu_ms_max: round(Math.max(...cpu)),
       wall_ms_median: round(median(wall)),
       rss_mb_modules_loaded: mb(rssAtLoad),
+      rss_mb_exporter_loaded: mb(rssExporterLoaded),
       rss_mb_after_sampling: mb(mem.rss),
-      rss_mb_after_gc: afterGc,
+      rss_mb_after_gc: memGc && mb(memGc.rss),
+      heap_used_mb_after_gc: memGc && mb(memGc.heapUsed),
       heap_used_mb: mb(mem.heapUsed),
       heap_total_mb: mb(mem.heapTotal),
       external_mb: mb(mem.external),

@@ -191,7 +191,7 @@ describe('EniPageParser', () => {
   it('parses a body streamed in small chunks, split inside multi-byte characters', async () => {
     const xml = page(
       Array.from({ length: 30 }, (_, i) =>
-        eniXml({ id: `eni-0s${i}`, subnetId: 'subnet-0aaa', status: 'in-use', description: `Glue café ☃ ${i}`, ips: ['10.0.1.1', '10.0.1.2'] }),
+        eniXml({ id: `eni-0s${i}`, subnetId: 'subnet-0aaa', status: 'in-use', description: `Glue café &amp; ☃ ${i}`, ips: ['10.0.1.1', '10.0.1.2'] }),
       ),
       'tok-next',
     );
@@ -200,12 +200,13 @@ describe('EniPageParser', () => {
       for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
     }
     const whole = parseEniPage(xml);
-    for (const size of [1, 7, 4096]) {
+    for (const size of [1, 2, 7, 4096]) {
       const streamed = await parseEniPageBody(chunks(size));
       expect(streamed).toEqual(whole);
     }
+    expect(await parseEniPageBody(bytes)).toEqual(whole);
     expect(whole.enis).toHaveLength(30);
-    expect(whole.enis[29]).toMatchObject({ id: 'eni-0s29', description: 'Glue café ☃ 29', privateIpCount: 2 });
+    expect(whole.enis[29]).toMatchObject({ id: 'eni-0s29', description: 'Glue café & ☃ 29', privateIpCount: 2 });
     expect(whole.nextToken).toBe('tok-next');
     expect(whole.requestId).toBe('req-1');
   });

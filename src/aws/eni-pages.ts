@@ -1,14 +1,15 @@
 // DescribeNetworkInterfaces pages read straight into RawEni records. The SDK's own deserializer builds a
 // complete object tree of every ENI (tags, groups, addresses, ...) from ~1.3 KB of XML each: at 10,000 ENIs
-// that is most of a sample's CPU and memory. Here a successful response body is streamed through a SAX parser
-// that keeps only the fields the reader maps; everything else (endpoint, signing, retries, error parsing,
-// request counting) stays with the EC2 client, and non-2xx responses still go through the SDK's deserializer,
-// so throttling is classified and retried exactly as for any other command.
+// that is most of a sample's CPU and memory. Here a successful response body is streamed through htmlparser2's
+// XML tokenizer, keeping only the fields the reader maps; everything else (endpoint, signing, retries, error
+// parsing, request counting) stays with the EC2 client, and non-2xx responses still go through the SDK's
+// deserializer, so throttling is classified and retried exactly as for any other command.
 import {
   DescribeNetworkInterfacesCommand,
   type DescribeNetworkInterfacesCommandInput,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
+import { Buffer } from 'node:buffer';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import type { RawEni } from './types.js';
 
@@ -55,6 +56,7 @@ interface EniDraft {
 }
 
 const PREFIX = 'DescribeNetworkInterfaces response: ';
+const NON_ASCII = /[^\x00-\x7f]/;
 
 function malformed(err: unknown): Error {
   if (err instanceof Error && err.message.startsWith(PREFIX)) return err;
@@ -113,9 +115,22 @@ export class EniPageParser implements TokenizerCallbacks {
   private eni: EniDraft | undefined;
   private target = Target.None;
   private field: EniField | AttachmentField | undefined;
+  /** Text of the collected element: decoded parts, then input not yet decoded (see `bytes`). */
   private text = '';
+  private raw = '';
+  /**
+   * Fed bytes rather than text. Bytes are read as Latin-1, one character per byte: the markup is ASCII, no
+   * streaming decoder is needed for characters split between chunks, and only the kept values that hold
+   * non-ASCII bytes are decoded as UTF-8.
+   */
+  private bytes: boolean | undefined;
 
-  write(chunk: string): this {
+  /** Feeds text, or the raw bytes of a UTF-8 document (not both in one document). */
+  write(input: string | Uint8Array): this {
+    const bytes = typeof input !== 'string';
+    if (this.bytes === undefined) this.bytes = bytes;
+    else if (this.bytes !== bytes) throw new TypeError(`${PREFIX}text and bytes written to one document`);
+    const chunk = bytes ? Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1') : input;
     if (chunk.length === 0) return this;
     this.chunks.push(chunk);
     try {
@@ -146,6 +161,7 @@ export class EniPageParser implements TokenizerCallbacks {
   /** Drops chunks that end before `pos`: callbacks come in input order, so they are never needed again. */
   private release(pos: number): void {
     const chunks = this.chunks;
+    if (chunks.length < 2) return;
     let i = 0;
     let start = this.chunksStart;
     while (i < chunks.length - 1 && pos - start >= (chunks[i] as string).length) start += (chunks[i++] as string).length;
@@ -253,15 +269,18 @@ export class EniPageParser implements TokenizerCallbacks {
   }
 
   ontext(start: number, end: number): void {
-    if (this.target !== Target.None) this.text += this.slice(start, end);
+    if (this.target !== Target.None) this.raw += this.slice(start, end);
   }
 
   ontextentity(codepoint: number): void {
-    if (this.target !== Target.None) this.text += String.fromCodePoint(codepoint);
+    if (this.target === Target.None) return;
+    // Entities are ASCII: the input before one never ends inside a multi-byte character.
+    this.text += this.decoded(this.raw) + String.fromCodePoint(codepoint);
+    this.raw = '';
   }
 
   oncdata(start: number, end: number, endOffset: number): void {
-    if (this.target !== Target.None) this.text += this.slice(start, end - endOffset);
+    if (this.target !== Target.None) this.raw += this.slice(start, end - endOffset);
   }
 
   onattribname(): void {}
@@ -278,22 +297,41 @@ export class EniPageParser implements TokenizerCallbacks {
   private collect(target: Target): void {
     this.target = target;
     this.text = '';
+    this.raw = '';
+  }
+
+  /** Latin-1 read input back to its UTF-8 characters (text input is already decoded). */
+  private decoded(s: string): string {
+    return this.bytes && NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
   }
 
   private closeElement(): void {
     const depth = this.depth--;
     if (depth <= 0) throw new Error(`${PREFIX}closing tag without an open element`);
     const target = this.target;
-    const text = this.text;
+    if (target === Target.None) {
+      this.structure(depth);
+      return;
+    }
+    const text = this.raw === '' ? this.text : this.text + this.decoded(this.raw);
     this.target = Target.None;
     this.text = '';
+    this.raw = '';
+    this.structure(depth);
+    if (target === Target.NextToken) this.nextToken = own(text);
+    else if (target === Target.RequestId) this.requestId = own(text);
+    else if (!this.eni) return;
+    else if (target === Target.EniField) this.setEniField(this.eni, this.field as EniField, text);
+    else if (target === Target.AttachmentField) this.setAttachmentField(this.eni, this.field as AttachmentField, text);
+  }
+
+  /** Leaves an element: ENI boundaries and the containers that give `item` its meaning. */
+  private structure(depth: number): void {
     switch (depth) {
       case 1:
         this.rootClosed = true;
         return;
       case 2:
-        if (target === Target.NextToken) this.nextToken = own(text);
-        else if (target === Target.RequestId) this.requestId = own(text);
         this.inSet = false;
         return;
       case 3:
@@ -301,11 +339,7 @@ export class EniPageParser implements TokenizerCallbacks {
         this.eni = undefined;
         return;
       case 4:
-        if (target === Target.EniField && this.eni) this.setEniField(this.eni, this.field as EniField, text);
         this.inAttachment = this.inAddresses = this.inPrefixes = false;
-        return;
-      case 5:
-        if (target === Target.AttachmentField && this.eni) this.setAttachmentField(this.eni, this.field as AttachmentField, text);
         return;
       default:
         return;
@@ -397,16 +431,12 @@ type Body = string | Uint8Array | AsyncIterable<Uint8Array | string>;
 export async function parseEniPageBody(body: unknown): Promise<EniPage> {
   const parser = new EniPageParser();
   const b = body as Body;
-  if (typeof b === 'string') return parser.write(b).end();
-  const decoder = new TextDecoder('utf-8');
-  if (b instanceof Uint8Array) return parser.write(decoder.decode(b)).end();
+  if (typeof b === 'string' || b instanceof Uint8Array) return parser.write(b).end();
   if (b == null || typeof (b as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
     throw new TypeError(`${PREFIX}body is not a byte stream`);
   }
-  for await (const chunk of b) {
-    parser.write(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
-  }
-  return parser.write(decoder.decode()).end();
+  for await (const chunk of b) parser.write(chunk);
+  return parser.end();
 }
 
 // Minimal shapes of the middleware contract (@smithy/types), kept local to this module.
