@@ -174,6 +174,36 @@ describe('createAwsClients', () => {
     expect(scope.isDone()).toBe(true);
   });
 
+  it('fails a request whose server never answers, after requestTimeoutMs, instead of hanging the sampler', async () => {
+    const { createServer } = await import('node:http');
+    const sockets = new Set<import('node:net').Socket>();
+    const silent = createServer(() => undefined); // accepts and reads, never answers
+    silent.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as import('node:net').AddressInfo).port;
+    nock.enableNetConnect('127.0.0.1:' + port);
+    const errors: string[] = [];
+    try {
+      const { ec2 } = createAwsClients({
+        region: 'us-east-1',
+        endpoints: { ec2: `http://127.0.0.1:${port}` },
+        maxAttempts: 1,
+        requestTimeoutMs: 300,
+        onError: (api) => errors.push(api),
+      });
+      const started = Date.now();
+      const err = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: ['subnet-0a1'] })).catch((e: unknown) => e)) as Error;
+      expect(err).toBeInstanceOf(Error);
+      expect(err.name).toBe('TimeoutError');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(errors).toEqual(['DescribeSubnets']);
+    } finally {
+      nock.disableNetConnect();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it('instrumenting twice replaces the hooks instead of counting twice', async () => {
     const first: string[] = [];
     const second: string[] = [];

@@ -49,6 +49,8 @@ function baseConfig(opts: AwsClientOptions, endpoint: string | undefined): EC2Cl
     retryMode: 'standard',
     requestHandler: {
       requestTimeout: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      // Without it the SDK only warns on a timed-out socket and the call never settles.
+      throwOnRequestTimeout: true,
       connectionTimeout: DEFAULT_CONNECTION_TIMEOUT_MS,
     },
   };

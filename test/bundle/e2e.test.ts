@@ -245,12 +245,15 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
     expect(subnets.length).toBeGreaterThan(0);
     // The duration panels need ENIs that went in-use → available → deleted while watched: a minute or two
-    // of demo time. Wait for them in every subnet rather than accept an empty panel.
+    // of demo time. Wait for them in every subnet rather than accept an empty panel, and for a few scrapes of
+    // each series since: `increase()` needs two samples in its window, a series born at the last scrape has one.
     for (const metric of ['glue_eni_available_duration_seconds_count', 'glue_eni_linger_duration_seconds_count']) {
       await waitFor(
-        `${metric} > 0 in every subnet`,
+        `${metric} > 0 in every subnet, scraped at least 5 times`,
         async () => {
-          const r = await prom('/api/v1/query', { query: `count by (subnet) (${metric} > 0)` });
+          const r = await prom('/api/v1/query', {
+            query: `count by (subnet) (${metric} > 0 and count_over_time(${metric}[10m]) >= 5)`,
+          });
           return r.data.result.length === subnets.length ? true : undefined;
         },
         180_000,
