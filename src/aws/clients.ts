@@ -1,8 +1,9 @@
 // The only place AWS SDK clients are built. Region, endpoints and credentials are passed only when the
 // configuration names them, so that the SDK's own resolution (AWS_REGION, AWS_ENDPOINT_URL[_EC2|_GLUE],
 // profiles, the credentials chain) stays in charge otherwise.
-import { EC2Client, type EC2ClientConfig } from '@aws-sdk/client-ec2';
-import { GlueClient, type GlueClientConfig } from '@aws-sdk/client-glue';
+import type { EC2Client, EC2ClientConfig } from '@aws-sdk/client-ec2';
+import type { GlueClient, GlueClientConfig } from '@aws-sdk/client-glue';
+import { ec2Sdk, glueSdk } from './sdk.js';
 
 /** A retry strategy accepted by both clients (the SDK's standard one unless a test swaps it). */
 export type AwsRetryStrategy = NonNullable<EC2ClientConfig['retryStrategy']> & NonNullable<GlueClientConfig['retryStrategy']>;
@@ -98,8 +99,8 @@ export function instrumentClient(client: Instrumentable, hooks: AwsHooks): void 
 }
 
 export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
-  const ec2 = new EC2Client(baseConfig(opts, opts.endpoints?.ec2));
-  const glue = new GlueClient(baseConfig(opts, opts.endpoints?.glue));
+  const ec2 = new (ec2Sdk().EC2Client)(baseConfig(opts, opts.endpoints?.ec2));
+  const glue = new (glueSdk().GlueClient)(baseConfig(opts, opts.endpoints?.glue));
   instrumentClient(ec2, opts);
   instrumentClient(glue, opts);
   return { ec2, glue };

@@ -4,13 +4,10 @@
 // XML tokenizer, keeping only the fields the reader maps; everything else (endpoint, signing, retries, error
 // parsing, request counting) stays with the EC2 client, and non-2xx responses still go through the SDK's
 // deserializer, so throttling is classified and retried exactly as for any other command.
-import {
-  DescribeNetworkInterfacesCommand,
-  type DescribeNetworkInterfacesCommandInput,
-  type EC2Client,
-} from '@aws-sdk/client-ec2';
+import type { DescribeNetworkInterfacesCommand, DescribeNetworkInterfacesCommandInput, EC2Client } from '@aws-sdk/client-ec2';
 import { Buffer } from 'node:buffer';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
+import { ec2Sdk } from './sdk.js';
 import type { RawEni } from './types.js';
 
 /** One page of DescribeNetworkInterfaces. */
@@ -499,7 +496,7 @@ type ResolveArgs = Parameters<DescribeNetworkInterfacesCommand['resolveMiddlewar
  * DescribeNetworkInterfaces exactly as the SDK sends it (same serializer, endpoint, signing, retries), whose
  * successful responses are read by EniPageParser. Send it with `sendEniPage`.
  */
-export class DescribeEniPageCommand extends DescribeNetworkInterfacesCommand {
+export class DescribeEniPageCommand extends ec2Sdk().DescribeNetworkInterfacesCommand {
   override resolveMiddleware(...[clientStack, configuration, options]: ResolveArgs): ReturnType<DescribeNetworkInterfacesCommand['resolveMiddleware']> {
     // Same name, step and priority as the SDK's deserializer: the command's entry replaces the client's.
     this.middlewareStack.add(eniPageDeserializer(sdkDeserializer(clientStack)) as never, {

@@ -1,24 +1,15 @@
 // Reads one sample from AWS: Glue (connections, jobs, recent runs) then EC2 (subnets, ENIs), and turns SDK
 // shapes into the plain records of ./types.ts. EC2 is all-or-nothing (a half-read subnet looks emptier than it
 // is); Glue is best-effort (an exporter with EC2-only permissions still serves exact IP metrics).
-import {
-  DescribeSubnetsCommand,
-  EC2Client,
-  type NetworkInterface,
-  type Subnet,
-} from '@aws-sdk/client-ec2';
-import {
-  GetConnectionsCommand,
-  GetJobRunsCommand,
-  GetJobsCommand,
-  GlueClient,
-  type Job,
-  type JobRun,
-} from '@aws-sdk/client-glue';
+import type { EC2Client, NetworkInterface, Subnet } from '@aws-sdk/client-ec2';
+import type { GlueClient, Job, JobRun } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
 import { sendEniPage } from './eni-pages.js';
+import { ec2Sdk, glueSdk } from './sdk.js';
 import { ACTIVE_RUN_STATES, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
 
+const { DescribeSubnetsCommand } = ec2Sdk();
+const { GetConnectionsCommand, GetJobRunsCommand, GetJobsCommand } = glueSdk();
 
 /** EC2 caps the values of one filter; more subnets than this are read in several filter sequences. */
 const MAX_FILTER_VALUES = 200;

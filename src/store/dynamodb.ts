@@ -11,23 +11,24 @@
 //   - the rolling window: from this process's memory (its recent reads and writes), no DynamoDB read.
 //   - reservations: not granted. Only the conditional ledger makes them race-free across replicas, so an
 //     admission that would be granted is refused with StoreUnreachableError (503); waits are answered (200).
-import {
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import { join } from 'node:path';
+import { SpillJournal } from './journal.js';
+import { KeyedMutex } from './mutex.js';
+import { dynamoDbSdk } from '../aws/sdk.js';
+
+const {
   ConditionalCheckFailedException,
   CreateTableCommand,
-  DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
   ResourceInUseException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
-import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
-import { join } from 'node:path';
-import { SpillJournal } from './journal.js';
-import { KeyedMutex } from './mutex.js';
+} = dynamoDbSdk();
 import {
   isLive,
   observationFromRecord,

@@ -1,10 +1,10 @@
 // Store selection from config, and `init-store` (create the DynamoDB table, enable TTL).
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdir } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { DynamoStore, initDynamoTable } from './dynamodb.js';
+import { dynamoDbSdk } from '../aws/sdk.js';
 import { FileStore } from './file.js';
 import type { AdmissionStore } from './types.js';
 
@@ -26,7 +26,7 @@ type StoreConfig = Pick<Config, 'store' | 'dataDir' | 'region' | 'endpoints'>;
 export const DYNAMODB_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, maxAttempts: 2 } as const;
 
 export function dynamoClientFor(config: StoreConfig): DynamoDBClient {
-  return new DynamoDBClient({
+  return new (dynamoDbSdk().DynamoDBClient)({
     maxAttempts: DYNAMODB_TIMEOUTS.maxAttempts,
     requestHandler: {
       connectionTimeout: DYNAMODB_TIMEOUTS.connectionTimeout,
@@ -43,6 +43,8 @@ const HOUR_MS = 3600_000;
 
 export async function openStore(config: StoreConfig, deps: StoreDeps): Promise<AdmissionStore> {
   if (config.store.type === 'dynamodb') {
+    // Imported on use: the DynamoDB SDK is ~20 MB a file-store exporter never needs.
+    const { DynamoStore } = await import('./dynamodb.js');
     const store = await DynamoStore.open({
       client: deps.dynamodb ?? dynamoClientFor(config),
       ownsClient: !deps.dynamodb,
@@ -69,6 +71,7 @@ export async function initStore(config: StoreConfig, deps: { logger: Logger; dyn
   if (config.store.type === 'dynamodb') {
     const client = deps.dynamodb ?? dynamoClientFor(config);
     try {
+      const { initDynamoTable } = await import('./dynamodb.js');
       await initDynamoTable(client, config.store.table, deps.logger);
     } finally {
       if (!deps.dynamodb) client.destroy();
