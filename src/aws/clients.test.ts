@@ -1,5 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import nock from 'nock';
+import { isolatedAwsEnvironment } from '../../test/helpers/aws-env.js';
 import { DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { GetJobsCommand } from '@aws-sdk/client-glue';
 // The SDK's own standard strategy with no backoff, so retry tests stay fast.
@@ -10,19 +11,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const EC2_URL = 'http://127.0.0.1:45101';
 const GLUE_URL = 'http://127.0.0.1:45102';
-const ENV_KEYS = [
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_EC2',
-  'AWS_ENDPOINT_URL_GLUE',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_EC2_METADATA_DISABLED',
-];
-const savedEnv: Record<string, string | undefined> = {};
 
 const subnetsXml = (id: string) => `<?xml version="1.0" encoding="UTF-8"?>
 <DescribeSubnetsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
@@ -42,29 +30,7 @@ const subnetsXml = (id: string) => `<?xml version="1.0" encoding="UTF-8"?>
 const throttledXml = `<?xml version="1.0" encoding="UTF-8"?>
 <Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>d4904b2e-5f2b-4c3a-9a3b-EXAMPLE</RequestID></Response>`;
 
-beforeAll(() => {
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  nock.disableNetConnect();
-});
-
-beforeEach(() => {
-  for (const k of ENV_KEYS) delete process.env[k];
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
-  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
-});
-
-afterEach(() => {
-  nock.cleanAll();
-});
-
-afterAll(() => {
-  nock.enableNetConnect();
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-});
+isolatedAwsEnvironment();
 
 describe('apiName', () => {
   it('strips the Command suffix', () => {

@@ -8,7 +8,7 @@ import type { DescribeNetworkInterfacesCommand, DescribeNetworkInterfacesCommand
 import { Buffer } from 'node:buffer';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
 import { ec2Sdk } from './sdk.js';
-import type { RawEni } from './types.js';
+import { rawEni, type EniFields, type RawEni } from './types.js';
 
 /** One page of DescribeNetworkInterfaces. */
 export interface EniPage {
@@ -35,22 +35,6 @@ const ENI_FIELDS = [
 const ATTACHMENT_FIELDS = ['attachTime', 'status', 'deleteOnTermination'] as const;
 type EniField = (typeof ENI_FIELDS)[number];
 type AttachmentField = (typeof ATTACHMENT_FIELDS)[number];
-
-interface EniDraft {
-  id?: string;
-  subnetId?: string;
-  status?: string;
-  description?: string;
-  requesterId?: string;
-  requesterManaged?: boolean;
-  interfaceType?: string;
-  hasPrimaryIp: boolean;
-  privateIps: number;
-  prefixes: number;
-  attachTime?: number;
-  attachmentStatus?: string;
-  deleteOnTermination?: boolean;
-}
 
 const PREFIX = 'DescribeNetworkInterfaces response: ';
 const NON_ASCII = /[^\x00-\x7f]/;
@@ -109,7 +93,7 @@ export class EniPageParser implements TokenizerCallbacks {
   private inAttachment = false;
   private inAddresses = false;
   private inPrefixes = false;
-  private eni: EniDraft | undefined;
+  private eni: EniFields | undefined;
   private target = Target.None;
   private field: EniField | AttachmentField | undefined;
   /** Text of the collected element: decoded parts, then input not yet decoded (see `bytes`). */
@@ -332,7 +316,7 @@ export class EniPageParser implements TokenizerCallbacks {
         this.inSet = false;
         return;
       case 3:
-        if (this.eni) this.enis.push(this.finish(this.eni));
+        if (this.eni) this.enis.push(rawEni(this.eni));
         this.eni = undefined;
         return;
       case 4:
@@ -351,7 +335,7 @@ export class EniPageParser implements TokenizerCallbacks {
     return copy;
   }
 
-  private setEniField(eni: EniDraft, field: EniField, text: string): void {
+  private setEniField(eni: EniFields, field: EniField, text: string): void {
     switch (field) {
       case 'networkInterfaceId':
         eni.id = own(text);
@@ -381,7 +365,7 @@ export class EniPageParser implements TokenizerCallbacks {
     }
   }
 
-  private setAttachmentField(eni: EniDraft, field: AttachmentField, text: string): void {
+  private setAttachmentField(eni: EniFields, field: AttachmentField, text: string): void {
     switch (field) {
       case 'attachTime': {
         const t = Date.parse(text);
@@ -397,24 +381,6 @@ export class EniPageParser implements TokenizerCallbacks {
     }
   }
 
-  /** Same record, same optional keys, as `toRawEni` makes from the SDK's NetworkInterface. */
-  private finish(d: EniDraft): RawEni {
-    const eni: RawEni = {
-      id: d.id ?? '',
-      subnetId: d.subnetId ?? '',
-      status: d.status ?? 'unknown',
-      description: d.description ?? '',
-      requesterManaged: d.requesterManaged ?? false,
-      privateIpCount: Math.max(d.privateIps, d.hasPrimaryIp ? 1 : 0),
-      ipv4PrefixCount: d.prefixes,
-    };
-    if (d.requesterId !== undefined) eni.requesterId = d.requesterId;
-    if (d.interfaceType !== undefined) eni.interfaceType = d.interfaceType;
-    if (d.attachTime !== undefined) eni.attachTime = d.attachTime;
-    if (d.attachmentStatus !== undefined) eni.attachmentStatus = d.attachmentStatus;
-    if (d.deleteOnTermination !== undefined) eni.deleteOnTermination = d.deleteOnTermination;
-    return eni;
-  }
 }
 
 /** Parses a whole DescribeNetworkInterfaces response document. */

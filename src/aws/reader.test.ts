@@ -1,5 +1,6 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import nock from 'nock';
+import { isolatedAwsEnvironment } from '../../test/helpers/aws-env.js';
 // The SDK's own standard strategy with no backoff, so retry tests stay fast.
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { AwsReadError, AwsReader, type AwsReaderOptions } from './reader.js';
@@ -30,19 +31,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const NOW = Date.parse('2026-04-09T07:03:00Z');
 const HOUR = 3_600_000;
-const ENV_KEYS = [
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_EC2',
-  'AWS_ENDPOINT_URL_GLUE',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'AWS_PROFILE',
-  'AWS_EC2_METADATA_DISABLED',
-];
-const savedEnv: Record<string, string | undefined> = {};
 
 const SUBNET_A: SubnetFixture = { id: 'subnet-0aaa', cidr: '10.0.1.0/26', az: 'us-east-1a', available: 3 };
 const SUBNET_B: SubnetFixture = { id: 'subnet-0bbb', cidr: '10.0.2.0/26', az: 'us-east-1b', available: 51 };
@@ -72,29 +60,7 @@ function makeReader(extra: Partial<AwsReaderOptions> = {}): { reader: AwsReader;
   return { reader, requests };
 }
 
-beforeAll(() => {
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  nock.disableNetConnect();
-});
-
-beforeEach(() => {
-  for (const k of ENV_KEYS) delete process.env[k];
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
-  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
-});
-
-afterEach(() => {
-  nock.cleanAll();
-});
-
-afterAll(() => {
-  nock.enableNetConnect();
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-});
+isolatedAwsEnvironment();
 
 // ---------------------------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import type { GlueClient, Job, JobRun } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
 import { sendEniPage } from './eni-pages.js';
 import { ec2Sdk, glueSdk } from './sdk.js';
-import { ACTIVE_RUN_STATES, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
+import { ACTIVE_RUN_STATES, rawEni, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
 
 const { DescribeSubnetsCommand } = ec2Sdk();
 const { GetConnectionsCommand, GetJobRunsCommand, GetJobsCommand } = glueSdk();
@@ -141,26 +141,22 @@ async function paginate<P extends { NextToken?: string | undefined }>(
 }
 
 export function toRawEni(ni: NetworkInterface): RawEni {
-  const privateIps = ni.PrivateIpAddresses?.length ?? 0;
-  const eni: RawEni = {
-    id: ni.NetworkInterfaceId ?? '',
-    subnetId: ni.SubnetId ?? '',
-    status: ni.Status ?? 'unknown',
-    description: ni.Description ?? '',
-    requesterManaged: ni.RequesterManaged ?? false,
-    privateIpCount: Math.max(privateIps, ni.PrivateIpAddress ? 1 : 0),
-    ipv4PrefixCount: ni.Ipv4Prefixes?.length ?? 0,
-  };
-  if (ni.RequesterId !== undefined) eni.requesterId = ni.RequesterId;
-  if (ni.InterfaceType !== undefined) eni.interfaceType = ni.InterfaceType;
   const att = ni.Attachment;
-  if (att) {
-    const attachTime = ms(att.AttachTime);
-    if (attachTime !== undefined) eni.attachTime = attachTime;
-    if (att.Status !== undefined) eni.attachmentStatus = att.Status;
-    if (att.DeleteOnTermination !== undefined) eni.deleteOnTermination = att.DeleteOnTermination;
-  }
-  return eni;
+  return rawEni({
+    id: ni.NetworkInterfaceId,
+    subnetId: ni.SubnetId,
+    status: ni.Status,
+    description: ni.Description,
+    requesterId: ni.RequesterId,
+    requesterManaged: ni.RequesterManaged,
+    interfaceType: ni.InterfaceType,
+    hasPrimaryIp: Boolean(ni.PrivateIpAddress),
+    privateIps: ni.PrivateIpAddresses?.length ?? 0,
+    prefixes: ni.Ipv4Prefixes?.length ?? 0,
+    attachTime: ms(att?.AttachTime),
+    attachmentStatus: att?.Status,
+    deleteOnTermination: att?.DeleteOnTermination,
+  });
 }
 
 export function toRawSubnet(s: Subnet): RawSubnet {

@@ -26,6 +26,45 @@ export interface RawEni {
   deleteOnTermination?: boolean;
 }
 
+/** An ENI's fields as read from either response path (the SDK's shapes or the streamed XML), all optional. */
+export interface EniFields {
+  id?: string;
+  subnetId?: string;
+  status?: string;
+  description?: string;
+  requesterId?: string;
+  requesterManaged?: boolean;
+  interfaceType?: string;
+  /** The primary private address is present. */
+  hasPrimaryIp: boolean;
+  /** Entries of privateIpAddressesSet. */
+  privateIps: number;
+  /** Entries of ipv4PrefixSet. */
+  prefixes: number;
+  attachTime?: number;
+  attachmentStatus?: string;
+  deleteOnTermination?: boolean;
+}
+
+/** The one place a RawEni is built: both read paths give the same record with the same optional keys. */
+export function rawEni(d: EniFields): RawEni {
+  const eni: RawEni = {
+    id: d.id ?? '',
+    subnetId: d.subnetId ?? '',
+    status: d.status ?? 'unknown',
+    description: d.description ?? '',
+    requesterManaged: d.requesterManaged ?? false,
+    privateIpCount: Math.max(d.privateIps, d.hasPrimaryIp ? 1 : 0),
+    ipv4PrefixCount: d.prefixes,
+  };
+  if (d.requesterId !== undefined) eni.requesterId = d.requesterId;
+  if (d.interfaceType !== undefined) eni.interfaceType = d.interfaceType;
+  if (d.attachTime !== undefined) eni.attachTime = d.attachTime;
+  if (d.attachmentStatus !== undefined) eni.attachmentStatus = d.attachmentStatus;
+  if (d.deleteOnTermination !== undefined) eni.deleteOnTermination = d.deleteOnTermination;
+  return eni;
+}
+
 export interface RawConnection {
   name: string;
   subnetId?: string;
