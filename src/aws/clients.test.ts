@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import nock from 'nock';
 import { isolatedAwsEnvironment } from '../../test/helpers/aws-env.js';
@@ -141,12 +143,11 @@ describe('createAwsClients', () => {
   });
 
   it('fails a request whose server never answers, after requestTimeoutMs, instead of hanging the sampler', async () => {
-    const { createServer } = await import('node:http');
-    const sockets = new Set<import('node:net').Socket>();
+    const sockets = new Set<Socket>();
     const silent = createServer(() => undefined); // accepts and reads, never answers
     silent.on('connection', (s) => sockets.add(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
-    const port = (silent.address() as import('node:net').AddressInfo).port;
+    const port = (silent.address() as AddressInfo).port;
     nock.enableNetConnect('127.0.0.1:' + port);
     const errors: string[] = [];
     try {

@@ -380,7 +380,6 @@ export class EniPageParser implements TokenizerCallbacks {
         return;
     }
   }
-
 }
 
 /** Parses a whole DescribeNetworkInterfaces response document. */

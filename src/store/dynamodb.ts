@@ -18,17 +18,6 @@ import { join } from 'node:path';
 import { SpillJournal } from './journal.js';
 import { KeyedMutex } from './mutex.js';
 import { dynamoDbSdk } from '../aws/sdk.js';
-
-const {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  ResourceInUseException,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-} = dynamoDbSdk();
 import {
   isLive,
   observationFromRecord,
@@ -43,6 +32,17 @@ import {
   type TransactPlan,
   StoreUnreachableError,
 } from './types.js';
+
+const {
+  ConditionalCheckFailedException,
+  CreateTableCommand,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} = dynamoDbSdk();
 
 const LEDGER_SORT = 'ledger';
 const MAX_ATTEMPTS = 100;
