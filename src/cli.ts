@@ -172,13 +172,15 @@ program
   .option('-s, --scenario <file>', 'scenario file; repeat for several', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--days <n>', 'simulated days', '30')
   .option('--policy <list>', 'comma-separated policies: none, static, rolling-max, tail-aware, forecast', 'none,static,rolling-max,forecast')
+  .option('--blind <sources>', 'launches that bypass the gate under every policy: adhoc, schedule (comma-separated)')
   .option('--json', 'print {"results": [...]} instead of a table')
   .addHelpText('after', '\nThe sensor of the field report: pokes every 60 s, gives up after 10 minutes. See docs/backtest.md.')
-  .action((opts: { scenario: string[]; days: string; policy: string; json?: boolean }) => {
+  .action((opts: { scenario: string[]; days: string; policy: string; blind?: string; json?: boolean }) => {
     process.exitCode = runSimulateCommand({
       scenarios: opts.scenario,
       days: opts.days,
       policies: opts.policy,
+      blind: opts.blind,
       json: opts.json === true,
       out: process.stdout,
       err: process.stderr,

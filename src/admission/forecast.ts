@@ -8,7 +8,9 @@
 //             visible yet: their addresses may well be taken;
 //   stale   — when the sample is older than two sample intervals, the subnet may have moved in ways nobody
 //             recorded: fall back to the worst recent tail (the rolling max's caution);
-//   margin  — MIN_BUFFER, for launches that bypass the gate (the report's manual runs in the wrong subnet).
+//   margin  — for launches that bypass the gate (the report's manual runs in the wrong subnet): the most
+//             addresses bypasses took within any two sample intervals over the last bypassMemoryDays,
+//             learned per subnet (bypass.ts); MIN_BUFFER until the subnet has been watched that long.
 //   buffer  = margin + unseen + stale
 //   admit  iff free − reserved ≥ workers + buffer
 // Pure: same DecisionInput as /admit plus optional fields the exporter has in memory; without them the
@@ -17,6 +19,7 @@ import type { EniView } from '../snapshot/types.js';
 import { isLive, type Reservation } from '../store/types.js';
 // Types only from policy.ts: policy.ts may import this module's functions without a runtime cycle.
 import type { Decision, DecisionInput, WindowEntry } from './policy.js';
+import { bypassHorizonMs, learnedMargin, type BypassHistory } from './bypass.js';
 import { coverage } from './reservations.js';
 
 /** What the exporter has in memory beside /admit's DecisionInput; every field optional. */
@@ -29,8 +32,10 @@ export interface ForecastExtras {
   reservations?: readonly Reservation[];
   /** The subnet's ENIs in the sample (SubnetView.enis), to see which reservations are covered. */
   enis?: readonly EniView[];
-  /** Decision time, epoch ms (for reservation expiry). */
+  /** Decision time, epoch ms (for reservation expiry and the bypass horizon). */
   now?: number;
+  /** The subnet's gate-bypass memory; absent → not learned yet (margin = minBuffer). */
+  bypass?: BypassHistory;
 }
 
 export type ForecastInput = DecisionInput & ForecastExtras;
@@ -50,13 +55,18 @@ export function unseenWorkers(reservations: readonly Reservation[], enis: readon
 /** The buffer and how it was reached, in the shape policy.ts's bufferFor returns. */
 export function forecastBuffer(input: ForecastInput): { buffer: number; window: WindowEntry[]; why: string } {
   const { settings } = input;
-  const margin = settings.minBuffer;
   const unseen =
     input.reservations && input.enis && input.now !== undefined ? unseenWorkers(input.reservations, input.enis, input.now) : 0;
   const interval = input.sampleIntervalSeconds ?? 60;
+  const days = settings.bypassMemoryDays;
+  const learned = learnedMargin(input.bypass, input.now ?? 0, bypassHorizonMs(days), 2 * interval * 1000);
+  const margin = learned.learned ? learned.margin : settings.minBuffer;
+  const marginWhy = learned.learned
+    ? `margin ${margin} (most bypass addresses in 2 samples over ${days} d)`
+    : `margin ${margin} (min buffer: ${(learned.watchedMs / 86_400_000).toFixed(1)} of ${days} d of bypasses watched)`;
   const age = input.snapshotAgeSeconds;
   const stale = age !== undefined && age > 2 * interval;
-  const parts = [`margin ${margin}`, `unseen ${unseen}`];
+  const parts = [marginWhy, `unseen ${unseen}`];
   let peak = 0;
   let window: WindowEntry[] = [];
   if (stale) {

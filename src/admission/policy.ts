@@ -21,6 +21,8 @@ export interface PolicySettings {
   bufferSource: BufferSource;
   /** The flat buffer of the `static` policy. */
   staticBuffer: number;
+  /** forecast: days of gate bypasses its margin is learned from (minBuffer until watched this long). */
+  bypassMemoryDays: number;
 }
 
 export const defaultPolicySettings: PolicySettings = {
@@ -29,6 +31,7 @@ export const defaultPolicySettings: PolicySettings = {
   minBuffer: 10,
   bufferSource: 'available',
   staticBuffer: 20,
+  bypassMemoryDays: 7,
 };
 
 /** One observation as the policy sees it. */
@@ -157,7 +160,7 @@ export function resolveSettings(
   const pick = (o: Partial<PolicySettings> | undefined): Partial<PolicySettings> => {
     const out: Partial<PolicySettings> = {};
     if (!o) return out;
-    for (const k of ['policy', 'lookback', 'minBuffer', 'bufferSource', 'staticBuffer'] as const) {
+    for (const k of ['policy', 'lookback', 'minBuffer', 'bufferSource', 'staticBuffer', 'bypassMemoryDays'] as const) {
       if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
     }
     return out;

@@ -6,27 +6,36 @@ import { isLive, type Reservation } from '../store/types.js';
 /**
  * Apportion the subnet's Glue ENIs to reservations, oldest reservation first: a reservation claims unclaimed
  * Glue ENIs attached at or after its creation, up to its workers. Retained (closed or expired) reservations
- * claim too, so that their job's ENIs are not mistaken for a younger reservation's.
+ * claim too, so that their job's ENIs are not mistaken for a younger reservation's. Returns how many each
+ * reservation claimed and which ENIs were claimed (the others came through no gate this ledger knows).
  */
-export function coverage(reservations: readonly Reservation[], enis: readonly EniView[]): Map<string, number> {
-  const out = new Map<string, number>();
-  const attach = enis
+export function claims(
+  reservations: readonly Reservation[],
+  enis: readonly Pick<EniView, 'id' | 'owner' | 'attachTime'>[],
+): { perReservation: Map<string, number>; claimed: Set<string> } {
+  const perReservation = new Map<string, number>();
+  const claimed = new Set<string>();
+  const attached = enis
     .filter((e) => e.owner === 'glue' && e.attachTime !== undefined)
-    .map((e) => e.attachTime as number)
-    .sort((a, b) => a - b);
-  const taken = new Array<boolean>(attach.length).fill(false);
+    .sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
   const ordered = [...reservations].sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   for (const r of ordered) {
     let covered = 0;
-    for (let i = 0; i < attach.length && covered < r.workers; i++) {
-      if (!taken[i] && attach[i] >= r.createdAt) {
-        taken[i] = true;
+    for (let i = 0; i < attached.length && covered < r.workers; i++) {
+      const e = attached[i];
+      if (!claimed.has(e.id) && (e.attachTime as number) >= r.createdAt) {
+        claimed.add(e.id);
         covered++;
       }
     }
-    out.set(r.id, covered);
+    perReservation.set(r.id, covered);
   }
-  return out;
+  return { perReservation, claimed };
+}
+
+/** How many ENIs each reservation claimed (see claims). */
+export function coverage(reservations: readonly Reservation[], enis: readonly EniView[]): Map<string, number> {
+  return claims(reservations, enis).perReservation;
 }
 
 export interface ReservedSummary {

@@ -1,12 +1,14 @@
 // /admit's logic between the HTTP layer and the pure policy: input checks, subnet/job resolution from the
 // cache, the window from the store, and the atomic decide-and-reserve. It never calls AWS.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { isLive, StoreUnreachableError, type AdmissionStore, type DecisionKind, type Observation, type Reservation } from '../store/types.js';
+import { BypassMemory, bypassHorizonMs } from './bypass.js';
 import type { ForecastExtras } from './forecast.js';
 import { decide, resolveSettings, type Decision, type PolicySettings, type WindowEntry, type WindowSample } from './policy.js';
 import { reservedWorkers } from './reservations.js';
@@ -54,7 +56,7 @@ export interface SubnetAdmissionStatus {
 
 export interface AdmissionServiceDeps {
   cache: SnapshotCache;
-  config: Pick<Config, 'admission' | 'sample' | 'store'>;
+  config: Pick<Config, 'admission' | 'sample' | 'store' | 'dataDir'>;
   store: AdmissionStore;
   clock: Clock;
   logger: Logger;
@@ -88,16 +90,26 @@ export class AdmissionService {
   private seq = 0;
   private housekeeping: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | undefined;
+  /** Addresses taken without an admission, per subnet: what the forecast policy's margin is learned from. */
+  private readonly bypass: BypassMemory;
 
-  constructor(private readonly deps: AdmissionServiceDeps) {}
+  constructor(private readonly deps: AdmissionServiceDeps) {
+    this.bypass = new BypassMemory({
+      file: join(deps.config.dataDir, 'bypass.json'),
+      intervalSeconds: () => deps.config.sample.intervalSeconds,
+    });
+  }
 
   get store(): AdmissionStore {
     return this.deps.store;
   }
 
-  /** Mark reservations consumed as their ENIs show up in each new snapshot. */
+  /** Mark reservations consumed as their ENIs show up in each new snapshot, and watch for gate bypasses. */
   start(): void {
-    this.unsubscribe ??= this.deps.cache.onSnapshot((snap) => this.onSnapshot(snap));
+    if (this.unsubscribe) return;
+    const note = this.bypass.load();
+    if (note) this.deps.logger.warn(note);
+    this.unsubscribe = this.deps.cache.onSnapshot((snap) => this.onSnapshot(snap));
   }
 
   stop(): void {
@@ -292,6 +304,41 @@ export class AdmissionService {
       if (!known?.some((r) => isLive(r, now))) continue;
       this.housekeeping = this.housekeeping.then(() => this.consume(s, now));
     }
+    this.housekeeping = this.housekeeping.then(() => this.observeBypasses(snap, now));
+  }
+
+  /** Classify the ENIs new in this snapshot: covered by a reservation, or taken without one. */
+  private async observeBypasses(snap: Snapshot, now: number): Promise<void> {
+    for (const s of snap.subnets) {
+      const fresh = this.bypass.unclassified(s.subnetId, s.enis);
+      let ledger: Reservation[] | undefined = [];
+      if (fresh.length > 0) {
+        try {
+          ledger = await this.deps.store.reservations(s.subnetId, now);
+        } catch (err) {
+          // Unclassifiable: the sample counts as a gap in watching rather than as a bypass.
+          this.deps.logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not read reservations to classify new ENIs');
+          ledger = undefined;
+        }
+      }
+      const before = this.bypass.history(s.subnetId)?.totalAddresses ?? 0;
+      this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.settingsFor(s).bypassMemoryDays));
+      const added = (this.bypass.history(s.subnetId)?.totalAddresses ?? 0) - before;
+      if (added > 0) {
+        this.deps.logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
+      }
+    }
+    try {
+      this.bypass.save();
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
+    }
+  }
+
+  /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
+  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+    const snap = this.deps.cache.current();
+    return (snap?.subnets ?? []).map((s) => ({ subnetId: s.subnetId, subnet: s.name, addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0 }));
   }
 
   private async consume(s: SubnetView, now: number): Promise<void> {
@@ -309,13 +356,16 @@ export class AdmissionService {
 
   /** What the forecast policy reads beside the window: the cache's age and the subnet's reservations. */
   private forecastExtras(view: SubnetView, reservations: readonly Reservation[], now: number): ForecastExtras {
-    return {
+    const extras: ForecastExtras = {
       snapshotAgeSeconds: this.deps.cache.ageSeconds(),
       sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
       reservations,
       enis: view.enis,
       now,
     };
+    const bypass = this.bypass.history(view.subnetId);
+    if (bypass) extras.bypass = bypass;
+    return extras;
   }
 
   /** Per-subnet state for /metrics, from memory only (no store I/O, no AWS). */

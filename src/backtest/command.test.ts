@@ -95,5 +95,22 @@ describe('runSimulateCommand', () => {
     const none = run({ scenarios: [] });
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/^--scenario: /);
+    const blind = run({ blind: 'adhoc,manual' });
+    expect(blind.code).toBe(2);
+    expect(blind.err).toBe('--blind: unknown launch source "manual" (expected adhoc, schedule or both, comma-separated)\n');
+  });
+
+  it('--blind launches those sources past the gate under every policy, and says so', () => {
+    // seed-split's backfills in C fail blind; gated, they wait. Launched blind under rolling-max, they fail again.
+    const gated = JSON.parse(run({ policies: ['rolling-max'], days: 7 }).out).results[0];
+    const r = run({ policies: ['rolling-max'], days: 7, blind: 'adhoc' });
+    expect(r.code).toBe(0);
+    const blind = JSON.parse(r.out).results[0];
+    expect(gated.exhaustion_failures).toBe(0);
+    expect(blind.exhaustion_failures).toBeGreaterThan(0);
+    expect(blind.held).toBeLessThan(gated.held);
+    expect(run({ policies: ['none'], days: 1, blind: 'adhoc', json: false }).out.split('\n')[0]).toBe(
+      '1 simulated days; sensor: poke every 60 s, give up after 600 s; samples every 60 s; adhoc launches bypass the gate',
+    );
   });
 });

@@ -2,7 +2,7 @@
 // (scenario, policy), as an aligned table or as JSON.
 import { ConfigError } from '../config/errors.js';
 import { loadScenarioFile, type Scenario } from '../sim/scenario.js';
-import { backtestPolicies, runBacktest, type BacktestPolicy, type BacktestResult } from './run.js';
+import { backtestPolicies, runBacktest, type BacktestPolicy, type BacktestResult, type SensorSettings } from './run.js';
 
 export interface SimulateOptions {
   /** Scenario files (--scenario, repeatable). */
@@ -12,6 +12,8 @@ export interface SimulateOptions {
   /** Policies (--policy), each possibly comma-separated: ["none,static", "rolling-max"]. */
   policies: string[] | string;
   json: boolean;
+  /** Launch sources that bypass the gate under every policy (--blind): "adhoc", "schedule", comma-separated. */
+  blind?: string;
   out: { write(chunk: string): unknown };
   /** Where errors go (default: process.stderr). */
   err?: { write(chunk: string): unknown };
@@ -64,6 +66,18 @@ export function parsePolicies(v: string[] | string): BacktestPolicy[] {
   return out;
 }
 
+const launchSources = ['adhoc', 'schedule'] as const;
+
+export function parseBlind(v: string | undefined): SensorSettings['blindSources'] {
+  const names = (v ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  for (const name of names) {
+    if (!(launchSources as readonly string[]).includes(name)) {
+      throw new UsageError(`--blind: unknown launch source "${name}" (expected adhoc, schedule or both, comma-separated)`);
+    }
+  }
+  return [...new Set(names)] as SensorSettings['blindSources'];
+}
+
 export function toRow(scenario: string, r: BacktestResult): SimulateRow {
   return {
     scenario,
@@ -84,7 +98,7 @@ export function toRow(scenario: string, r: BacktestResult): SimulateRow {
 const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 /** The rows as an aligned table, like the report's Results table. */
-export function formatTable(rows: SimulateRow[], days: number): string {
+export function formatTable(rows: SimulateRow[], days: number, blind: readonly string[] = []): string {
   const header = ['scenario', 'policy', 'runs', 'exhaustion failures', 'failure rate', 'held', 'held rate', 'median wait', 'max wait', 'gave up', 'peak util', 'tail IP-min'];
   const body = rows.map((r) => [
     r.scenario,
@@ -104,7 +118,8 @@ export function formatTable(rows: SimulateRow[], days: number): string {
   // Text columns flush left, numbers flush right.
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [
-    `${days} simulated days; sensor: poke every 60 s, give up after 600 s; samples every 60 s`,
+    `${days} simulated days; sensor: poke every 60 s, give up after 600 s; samples every 60 s` +
+      (blind.length > 0 ? `; ${blind.join(' and ')} launches bypass the gate` : ''),
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
@@ -117,10 +132,12 @@ export function runSimulateCommand(opts: SimulateOptions): number {
   const err = opts.err ?? process.stderr;
   let days: number;
   let policies: BacktestPolicy[];
+  let blindSources: SensorSettings['blindSources'];
   try {
     if (opts.scenarios.length === 0) throw new UsageError('--scenario: expected at least one scenario file');
     days = parseDays(opts.days);
     policies = parsePolicies(opts.policies);
+    blindSources = parseBlind(opts.blind);
   } catch (e) {
     err.write(`${(e as Error).message}\n`);
     return 2;
@@ -137,8 +154,8 @@ export function runSimulateCommand(opts: SimulateOptions): number {
   }
   const rows: SimulateRow[] = [];
   for (const { path, scenario } of loaded) {
-    for (const policy of policies) rows.push(toRow(path, runBacktest({ scenario, days, policy })));
+    for (const policy of policies) rows.push(toRow(path, runBacktest({ scenario, days, policy, sensor: { blindSources } })));
   }
-  opts.out.write(opts.json ? `${JSON.stringify({ results: rows })}\n` : formatTable(rows, days));
+  opts.out.write(opts.json ? `${JSON.stringify({ results: rows })}\n` : formatTable(rows, days, blindSources));
   return 0;
 }

@@ -2,10 +2,12 @@
 // give up after 10 minutes) that asks the same admission code as /admit, against snapshots built by the
 // exporter's own buildSnapshot from a sampler that runs every 60 s. Decisions read the last sample, not the
 // live world: that staleness is part of what is measured. No HTTP, no timers, no sleeping.
+import type { RawEni } from '../aws/types.js';
+import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import type { ForecastInput } from '../admission/forecast.js';
 import { decide, defaultPolicySettings, type Decision, type DecisionInput, type PolicySettings, type WindowSample } from '../admission/policy.js';
 import { reservedWorkers } from '../admission/reservations.js';
-import { buildSnapshot } from '../snapshot/build.js';
+import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { EXHAUSTION_MESSAGE, World, type LaunchRequest } from '../sim/model.js';
 import type { Scenario } from '../sim/scenario.js';
@@ -13,6 +15,8 @@ import type { Reservation } from '../store/types.js';
 import { WorldMirror, type Capture } from './mirror.js';
 
 const MINUTE = 60_000;
+/** The exporter's default glue.ownerDescriptionPrefixes: the simulator describes Glue ENIs as AWS does. */
+const OWNER_PREFIXES = ['Attached to Glue using role', 'Glue_'];
 const DAY = 24 * 60 * MINUTE;
 
 export const backtestPolicies = ['none', 'static', 'rolling-max', 'tail-aware', 'forecast'] as const;
@@ -139,11 +143,13 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const end = start + Math.round(opts.days * DAY);
 
   const mirror = new WorldMirror();
+  let enisCreated = true;
   const due: LaunchRequest[] = [];
   const world = new World(scenario, {
     autoLaunch: false,
     listener: (ev) => {
       mirror.onEvent(ev);
+      if (ev.type === 'eni-created') enisCreated = true;
       if (ev.type === 'launch-due') due.push(ev.request);
     },
   });
@@ -177,7 +183,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const snapshotNow = (): Snapshot => {
     snapshot ??= buildSnapshot(capture.raw, {
       names,
-      ownerDescriptionPrefixes: ['Attached to Glue using role', 'Glue_'],
+      ownerDescriptionPrefixes: OWNER_PREFIXES,
       takenAt: capture.takenAt,
       completedMono: 0,
       durationMs: 0,
@@ -190,6 +196,32 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   const observations = new Map<string, WindowSample[]>();
   const reservations = new Map<string, Reservation[]>();
   const keepObservations = Math.max(settings.lookback, 1);
+  const liveLedger = (subnetId: string, t: number): Reservation[] => (reservations.get(subnetId) ?? []).filter((r) => r.retainUntil > t);
+
+  // forecast learns its margin from gate bypasses seen sample by sample, as the exporter does on each snapshot.
+  const bypass = policy === 'forecast' ? new BypassMemory({ intervalSeconds: () => sensor.sampleIntervalSeconds }) : undefined;
+  const horizonMs = bypassHorizonMs(settings.bypassMemoryDays);
+  // Classification reads a few fields of each raw record (the mirror keeps a record while its ENI is
+  // unchanged): cheaper than building a snapshot at every sample, with the snapshot's own owner and
+  // address rules.
+  const bypassViews = new WeakMap<RawEni, BypassEni>();
+  const bypassView = (e: RawEni): BypassEni => {
+    let v = bypassViews.get(e);
+    if (!v) bypassViews.set(e, (v = { id: e.id, owner: ownerOf(e.description, OWNER_PREFIXES), addresses: addressesHeld(e), attachTime: e.attachTime }));
+    return v;
+  };
+  let bypassEnis = new Map<string, BypassEni[]>();
+  const observeBypasses = (t: number): void => {
+    if (!bypass) return;
+    // Only a created ENI, or one that was waiting to attach, can be new to classify; otherwise the previous
+    // lists stand and the memory only counts the watched time.
+    if (enisCreated || [...bypassEnis.keys()].some((id) => !bypass.isSettled(id)) || bypassEnis.size === 0) {
+      enisCreated = false;
+      bypassEnis = new Map([...stats.keys()].map((id) => [id, [] as BypassEni[]]));
+      for (const e of capture.raw.enis) bypassEnis.get(e.subnetId)?.push(bypassView(e));
+    }
+    for (const [id, enis] of bypassEnis) bypass.observe(id, t, enis, liveLedger(id, t), horizonMs);
+  };
 
   const waits: number[] = [];
   let decisions = 0;
@@ -215,7 +247,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     if (view.lingering !== undefined) obs.lingering = view.lingering;
     const prior = observations.get(p.subnetId) ?? [];
     const window = [obs, ...prior.slice(0, keepObservations - 1)];
-    const ledger = (reservations.get(p.subnetId) ?? []).filter((r) => r.retainUntil > t);
+    const ledger = liveLedger(p.subnetId, t);
     const { reserved, consumed } = reservedWorkers(ledger, view.enis, t);
     for (const r of consumed) {
       r.closed = 'consumed';
@@ -224,7 +256,14 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     const d = decideFor(
       policy,
       { settings: settings as PolicySettings, workers: p.request.workers, free: view.free, reserved, current: view, window },
-      { snapshotAgeSeconds: (t - capture.takenAt) / 1000, sampleIntervalSeconds: sensor.sampleIntervalSeconds, enis: view.enis, now: t, reservations: ledger },
+      {
+        snapshotAgeSeconds: (t - capture.takenAt) / 1000,
+        sampleIntervalSeconds: sensor.sampleIntervalSeconds,
+        enis: view.enis,
+        now: t,
+        reservations: ledger,
+        ...(bypass?.history(p.subnetId) ? { bypass: bypass.history(p.subnetId) } : {}),
+      },
     );
     decisions++;
     opts.onDecision?.({ at: t, jobName: p.request.jobName, requestId: p.request.id, subnetId: p.subnetId, sampleTakenAt: capture.takenAt, decision: d });
@@ -281,6 +320,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     if (t >= nextSample) {
       capture = mirror.capture(t);
       snapshot = undefined;
+      observeBypasses(t);
       nextSample += sampleMs;
     }
   }

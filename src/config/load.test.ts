@@ -19,6 +19,7 @@ const badFiles: Record<string, string> = {
   'unknown-top-level-field.yml': 'subnetz: unknown field',
   'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware, forecast',
   'fractional-lookback.yml': 'admission.subnets.critical.lookback: expected an integer from 1 to 100',
+  'zero-bypass-memory.yml': 'admission.bypassMemoryDays: expected an integer from 1 to 90',
   'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',
   'unknown-store.yml': 'store.type: expected file or dynamodb',
   'empty-owner-prefixes.yml': 'glue.ownerDescriptionPrefixes: expected at least one description prefix',
@@ -68,6 +69,7 @@ describe('config testdata', () => {
     expect(cfg.sample.intervalSeconds).toBe(30);
     expect(cfg.sample.maxAgeSeconds).toBe(120);
     expect(cfg.admission.subnets.adhoc).toEqual({ policy: 'static', staticBuffer: 5 });
+    expect(cfg.admission.subnets['subnet-0b2']).toEqual({ policy: 'forecast', bypassMemoryDays: 14 });
     expect(cfg.store.type).toBe('dynamodb');
   });
 

@@ -24,6 +24,7 @@ const admissionPolicy = z
     minBuffer: intIn(0, 65536).optional(),
     bufferSource: z.enum(bufferSources, { error: `expected one of ${bufferSources.join(', ')}` }).optional(),
     staticBuffer: intIn(0, 65536).optional(),
+    bypassMemoryDays: intIn(1, 90).optional(),
   })
   .strict();
 

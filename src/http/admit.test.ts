@@ -328,3 +328,46 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
     expect(r.body.window.map((e: { dag_run_id: string }) => e.dag_run_id)).toEqual(['after', 'before']);
   });
 });
+
+describe('forecast learns its margin from gate bypasses', () => {
+  it('tells reserved ENIs from manual ones, exports the count, and keeps it across a restart', async () => {
+    const name = 'bypass';
+    const over = { admission: { policy: 'forecast', bypassMemoryDays: 1 } };
+    const a = await fileInstance(name, over);
+    const sample = async (i: Instance, extra: ReturnType<typeof eni>[]) => {
+      setSnapshot(i, [subnetA({ inUse: 20, extraEnis: extra })]);
+      await i.service.idle();
+    };
+    await sample(a, []);
+    // Learning: the margin is minBuffer. 59 − 20 = 39 free ≥ 10 + 10.
+    const first = await post(a, { subnet: A, workers: 10 });
+    expect(first.body).toMatchObject({ admit: true, buffer: 10 });
+    expect(first.body.reason).toContain('margin 10 (min buffer: 0.0 of 1 d of bypasses watched)');
+
+    // The admitted run's 10 ENIs attach, and someone starts 3 workers by hand, past the gate.
+    const t = now;
+    const enis = [
+      ...Array.from({ length: 10 }, (_, k) => eni(`eni-gated${k}`, 'in-use', t + 20_000 + k)),
+      ...Array.from({ length: 3 }, (_, k) => eni(`eni-manual${k}`, 'in-use', t + 40_000 + k)),
+    ];
+    for (let m = 1; m <= 24 * 60; m++) {
+      now = t + m * 60_000;
+      await sample(a, enis);
+    }
+    const metrics = await (await fetch(`${a.url}/metrics`)).text();
+    expect(metrics).toContain('glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3');
+    // A day watched: the margin is the 3 manual addresses. 59 − 33 = 26 free ≥ 10 + 3 (minBuffer 10 would
+    // also admit; 14 workers tell them apart: 26 ≥ 14 + 3 but 26 < 14 + 10).
+    const learned = await post(a, { subnet: A, workers: 14 });
+    expect(learned.body).toMatchObject({ admit: true, buffer: 3 });
+    expect(learned.body.reason).toContain('margin 3 (most bypass addresses in 2 samples over 1 d)');
+    await a.store.close();
+
+    const b = await fileInstance(name, over);
+    now += 60_000;
+    await sample(b, enis);
+    expect(await (await fetch(`${b.url}/metrics`)).text()).toContain('glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3');
+    // Still learned after the restart (the watched day is remembered); the bypass is now more than a day old.
+    expect((await post(b, { subnet: A, workers: 1 })).body.reason).toContain('margin 0 (most bypass addresses in 2 samples over 1 d)');
+  });
+});

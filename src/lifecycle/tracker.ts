@@ -1,11 +1,11 @@
 // ENI state across samples. A single snapshot cannot tell how long an ENI has been `available` or how
 // long it stayed in-use after its job ended; comparing consecutive samples can. The memory is persisted
 // so that a restart neither forgets ages nor counts an exhaustion failure twice.
-import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { RawSample } from '../aws/types.js';
 import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
 import type { Snapshot } from '../snapshot/types.js';
+import { readJsonState, writeJsonAtomic } from '../state-file.js';
 
 interface EniMemory {
   subnetId: string;
@@ -68,22 +68,16 @@ export class LifecycleTracker {
   /** Load persisted memory; a corrupt file is set aside rather than trusted. Returns a note for the log. */
   load(): string | undefined {
     if (!this.file) return undefined;
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch {
-      return undefined;
-    }
-    try {
-      const parsed = JSON.parse(text) as PersistedState;
+    const { state, note } = readJsonState(this.file, 'lifecycle state', (parsed) => {
+      const p = parsed as PersistedState;
+      if (p?.version !== 1 || typeof p.enis !== 'object') throw new Error('unknown format');
+      return { ...p, countedFailures: p.countedFailures ?? {}, failureTotals: p.failureTotals ?? {} };
+    });
+    if (state) {
+      this.state = state;
       this.oldest = undefined;
-      if (parsed.version !== 1 || typeof parsed.enis !== 'object') throw new Error('unknown format');
-      this.state = { ...parsed, countedFailures: parsed.countedFailures ?? {}, failureTotals: parsed.failureTotals ?? {} };
-      return undefined;
-    } catch (err) {
-      renameSync(this.file, `${this.file}.corrupt-${Date.now()}`);
-      return `lifecycle state unreadable (${(err as Error).message}); set aside and starting fresh`;
     }
+    return note;
   }
 
   availableSince(eniId: string): number | undefined {
@@ -196,17 +190,7 @@ export class LifecycleTracker {
 
   /** Write the memory atomically: a crash mid-write leaves the previous file whole. */
   save(): void {
-    if (!this.file) return;
-    mkdirSync(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(this.state));
-    const fd = openSync(tmp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
+    if (this.file) writeJsonAtomic(this.file, this.state);
   }
 
   private countFailures(raw: RawSample, at: number): void {

@@ -82,6 +82,17 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     },
   });
 
+  new Counter({
+    name: 'glue_eni_gate_bypass_addresses_total',
+    help: 'IP addresses taken by ENIs that no /admit reservation covered (manual or ungated launches, other services), since the subnet was first watched; persisted across restarts.',
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const b of service.bypassTotals()) this.inc({ subnet_id: b.subnetId, subnet: b.subnet }, b.addresses);
+    },
+  });
+
   new Gauge({
     name: 'glue_eni_store_pending_writes',
     help: 'Admission store writes acknowledged or in progress but not yet in the store of record: file, queued for the next group commit or in flight; dynamodb, in flight or journaled locally while DynamoDB is unreachable.',

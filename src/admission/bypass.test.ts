@@ -1,0 +1,133 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EniView } from '../snapshot/types.js';
+import type { Reservation } from '../store/types.js';
+import { BypassMemory, bypassHorizonMs, learnedMargin } from './bypass.js';
+import { eni } from './fixtures.js';
+
+const S = 'subnet-0a1';
+const MIN = 60_000;
+const T = Date.UTC(2026, 3, 6);
+const WEEK = bypassHorizonMs(7);
+
+function reservation(workers: number, createdAt: number): Reservation {
+  return { id: `${S}.r${createdAt}`, subnetId: S, workers, createdAt, expiresAt: createdAt + 5 * MIN, retainUntil: createdAt + 10 * MIN };
+}
+
+/** A Glue ENI attached at `at` (or not yet, when undefined). */
+const glue = (id: string, at?: number): EniView => eni(id, 'in-use', at);
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function memory(file?: string): BypassMemory {
+  return new BypassMemory({ intervalSeconds: () => 60, ...(file ? { file } : {}) });
+}
+
+describe('BypassMemory', () => {
+  it('counts new ENIs no reservation claims, and not those an admission reserved', () => {
+    const m = memory();
+    const base = [glue('e0', T - 90 * MIN), eni('o0', 'in-use', T - 90 * MIN, 'other')];
+    m.observe(S, T, base, [], WEEK); // watching begins: nothing present is classified
+    expect(m.history(S)).toEqual({ watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T });
+
+    // An admission for 2 workers at T+30 s; its 2 ENIs and a third nobody reserved attach before the next sample.
+    const ledger = [reservation(2, T + 30_000)];
+    const next = [...base, glue('g1', T + 40_000), glue('g2', T + 41_000), glue('x1', T + 42_000)];
+    expect(m.unclassified(S, next).map((e) => e.id)).toEqual(['g1', 'g2', 'x1']);
+    m.observe(S, T + MIN, next, ledger, WEEK);
+    expect(m.history(S)).toMatchObject({ watchedMs: MIN, events: [{ at: T + MIN, addresses: 1 }], totalAddresses: 1 });
+
+    // Classified once: the same ENIs in the next sample add watched time only. A non-Glue ENI holding 3
+    // addresses (e.g. a Lambda) is a bypass too.
+    const lambda: EniView = { ...eni('l1', 'in-use', undefined, 'other'), addresses: 3 };
+    m.observe(S, T + 2 * MIN, next, ledger, WEEK);
+    m.observe(S, T + 3 * MIN, [...next, lambda], [], WEEK);
+    expect(m.history(S)).toMatchObject({ watchedMs: 3 * MIN, totalAddresses: 4 });
+    expect(m.history(S)?.events).toEqual([{ at: T + MIN, addresses: 1 }, { at: T + 3 * MIN, addresses: 3 }]);
+  });
+
+  it('waits for a Glue ENI to attach before judging it (only attached ENIs can match a reservation)', () => {
+    const m = memory();
+    m.observe(S, T, [], [], WEEK);
+    const ledger = [reservation(1, T + 10_000)];
+    m.observe(S, T + MIN, [glue('g1')], ledger, WEEK); // created, not attached yet
+    expect(m.history(S)?.totalAddresses).toBe(0);
+    expect(m.isSettled(S)).toBe(false);
+    m.observe(S, T + 2 * MIN, [glue('g1', T + 65_000)], ledger, WEEK);
+    expect(m.history(S)?.totalAddresses).toBe(0);
+    expect(m.isSettled(S)).toBe(true);
+    expect(m.unclassified(S, [glue('g1', T + 65_000)])).toEqual([]);
+  });
+
+  it('classifies nothing after a gap, a restart or an unreadable ledger, and does not count that time as watched', () => {
+    const m = memory();
+    m.observe(S, T, [], [], WEEK);
+    m.observe(S, T + MIN, [], [], WEEK);
+    // 5 minutes without a sample (> 3 intervals): whatever appeared meanwhile cannot be judged.
+    m.observe(S, T + 6 * MIN, [glue('x1', T + 2 * MIN)], [], WEEK);
+    expect(m.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 0 });
+    // The ledger could not be read: a gap too.
+    m.observe(S, T + 7 * MIN, [glue('x1', T + 2 * MIN), glue('x2', T + 6.5 * MIN)], undefined, WEEK);
+    expect(m.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 0 });
+    // Back to normal: the next new ENI is judged, and the minute counts.
+    m.observe(S, T + 8 * MIN, [glue('x1', T + 2 * MIN), glue('x2', T + 6.5 * MIN), glue('x3', T + 7.5 * MIN)], [], WEEK);
+    expect(m.history(S)).toMatchObject({ watchedMs: 2 * MIN, totalAddresses: 1 });
+  });
+
+  it('forgets bypasses older than the horizon but keeps the total', () => {
+    const m = memory();
+    const horizon = 10 * MIN;
+    const enis: EniView[] = [];
+    m.observe(S, T, enis, [], horizon);
+    for (let i = 1; i <= 15; i++) {
+      enis.push(glue(`x${i}`, T + i * MIN - 1000));
+      m.observe(S, T + i * MIN, [...enis], [], horizon);
+    }
+    const h = m.history(S)!;
+    expect(h.totalAddresses).toBe(15);
+    expect(h.events.map((e) => (e.at - T) / MIN)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  });
+
+  it('persists across a restart, and sets an unreadable file aside', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bypass-'));
+    dirs.push(dir);
+    const file = join(dir, 'bypass.json');
+    const a = memory(file);
+    a.observe(S, T, [], [], WEEK);
+    a.observe(S, T + MIN, [glue('x1', T + 30_000)], [], WEEK);
+    a.save();
+    const b = memory(file);
+    expect(b.load()).toBeUndefined();
+    expect(b.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 1, events: [{ at: T + MIN, addresses: 1 }] });
+    // After a restart the first sample only re-learns what is present: no double count, no watched time.
+    b.observe(S, T + 2 * MIN, [glue('x1', T + 30_000), glue('x2', T + 90_000)], [], WEEK);
+    expect(b.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 1 });
+
+    writeFileSync(file, JSON.stringify({ version: 1, subnets: { [S]: { watchedMs: 'a lot' } } }));
+    const c = memory(file);
+    expect(c.load()).toMatch(/^gate-bypass memory unreadable \(subnets\.subnet-0a1: expected watchedMs, events and totalAddresses\)/);
+    expect(c.history(S)).toBeUndefined();
+    expect(readdirSync(dir).some((f) => f.startsWith('bypass.json.corrupt-'))).toBe(true);
+    c.observe(S, T, [], [], WEEK);
+    c.save();
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, subnets: { [S]: { watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T } } });
+  });
+});
+
+describe('learnedMargin', () => {
+  it('is not learned until the horizon was watched, then the most bypass addresses within the exposure', () => {
+    const h = { watchedMs: WEEK - 1, events: [{ at: T, addresses: 4 }], totalAddresses: 4 };
+    expect(learnedMargin(undefined, T, WEEK, 2 * MIN)).toEqual({ learned: false, margin: 0, watchedMs: 0 });
+    expect(learnedMargin(h, T, WEEK, 2 * MIN)).toEqual({ learned: false, margin: 0, watchedMs: WEEK - 1 });
+    const watched = { ...h, watchedMs: WEEK, events: [{ at: T - 3 * MIN, addresses: 4 }, { at: T - 2 * MIN, addresses: 2 }, { at: T, addresses: 5 }] };
+    expect(learnedMargin(watched, T, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 6 });
+    expect(learnedMargin(watched, T, WEEK, 4 * MIN)).toMatchObject({ learned: true, margin: 11 });
+    expect(learnedMargin(watched, T + WEEK - 1, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 5 });
+    expect(learnedMargin(watched, T + WEEK, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 0 });
+  });
+});

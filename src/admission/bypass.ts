@@ -1,0 +1,173 @@
+// Gate bypasses: addresses taken in a watched subnet by ENIs that no admission reserved (a manual run, a job
+// launched without the sensor, a Lambda, Glue taking more ENIs than the workers it was admitted for).
+// They are the one thing a fresh sample and the reservation ledger cannot foresee, so they are what the
+// forecast policy's margin is for. Remembering how large they get per subnet lets a subnet where every
+// launch goes through the gate run on a small margin, and one where people launch by hand on a larger one.
+//
+// A new ENI is classified once, at the first sample that shows it attached (a Glue ENI is created a few
+// seconds before it attaches, and only attached ENIs can be matched to a reservation): claimed by a retained
+// reservation → gated; otherwise its addresses are a bypass. Samples after a gap (a restart, failed samples,
+// a store that could not be read) classify nothing and do not count as watched time.
+import type { EniView } from '../snapshot/types.js';
+import { readJsonState, writeJsonAtomic } from '../state-file.js';
+import type { Reservation } from '../store/types.js';
+import { claims } from './reservations.js';
+
+const DAY_MS = 86_400_000;
+/** A gap longer than this many sample intervals breaks watching (as the lifecycle tracker's timing does). */
+const MAX_GAP_FACTOR = 3;
+
+export interface BypassEvent {
+  /** Sample time at which the addresses were first seen. */
+  at: number;
+  addresses: number;
+}
+
+/** What the memory knows of one subnet: all the forecast policy reads. */
+export interface BypassHistory {
+  /** Sampled time without gaps since the subnet was first watched, ms. */
+  watchedMs: number;
+  /** Samples that showed bypass addresses, oldest first, within the memory horizon. */
+  events: BypassEvent[];
+  /** Bypass addresses seen since the subnet was first watched (for the counter). */
+  totalAddresses: number;
+}
+
+/** The margin the history supports at `now`, or `learned: false` while less than `horizonMs` was watched. */
+export function learnedMargin(
+  history: BypassHistory | undefined,
+  now: number,
+  horizonMs: number,
+  exposureMs: number,
+): { learned: boolean; margin: number; watchedMs: number } {
+  const watchedMs = history?.watchedMs ?? 0;
+  if (!history || watchedMs < horizonMs) return { learned: false, margin: 0, watchedMs };
+  // A decision reads a sample up to one interval old and its launch attaches up to about one interval
+  // later: what bypasses can take meanwhile is the most they took within any `exposureMs`.
+  // Events are in time order: one pass with a sliding window (a scrape computes this for every subnet).
+  const recent = history.events.filter((e) => e.at > now - horizonMs && e.at <= now);
+  let margin = 0;
+  let sum = 0;
+  let first = 0;
+  for (const e of recent) {
+    sum += e.addresses;
+    while (recent[first].at <= e.at - exposureMs) sum -= recent[first++].addresses;
+    margin = Math.max(margin, sum);
+  }
+  return { learned: true, margin, watchedMs };
+}
+
+/** What classification reads of an ENI (a snapshot's EniView has it all). */
+export type BypassEni = Pick<EniView, 'id' | 'owner' | 'addresses' | 'attachTime'>;
+
+/** Addresses of ENIs in `fresh` that no reservation of `ledger` claims (claims are judged over all `enis`). */
+export function bypassAddresses(fresh: readonly BypassEni[], enis: readonly BypassEni[], ledger: readonly Reservation[]): number {
+  const { claimed } = claims(ledger, enis);
+  return fresh.reduce((n, e) => (claimed.has(e.id) ? n : n + e.addresses), 0);
+}
+
+interface SubnetMemory extends BypassHistory {
+  lastSampleAt?: number;
+}
+
+interface PersistedBypass {
+  version: 1;
+  subnets: Record<string, SubnetMemory>;
+}
+
+export interface BypassMemoryOptions {
+  /** <dataDir>/bypass.json when set; memory only otherwise. */
+  file?: string;
+  /** Seconds between samples, read at use (a reload may change the schedule). */
+  intervalSeconds: () => number;
+}
+
+export class BypassMemory {
+  private state: PersistedBypass = { version: 1, subnets: {} };
+  /** Per subnet, the ENI ids already classified (or present when watching began): process memory only. */
+  private readonly known = new Map<string, Set<string>>();
+  /** Per subnet, the list last observed when nothing in it was left to classify (a fast path for replays). */
+  private readonly settled = new Map<string, readonly BypassEni[]>();
+  private dirty = false;
+
+  constructor(private readonly opts: BypassMemoryOptions) {}
+
+  load(): string | undefined {
+    if (!this.opts.file) return undefined;
+    const { state, note } = readJsonState(this.opts.file, 'gate-bypass memory', (parsed) => {
+      const p = parsed as PersistedBypass;
+      if (p?.version !== 1 || typeof p.subnets !== 'object' || p.subnets === null) throw new Error('unknown format');
+      for (const [id, m] of Object.entries(p.subnets)) {
+        if (typeof m?.watchedMs !== 'number' || !Array.isArray(m.events) || typeof m.totalAddresses !== 'number') {
+          throw new Error(`subnets.${id}: expected watchedMs, events and totalAddresses`);
+        }
+      }
+      return p;
+    });
+    if (state) this.state = state;
+    return note;
+  }
+
+  save(): void {
+    if (this.opts.file && this.dirty) writeJsonAtomic(this.opts.file, this.state);
+    this.dirty = false;
+  }
+
+  history(subnetId: string): BypassHistory | undefined {
+    return this.state.subnets[subnetId];
+  }
+
+  /** True when the last list observed had nothing left to classify (no Glue ENI waiting to attach). */
+  isSettled(subnetId: string): boolean {
+    return this.settled.has(subnetId);
+  }
+
+  /** ENIs of this sample not classified yet and ready to be (attached, or not Glue's). */
+  unclassified<E extends BypassEni>(subnetId: string, enis: readonly E[]): E[] {
+    const known = this.known.get(subnetId);
+    if (!known) return [];
+    return enis.filter((e) => !known.has(e.id) && (e.owner !== 'glue' || e.attachTime !== undefined));
+  }
+
+  /**
+   * Fold one subnet's sample in. `ledger` is the subnet's retained reservations, needed only when
+   * `unclassified` returned ENIs; `undefined` there means the ledger could not be read: the sample then
+   * counts as a gap. `horizonMs` bounds what is remembered.
+   */
+  observe(subnetId: string, takenAt: number, enis: readonly BypassEni[], ledger: readonly Reservation[] | undefined, horizonMs: number): void {
+    const mem = (this.state.subnets[subnetId] ??= { watchedMs: 0, events: [], totalAddresses: 0 });
+    const known = this.known.get(subnetId);
+    const gap = MAX_GAP_FACTOR * this.opts.intervalSeconds() * 1000;
+    const contiguous =
+      known !== undefined && mem.lastSampleAt !== undefined && takenAt > mem.lastSampleAt && takenAt - mem.lastSampleAt <= gap;
+    if (contiguous && this.settled.get(subnetId) === enis) {
+      mem.watchedMs += takenAt - (mem.lastSampleAt as number);
+      mem.lastSampleAt = takenAt;
+      this.dirty = true;
+      return;
+    }
+    const fresh = this.unclassified(subnetId, enis);
+    if (contiguous && (fresh.length === 0 || ledger !== undefined)) {
+      mem.watchedMs += takenAt - (mem.lastSampleAt as number);
+      const addresses = fresh.length === 0 ? 0 : bypassAddresses(fresh, enis, ledger ?? []);
+      if (addresses > 0) {
+        mem.events.push({ at: takenAt, addresses });
+        mem.totalAddresses += addresses;
+      }
+    }
+    // Keep what is classified now or present, minus Glue ENIs still waiting to attach (classified later).
+    const next = new Set<string>();
+    for (const e of enis) {
+      if (known?.has(e.id) || e.owner !== 'glue' || e.attachTime !== undefined || !contiguous) next.add(e.id);
+    }
+    this.known.set(subnetId, next);
+    if (next.size === enis.length) this.settled.set(subnetId, enis);
+    else this.settled.delete(subnetId);
+    mem.lastSampleAt = takenAt;
+    const cut = takenAt - horizonMs;
+    if (mem.events.length > 0 && mem.events[0].at <= cut) mem.events = mem.events.filter((e) => e.at > cut);
+    this.dirty = true;
+  }
+}
+
+export const bypassHorizonMs = (days: number): number => days * DAY_MS;
