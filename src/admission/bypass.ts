@@ -132,9 +132,9 @@ export class BypassMemory {
   /**
    * Fold one subnet's sample in. `ledger` is the subnet's retained reservations, needed only when
    * `unclassified` returned ENIs; `undefined` there means the ledger could not be read: the sample then
-   * counts as a gap. `horizonMs` bounds what is remembered.
+   * counts as a gap. `horizonMs` bounds what is remembered. Returns the bypass addresses this sample added.
    */
-  observe(subnetId: string, takenAt: number, enis: readonly BypassEni[], ledger: readonly Reservation[] | undefined, horizonMs: number): void {
+  observe(subnetId: string, takenAt: number, enis: readonly BypassEni[], ledger: readonly Reservation[] | undefined, horizonMs: number): number {
     const mem = (this.state.subnets[subnetId] ??= { watchedMs: 0, events: [], totalAddresses: 0 });
     const known = this.known.get(subnetId);
     const gap = MAX_GAP_FACTOR * this.opts.intervalSeconds() * 1000;
@@ -144,12 +144,13 @@ export class BypassMemory {
       mem.watchedMs += takenAt - (mem.lastSampleAt as number);
       mem.lastSampleAt = takenAt;
       this.dirty = true;
-      return;
+      return 0;
     }
     const fresh = this.unclassified(subnetId, enis);
+    let addresses = 0;
     if (contiguous && (fresh.length === 0 || ledger !== undefined)) {
       mem.watchedMs += takenAt - (mem.lastSampleAt as number);
-      const addresses = fresh.length === 0 ? 0 : bypassAddresses(fresh, enis, ledger ?? []);
+      addresses = fresh.length === 0 ? 0 : bypassAddresses(fresh, enis, ledger ?? []);
       if (addresses > 0) {
         mem.events.push({ at: takenAt, addresses });
         mem.totalAddresses += addresses;
@@ -167,6 +168,7 @@ export class BypassMemory {
     const cut = takenAt - horizonMs;
     if (mem.events.length > 0 && mem.events[0].at <= cut) mem.events = mem.events.filter((e) => e.at > cut);
     this.dirty = true;
+    return addresses;
   }
 }
 

@@ -299,39 +299,36 @@ export class AdmissionService {
 
   private onSnapshot(snap: Snapshot): void {
     const now = this.deps.clock.now();
-    for (const s of snap.subnets) {
-      const known = this.deps.store.peekReservations(s.subnetId);
-      if (!known?.some((r) => isLive(r, now))) continue;
-      this.housekeeping = this.housekeeping.then(() => this.consume(s, now));
-    }
-    this.housekeeping = this.housekeeping.then(() => this.observeBypasses(snap, now));
+    this.housekeeping = this.housekeeping.then(() => this.housekeep(snap, now));
   }
 
-  /** Classify the ENIs new in this snapshot: covered by a reservation, or taken without one. */
-  private async observeBypasses(snap: Snapshot, now: number): Promise<void> {
+  /**
+   * Per subnet, read the ledger once when a live reservation may be consumed or new ENIs are to be judged;
+   * then mark consumed reservations and classify the new ENIs: covered by a reservation, or a gate bypass.
+   */
+  private async housekeep(snap: Snapshot, now: number): Promise<void> {
+    const { store, logger } = this.deps;
     for (const s of snap.subnets) {
+      const live = store.peekReservations(s.subnetId)?.some((r) => isLive(r, now)) ?? false;
       const fresh = this.bypass.unclassified(s.subnetId, s.enis);
       let ledger: Reservation[] | undefined = [];
-      if (fresh.length > 0) {
+      if (live || fresh.length > 0) {
         try {
-          ledger = await this.deps.store.reservations(s.subnetId, now);
+          ledger = await store.reservations(s.subnetId, now);
         } catch (err) {
-          // Unclassifiable: the sample counts as a gap in watching rather than as a bypass.
-          this.deps.logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not read reservations to classify new ENIs');
+          logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not read reservations for the snapshot');
+          // New ENIs that cannot be judged make the sample a gap in watching, not a bypass.
           ledger = undefined;
         }
       }
-      const before = this.bypass.history(s.subnetId)?.totalAddresses ?? 0;
-      this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.settingsFor(s).bypassMemoryDays));
-      const added = (this.bypass.history(s.subnetId)?.totalAddresses ?? 0) - before;
-      if (added > 0) {
-        this.deps.logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
-      }
+      if (live && ledger) await this.consume(s, ledger, now);
+      const added = this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.settingsFor(s).bypassMemoryDays));
+      if (added > 0) logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
     }
     try {
       this.bypass.save();
     } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
+      logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
     }
   }
 
@@ -341,11 +338,9 @@ export class AdmissionService {
     return (snap?.subnets ?? []).map((s) => ({ subnetId: s.subnetId, subnet: s.name, addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0 }));
   }
 
-  private async consume(s: SubnetView, now: number): Promise<void> {
+  private async consume(s: SubnetView, ledger: readonly Reservation[], now: number): Promise<void> {
     try {
-      const all = await this.deps.store.reservations(s.subnetId, now);
-      const { consumed } = reservedWorkers(all, s.enis, now);
-      for (const r of consumed) {
+      for (const r of reservedWorkers(ledger, s.enis, now).consumed) {
         await this.deps.store.closeReservation(r.id, 'consumed', now);
         this.deps.logger.info({ reservation: r.id, subnet_id: s.subnetId, workers: r.workers }, 'reservation consumed: its ENIs are visible');
       }

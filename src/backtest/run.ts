@@ -215,7 +215,7 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     if (!bypass) return;
     // Only a created ENI, or one that was waiting to attach, can be new to classify; otherwise the previous
     // lists stand and the memory only counts the watched time.
-    if (enisCreated || [...bypassEnis.keys()].some((id) => !bypass.isSettled(id)) || bypassEnis.size === 0) {
+    if (enisCreated || [...bypassEnis.keys()].some((id) => !bypass.isSettled(id))) {
       enisCreated = false;
       bypassEnis = new Map([...stats.keys()].map((id) => [id, [] as BypassEni[]]));
       for (const e of capture.raw.enis) bypassEnis.get(e.subnetId)?.push(bypassView(e));
