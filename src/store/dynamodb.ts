@@ -130,7 +130,7 @@ const describeError = (err: unknown): string => {
 
 export class DynamoStore implements AdmissionStore {
   readonly type = 'dynamodb' as const;
-  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, dropped: 0 };
+  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, rejected: 0, dropped: 0 };
   private readonly mutex = new KeyedMutex();
   private readonly recent = new Map<string, Observation[]>();
   private readonly ledgers = new Map<string, Reservation[]>();
@@ -161,7 +161,7 @@ export class DynamoStore implements AdmissionStore {
 
   private async openJournal(dataDir: string): Promise<void> {
     const path = join(dataDir, journalFile(this.opts.table));
-    const { journal, contents } = await SpillJournal.open(path);
+    const { journal, contents } = await SpillJournal.open(path, this.opts.logger);
     this.journal = journal;
     const now = this.opts.clock.now();
     const live = contents.records.map(observationFromRecord).filter((o) => o.expiresAt > now);
@@ -169,6 +169,7 @@ export class DynamoStore implements AdmissionStore {
       records: contents.records.length,
       tornTail: contents.tornTail,
       skipped: contents.skipped,
+      rejected: contents.rejected,
       dropped: contents.records.length - live.length,
     };
     if (contents.tornTail || contents.skipped > 0) {
@@ -514,6 +515,10 @@ export class DynamoStore implements AdmissionStore {
 
   errorCount(): number {
     return this.errors;
+  }
+
+  storeBytes(): number {
+    return this.journal?.size ?? 0;
   }
 
   /** False from a failed DynamoDB call until a later one succeeds. */
