@@ -34,8 +34,6 @@ export const LOG_FILE = 'admission.jsonl';
 const RECENT_KEPT = 100;
 /** Default cap of the history: ~67,000 observations, about 11 hours of a hundred sensors poking every minute. */
 export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
-/** The log is compacted once it has grown by its compacted size, and at least by this much. */
-const MIN_GROWTH_BYTES = 4 * 1024 * 1024;
 /** After a failed compaction (full disk), growth does not trigger another one before this. */
 const COMPACT_RETRY_MS = 60_000;
 /** Compaction output is written in pieces of about this size. */
@@ -207,7 +205,8 @@ export class FileStore implements AdmissionStore {
 
   private maybeCompact(): void {
     if (this.compacting || this.closed || Date.now() < this.compactNotBefore) return;
-    if (this.log.size < this.compactedBytes + Math.max(this.compactedBytes, MIN_GROWTH_BYTES)) return;
+    // Grown by its compacted size, and by a quarter of the history at least (no rewrite per append when small).
+    if (this.log.size < this.compactedBytes + Math.max(this.compactedBytes, this.historyCap / 4)) return;
     void this.compact().catch(() => undefined);
   }
 
@@ -221,7 +220,7 @@ export class FileStore implements AdmissionStore {
     const older: WindowEntry[] = [];
     const histOldest = this.histStart < this.history.length ? this.history[this.histStart].seq : Number.POSITIVE_INFINITY;
     for (const [subnet, list] of this.windows) {
-      const kept = list.filter((e) => e.expiresAt > now);
+      const kept = list.filter((e) => e.expiresAt > now).slice(-RECENT_KEPT);
       if (kept.length === 0) this.windows.delete(subnet);
       else this.windows.set(subnet, kept);
       for (const e of kept) if (e.seq < histOldest) older.push(e);
