@@ -160,8 +160,14 @@ export function assertBuilt(): void {
   if (src > built + 1000) throw new Error(`${CLI} is older than src/cli.ts: run npm run build`);
 }
 
-export function startServe(opts: { config: string; port: number; env?: NodeJS.ProcessEnv }): ServeProc {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`], {
+/** `fileSizeLimitKb`: run under `ulimit -f` (writes past it fail with EFBIG; the output goes through pipes). */
+export function startServe(opts: { config: string; port: number; env?: NodeJS.ProcessEnv; fileSizeLimitKb?: number }): ServeProc {
+  const args = [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`];
+  const [cmd, argv] =
+    opts.fileSizeLimitKb === undefined
+      ? [process.execPath, args]
+      : ['bash', ['-c', `ulimit -f ${opts.fileSizeLimitKb} && exec "$0" "$@"`, process.execPath, ...args]];
+  const child = spawn(cmd, argv, {
     cwd: ROOT,
     env: { ...process.env, ...SIM_ENV, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
