@@ -32,8 +32,12 @@ import {
 export const LOG_FILE = 'admission.jsonl';
 /** Observations kept in memory per subnet: the largest lookback the config allows. */
 const RECENT_KEPT = 100;
-/** Default cap of the history: ~67,000 observations, about 11 hours of a hundred sensors poking every minute. */
-export const DEFAULT_HISTORY_BYTES = 16 * 1024 * 1024;
+/**
+ * Default cap of the history: ~33,000 observations (~250 bytes each): 5.5 hours of a hundred sensors poking
+ * every minute, 115 days of one poking every five minutes. The log stays under about twice this plus what the
+ * decisions need, and start-up reads no more than that.
+ */
+export const DEFAULT_HISTORY_BYTES = 8 * 1024 * 1024;
 /** After a failed compaction (full disk), growth does not trigger another one before this. */
 const COMPACT_RETRY_MS = 60_000;
 /** Compaction output is written in pieces of about this size. */
@@ -137,8 +141,8 @@ export class FileStore implements AdmissionStore {
     const report = await readRecords(
       this.path,
       logRecordSchema,
-      (rec) => {
-        if (!this.apply(rec, now)) dropped++;
+      (rec, text, exact) => {
+        if (!this.apply(rec, now, exact ? `${text}\n` : undefined)) dropped++;
       },
       { logger, what: 'admission log' },
     );
@@ -150,25 +154,39 @@ export class FileStore implements AdmissionStore {
       rejected: report.rejected,
       dropped,
     };
+    const chunks = this.snapshot();
+    const size = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+    if (!report.tornTail && report.rejected === 0 && dropped === 0 && size === report.goodBytes) {
+      // Already compact (the same records, nothing to drop): no rewrite, start-up reads and goes.
+      this.compactedBytes = size;
+      await this.appendAfter(report.goodBytes);
+      return;
+    }
     try {
-      await this.log.rewrite(() => this.snapshot());
+      // Nothing else runs on the log yet: the snapshot taken above is what it holds.
+      await this.log.rewrite(() => chunks);
       this.compactedBytes = this.log.size;
     } catch (err) {
       // Full disk: keep serving from what was read, and append after the log's last complete line.
       logger.error({ err: (err as Error).message, path: this.path }, 'store compaction at open failed; appending to the log as it is');
       this.compactedBytes = report.goodBytes;
       this.compactNotBefore = Date.now() + COMPACT_RETRY_MS;
-      const openErr = await this.log.openAt(report.goodBytes);
-      if (openErr) logger.error({ err: openErr.message, path: this.path }, 'admission store is not writable: /admit answers 503 until it is');
+      await this.appendAfter(report.goodBytes);
     }
   }
 
-  /** Fold one record read at open into memory; false when it was dropped as expired. */
-  private apply(rec: LogRecord, now: number): boolean {
+  /** Append to the log as it is, after its last complete line. */
+  private async appendAfter(goodBytes: number): Promise<void> {
+    const err = await this.log.openAt(goodBytes);
+    if (err) this.opts.logger.error({ err: err.message, path: this.path }, 'admission store is not writable: /admit answers 503 until it is');
+  }
+
+  /** Fold one record read at open into memory; false when it was dropped as expired. `line`: its text, if exact. */
+  private apply(rec: LogRecord, now: number, line: string | undefined): boolean {
     if (rec.t === 'obs') {
       const { t: _t, ...o } = rec;
       if (o.expires_at * 1000 <= now) return false;
-      this.remember(observationFromRecord(o), obsLine(o));
+      this.remember(observationFromRecord(o), line ?? obsLine(o));
     } else if (rec.t === 'res') {
       this.reservationMap(rec.r.subnetId).set(rec.r.id, { ...rec.r });
     } else {

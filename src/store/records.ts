@@ -82,13 +82,14 @@ function describeIssue(err: z.ZodError): { field: string; error: string } {
 }
 
 /**
- * Stream `path` line by line through `schema`; valid records go to `onRecord` in file order. A missing file
+ * Stream `path` line by line through `schema`; valid records go to `onRecord` in file order, with their text.
+ * A missing file
  * reads as empty. Memory stays bounded by the chunk size and MAX_LINE_BYTES, whatever the file's size.
  */
 export async function readRecords<S extends z.ZodType>(
   path: string,
   schema: S,
-  onRecord: (rec: z.infer<S>, lineNo: number) => void,
+  onRecord: (rec: z.infer<S>, text: string, exact: boolean) => void,
   opts: { logger: Logger; what: string },
 ): Promise<ReadReport> {
   const report: ReadReport = { records: 0, rejected: 0, tornTail: false, goodBytes: 0, bytes: 0 };
@@ -120,7 +121,9 @@ export async function readRecords<S extends z.ZodType>(
       return;
     }
     report.records++;
-    onRecord(parsed.data, lineNo);
+    // `exact`: no top-level field was stripped, so the text can be written back as it is.
+    const exact = typeof value === 'object' && value !== null && Object.keys(value).length === Object.keys(parsed.data as object).length;
+    onRecord(parsed.data, text, exact);
   };
 
   let lineNo = 0;
