@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { join } from 'node:path';
 import { SpillJournal } from './journal.js';
 import { KeyedMutex } from './mutex.js';
+import { reservationSchema } from './records.js';
 import { dynamoDbSdk } from '../aws/sdk.js';
 import {
   isLive,
@@ -263,8 +264,25 @@ export class DynamoStore implements AdmissionStore {
       ),
     );
     if (!out.Item) return { version: 0, reservations: [] };
-    const reservations = JSON.parse(out.Item.reservations?.S ?? '[]') as Reservation[];
-    return { version: Number(out.Item.version?.N ?? '0'), reservations };
+    return { version: Number(out.Item.version?.N ?? '0'), reservations: this.validLedger(subnetId, out.Item.reservations?.S ?? '[]') };
+  }
+
+  /** The ledger's reservations that pass the schema; the others are logged and left out of every decision. */
+  private validLedger(subnetId: string, text: string): Reservation[] {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      this.opts.logger.warn({ subnet_id: subnetId, err: (err as Error).message }, 'DynamoDB reservation ledger is not JSON: ignored');
+      return [];
+    }
+    const out: Reservation[] = [];
+    (Array.isArray(raw) ? raw : []).forEach((r, index) => {
+      const p = reservationSchema.safeParse(r);
+      if (p.success) out.push(p.data);
+      else this.opts.logger.warn({ subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') }, 'DynamoDB reservation ledger: invalid reservation ignored');
+    });
+    return out;
   }
 
   /** Replace the ledger if nobody changed it since `expected`; false when somebody did. */
