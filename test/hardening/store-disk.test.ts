@@ -7,7 +7,7 @@
 //     answers /admit with a 503 naming ENOSPC instead of exiting;
 //   - a reservation with `"workers":"zz"` in the log: set aside, counted in /metrics, never a NaN.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -171,6 +171,8 @@ describe('a full disk at start-up', () => {
         expect(r.status, r.text).toBe(200);
       }
       await killProc(first, 'SIGTERM');
+      // A write cut short before the disk filled: the restart must rewrite the log, and cannot.
+      appendFileSync(join(dataDir, LOG_FILE), '{"t":"obs","subnet_id":"subnet-0a1","observed_at":"2026-');
       const filler = join(mnt, 'filler');
       try {
         writeFileSync(filler, Buffer.alloc(128 * 1024));
