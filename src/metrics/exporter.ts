@@ -188,7 +188,7 @@ export function createExporterMetrics(deps: {
   });
   const sampleErrors = new Counter({
     name: 'glue_eni_sample_errors_total',
-    help: 'Failed AWS calls during samples (after retries), by API.',
+    help: 'Failed AWS reads during samples (after retries), by API; api="deadline" counts samples abandoned at their deadline.',
     labelNames: ['api'],
     registers: [registry],
   });
