@@ -23,6 +23,11 @@ export interface SampleSource {
 
 /** The `api` label and failure api of a sample abandoned at its deadline. */
 export const DEADLINE_API = 'deadline';
+/**
+ * No sample may run longer than this, whatever the schedule (a yearly one would otherwise allow months, and
+ * timers past 2^31 ms fire at once). Reading even thousands of subnets takes a few minutes at most.
+ */
+const MAX_DEADLINE_MS = 30 * 60_000;
 /** After the abort, how long to wait for the read to settle, only to name the call that was in flight. */
 const ABORT_GRACE_MS = 1_000;
 
@@ -36,7 +41,7 @@ const ABORT_GRACE_MS = 1_000;
 export function sampleDeadlineMs(sample: { intervalSeconds: number; maxAgeSeconds: number }): number {
   const base = Math.min(sample.intervalSeconds, sample.maxAgeSeconds) * 1000;
   const margin = Math.min(Math.max(2_000, base * 0.1), base / 2);
-  return Math.max(1, Math.round(base - margin));
+  return Math.min(MAX_DEADLINE_MS, Math.max(1, Math.round(base - margin)));
 }
 
 class SampleDeadlineError extends Error {

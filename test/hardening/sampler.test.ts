@@ -6,14 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
-import { createLogger } from '../../src/log.js';
 import { DEADLINE_API, sampleDeadlineMs } from '../../src/sampler/sampler.js';
 import { startExporter, type RunningExporter } from '../../src/server.js';
 import { startAwsServer, sendJson, sendXml, type AwsServer } from '../helpers/aws-server.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { XMLNS, enisPageXml, subnetsXml, type EniFixture } from '../helpers/aws-wire.js';
 import { parseExposition, select, value } from '../helpers/prom.js';
 import { useSimCredentials, waitFor } from './helpers.js';
@@ -31,7 +30,7 @@ let mode: 'ok' | 'drip' | 'runaway' = 'ok';
 const drips = { started: 0, abortedEarly: 0, finished: 0 };
 let aws: AwsServer;
 let exporter: RunningExporter;
-const logLines: Record<string, unknown>[] = [];
+const { logger, lines: logLines } = captureLogger();
 const dataDir = mkdtempSync(join(tmpdir(), 'deadline-'));
 
 const scrape = async () => parseExposition(await (await fetch(`${exporter.url}/metrics`)).text()).samples;
@@ -79,16 +78,10 @@ beforeAll(async () => {
     },
     {},
   );
-  const logStream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) logLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
   exporter = await startExporter({
     config,
     listen: '127.0.0.1:0',
-    logger: createLogger('info', logStream),
+    logger,
     readerOptions: { retryStrategy: new ConfiguredRetryStrategy(2, 0) },
   });
   expect(await exporter.firstSample).toBe(true);
@@ -131,6 +124,8 @@ describe('sample deadline', () => {
     expect(sampleDeadlineMs({ intervalSeconds: 60, maxAgeSeconds: 180 })).toBe(54_000);
     expect(sampleDeadlineMs({ intervalSeconds: 60, maxAgeSeconds: 30 })).toBe(27_000);
     expect(sampleDeadlineMs({ intervalSeconds: 1, maxAgeSeconds: 3 })).toBe(500);
+    // A yearly schedule: capped at 30 min (a timer past 2^31 ms would fire at once).
+    expect(sampleDeadlineMs({ intervalSeconds: 365 * 86_400, maxAgeSeconds: 3 * 365 * 86_400 })).toBe(1_800_000);
   });
 
   it('abandons a dripping sample at its deadline, aborts the request, counts it, keeps the last good snapshot; the next sample runs', async () => {
