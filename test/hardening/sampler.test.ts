@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { DEADLINE_API, sampleDeadlineMs } from '../../src/sampler/sampler.js';
 import { startExporter, type RunningExporter } from '../../src/server.js';
-import { startAwsServer, sendJson, sendXml, type AwsServer } from '../helpers/aws-server.js';
+import { answerGlueAndSubnets, localAwsConfig, startAwsServer, sendXml, type AwsServer } from '../helpers/aws-server.js';
 import { captureLogger } from '../helpers/log-capture.js';
-import { XMLNS, enisPageXml, subnetsXml, type EniFixture } from '../helpers/aws-wire.js';
+import { XMLNS, enisPageXml, type EniFixture } from '../helpers/aws-wire.js';
 import { parseExposition, select, value } from '../helpers/prom.js';
 import { useSimCredentials, waitFor } from './helpers.js';
 
@@ -38,10 +37,7 @@ const scrape = async () => parseExposition(await (await fetch(`${exporter.url}/m
 beforeAll(async () => {
   useSimCredentials();
   aws = await startAwsServer((call, res) => {
-    if (call.service === 'glue') {
-      return sendJson(res, call.api === 'GetConnections' ? { ConnectionList: [] } : call.api === 'GetJobs' ? { Jobs: [] } : {});
-    }
-    if (call.api === 'DescribeSubnets') return sendXml(res, subnetsXml([{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 56 }]));
+    if (answerGlueAndSubnets(call, res, [{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 56 }])) return;
     const page = enisPageXml(enis);
     if (mode === 'ok') return sendXml(res, page);
     if (mode === 'runaway') {
@@ -67,17 +63,12 @@ beforeAll(async () => {
       clearInterval(timer);
     });
   });
-  const config = parseConfig(
-    {
-      subnets: [{ id: A, name: 'critical' }],
-      endpoints: { ec2: aws.url, glue: aws.url },
-      region: 'us-east-1',
-      dataDir,
-      // Every 2 s: interval 2 s, max age 6 s, so a 1 s deadline.
-      sample: { schedule: '*/2 * * * * *' },
-    },
-    {},
-  );
+  const config = localAwsConfig(aws, {
+    subnets: [{ id: A, name: 'critical' }],
+    dataDir,
+    // Every 2 s: interval 2 s, max age 6 s, so a 1 s deadline.
+    sample: { schedule: '*/2 * * * * *' },
+  });
   exporter = await startExporter({
     config,
     listen: '127.0.0.1:0',

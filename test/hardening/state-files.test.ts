@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/load.js';
 import { startExporter } from '../../src/server.js';
-import { startAwsServer, sendJson, sendXml, type AwsServer } from '../helpers/aws-server.js';
-import { enisPageXml, subnetsXml } from '../helpers/aws-wire.js';
+import { answerGlueAndSubnets, localAwsConfig, startAwsServer, sendXml, type AwsServer } from '../helpers/aws-server.js';
+import { enisPageXml } from '../helpers/aws-wire.js';
 import { captureLogger } from '../helpers/log-capture.js';
 import { parseExposition, select, value } from '../helpers/prom.js';
 import { useSimCredentials } from './helpers.js';
@@ -84,10 +83,7 @@ const dirs: string[] = [];
 beforeAll(async () => {
   useSimCredentials();
   aws = await startAwsServer((call, res) => {
-    if (call.service === 'glue') {
-      return sendJson(res, call.api === 'GetConnections' ? { ConnectionList: [] } : call.api === 'GetJobs' ? { Jobs: [] } : {});
-    }
-    if (call.api === 'DescribeSubnets') return sendXml(res, subnetsXml([{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 57 }]));
+    if (answerGlueAndSubnets(call, res, [{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 57 }])) return;
     return sendXml(
       res,
       enisPageXml([
@@ -110,18 +106,13 @@ describe('state files read back from disk', () => {
     writeFileSync(join(dataDir, 'lifecycle.json'), JSON.stringify(c.lifecycle));
     writeFileSync(join(dataDir, 'bypass.json'), JSON.stringify(c.bypass));
     const { logger, lines } = captureLogger();
-    const config = parseConfig(
-      {
-        subnets: [{ id: A, name: 'critical' }],
-        endpoints: { ec2: aws.url, glue: aws.url },
-        region: 'us-east-1',
-        dataDir,
-        // No scheduled sample during the test; the first one runs at start.
-        sample: { schedule: '0 0 1 1 *' },
-        admission: { policy: 'forecast' },
-      },
-      {},
-    );
+    const config = localAwsConfig(aws, {
+      subnets: [{ id: A, name: 'critical' }],
+      dataDir,
+      // No scheduled sample during the test; the first one runs at start.
+      sample: { schedule: '0 0 1 1 *' },
+      admission: { policy: 'forecast' },
+    });
     const exporter = await startExporter({
       config,
       listen: '127.0.0.1:0',

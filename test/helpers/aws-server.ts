@@ -4,6 +4,8 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { parseConfig, type Config } from '../../src/config/load.js';
+import { subnetsXml, type SubnetFixture } from './aws-wire.js';
 
 export interface AwsCall {
   /** `DescribeNetworkInterfaces`, `GetJobRuns`, ... */
@@ -67,4 +69,22 @@ export function sendJson(res: ServerResponse, body: unknown, status = 200): void
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Answers what every local-server test needs alike: Glue (no connections, no jobs) and DescribeSubnets. */
+export function answerGlueAndSubnets(call: AwsCall, res: ServerResponse, subnets: SubnetFixture[]): boolean {
+  if (call.service === 'glue') {
+    sendJson(res, call.api === 'GetConnections' ? { ConnectionList: [] } : call.api === 'GetJobs' ? { Jobs: [] } : {});
+    return true;
+  }
+  if (call.api === 'DescribeSubnets') {
+    sendXml(res, subnetsXml(subnets));
+    return true;
+  }
+  return false;
+}
+
+/** An exporter config pointed at the local server for both EC2 and Glue. */
+export function localAwsConfig(server: AwsServer, rest: Record<string, unknown>): Config {
+  return parseConfig({ endpoints: { ec2: server.url, glue: server.url }, region: 'us-east-1', ...rest }, {});
 }
