@@ -28,6 +28,12 @@ export const DEADLINE_API = 'deadline';
  * timers past 2^31 ms fire at once). Reading even thousands of subnets takes a few minutes at most.
  */
 const MAX_DEADLINE_MS = 30 * 60_000;
+/**
+ * Nor is any deadline shorter: one page of 1,000 ENIs takes a second or two. Only schedules of a few seconds
+ * (the simulator, tests) or a max age below a sample's duration reach it; there a slow sample skips a tick
+ * rather than failing for being slow.
+ */
+const MIN_DEADLINE_MS = 5_000;
 /** After the abort, how long to wait for the read to settle, only to name the call that was in flight. */
 const ABORT_GRACE_MS = 1_000;
 
@@ -35,13 +41,13 @@ const ABORT_GRACE_MS = 1_000;
  * How long one sample may run, in ms. A sample that drips past the next scheduled tick would skip that tick
  * (no overlap) and let the cache go stale with no error: so the deadline is the shorter of the interval and
  * the staleness limit, minus a margin (10 %, at least 2 s, at most half) that leaves room for the abort to
- * settle before the next tick. An abandoned sample is thus counted before the next one starts, and long before
- * the data it keeps goes stale.
+ * settle before the next tick; within 5 s and 30 min. An abandoned sample is thus counted before the next one
+ * starts, and before the data it keeps goes stale (for schedules of a minute or more, the only kind AWS needs).
  */
 export function sampleDeadlineMs(sample: { intervalSeconds: number; maxAgeSeconds: number }): number {
   const base = Math.min(sample.intervalSeconds, sample.maxAgeSeconds) * 1000;
   const margin = Math.min(Math.max(2_000, base * 0.1), base / 2);
-  return Math.min(MAX_DEADLINE_MS, Math.max(1, Math.round(base - margin)));
+  return Math.min(MAX_DEADLINE_MS, Math.max(MIN_DEADLINE_MS, Math.round(base - margin)));
 }
 
 class SampleDeadlineError extends Error {
