@@ -12,6 +12,8 @@ const badFiles: Record<string, string> = {
   'bad-subnet-id.yml': 'subnets[1].id: expected "subnet-" followed by hex',
   'duplicate-subnet-id.yml': 'subnets[1].id: duplicate of subnets[0].id',
   'duplicate-subnet-name.yml': 'subnets[1].name: duplicate of subnets[0].name',
+  'subnet-name-like-id.yml': 'subnets[1].name: expected a name that does not look like a subnet id ("subnet-" followed by hex)',
+  'subnet-name-like-id-uppercase.yml': 'subnets[1].name: expected a name that does not look like a subnet id',
   'no-subnets.yml': 'subnets: expected at least one subnet, or discover.glueConnections: true',
   'bad-schedule.yml': 'sample.schedule: expected a node-cron expression (5 or 6 fields)',
   'negative-max-age.yml': 'sample.maxAgeSeconds: expected a positive number of seconds',
