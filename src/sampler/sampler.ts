@@ -35,12 +35,10 @@ export class Sampler {
   /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
   private readonly learnedNames = new Map<string, string>();
   /** The names of the last sample (the labels its snapshot carries); refused names warned about once each. */
-  private resolvedNames: Map<string, string>;
+  private resolvedNames?: Map<string, string>;
   private readonly warnedNames = new Set<string>();
 
-  constructor(private deps: SamplerDeps) {
-    this.resolvedNames = resolveSubnetNames(deps.config.subnets, this.learnedNames).names;
-  }
+  constructor(private deps: SamplerDeps) {}
 
   /** First sample now, then on the cron schedule. */
   start(): Promise<boolean> {
@@ -74,6 +72,7 @@ export class Sampler {
 
   /** The label humans use for a subnet: configured name, else its Glue connection's name, else the id. */
   subnetName(subnetId: string): string {
+    this.resolvedNames ??= resolveSubnetNames(this.deps.config.subnets, this.learnedNames).names;
     return this.resolvedNames.get(subnetId) ?? subnetId;
   }
 
