@@ -45,7 +45,7 @@ function configText(extra = ''): string {
 
 /** A valid config of about 1 MB: 40,000 per-subnet admission overrides. */
 function bigConfigText(): string {
-  const keys = Array.from({ length: 40_000 }, (_, i) => `    override-${String(i).padStart(5, '0')}: {lookback: 5}\n`).join('');
+  const keys = Array.from({ length: 40_000 }, (_, i) => `    k${String(i).padStart(5, '0')}: {lookback: 5}\n`).join('');
   return `${configText()}\nadmission:\n  subnets:\n${keys}`;
 }
 
