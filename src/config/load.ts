@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError, formatIssues } from './errors.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { scheduleIntervalSeconds } from './schedule.js';
@@ -40,13 +40,12 @@ function tooLarge(source: string, bytes: string): ConfigError {
 
 /**
  * Duplicate keys, found in one pass. yaml's own `uniqueKeys` check compares each key with every earlier key of its
- * map (40,000 keys: 10 s on the event loop); a set per map does the same check in linear time.
+ * map (a 1 MB file of 40,000 keys: 43 s on the event loop); a set per map does the same check in linear time.
  */
 function duplicateKeys(doc: Document, lines: LineCounter, source: string): string[] {
   const issues: string[] = [];
   visit(doc, {
     Map(_, map) {
-      if (!isMap(map)) return;
       const seen = new Set<unknown>();
       for (const pair of map.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
