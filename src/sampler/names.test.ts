@@ -25,6 +25,12 @@ describe('resolveSubnetNames', () => {
     ]);
   });
 
+  it("takes a learned name equal to the subnet's own id as the id, without refusing it", () => {
+    const { names, refused } = resolveSubnetNames([], learned({ 'subnet-0a1': 'subnet-0a1' }));
+    expect(names.get('subnet-0a1')).toBeUndefined();
+    expect(refused).toEqual([]);
+  });
+
   it("refuses a learned name that is another subnet's configured name", () => {
     const { names, refused } = resolveSubnetNames([{ id: 'subnet-0a1', name: 'critical' }], learned({ 'subnet-0b1': 'critical' }));
     expect(Object.fromEntries(names)).toEqual({ 'subnet-0a1': 'critical' });

@@ -25,7 +25,8 @@ export function resolveSubnetNames(
   }
   const claimants = new Map<string, string[]>();
   for (const [id, name] of learned) {
-    if (names.has(id)) continue;
+    // A connection named after its own subnet's id names it as the id would: nothing to refuse.
+    if (names.has(id) || name === id) continue;
     const ids = claimants.get(name);
     if (ids) ids.push(id);
     else claimants.set(name, [id]);
