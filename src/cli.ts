@@ -88,7 +88,8 @@ program
     try {
       const config = loadConfigFile(file);
       process.stdout.write(
-        `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,
+        `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", ` +
+          `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,
       );
     } catch (err) {
       fail(err);

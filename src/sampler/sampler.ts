@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { SampleStatus } from '../metrics/exporter.js';
 import { buildSnapshot } from '../snapshot/build.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import { resolveSubnetNames } from './names.js';
 
 /** What the sampler reads from: AWS through the SDK in production (AwsReader). */
 export interface SampleSource {
@@ -111,6 +112,9 @@ export class Sampler {
   private stopped = false;
   /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
   private readonly learnedNames = new Map<string, string>();
+  /** The names of the last sample (the labels its snapshot carries); refused names warned about once each. */
+  private resolvedNames?: Map<string, string>;
+  private readonly warnedNames = new Set<string>();
 
   constructor(private deps: SamplerDeps) {}
 
@@ -146,16 +150,25 @@ export class Sampler {
 
   /** The label humans use for a subnet: configured name, else its Glue connection's name, else the id. */
   subnetName(subnetId: string): string {
-    return this.deps.config.subnets.find((s) => s.id === subnetId)?.name ?? this.learnedNames.get(subnetId) ?? subnetId;
+    this.resolvedNames ??= resolveSubnetNames(this.deps.config.subnets, this.learnedNames).names;
+    return this.resolvedNames.get(subnetId) ?? subnetId;
   }
 
-  /** Configured names first; a discovered subnet is named after the first Glue connection that points at it. */
+  /**
+   * Configured names first; a subnet without one is named after the first Glue connection that points at it,
+   * unless that name could be mistaken for another subnet (see resolveSubnetNames): then its id.
+   */
   private names(raw: RawSample): Map<string, string> {
     for (const c of raw.glue?.connections ?? []) {
       if (c.subnetId && !this.learnedNames.has(c.subnetId)) this.learnedNames.set(c.subnetId, c.name);
     }
-    const names = new Map(this.learnedNames);
-    for (const s of this.deps.config.subnets) if (s.name) names.set(s.id, s.name);
+    const { names, refused } = resolveSubnetNames(this.deps.config.subnets, this.learnedNames);
+    for (const r of refused) {
+      if (this.warnedNames.has(r.name)) continue;
+      this.warnedNames.add(r.name);
+      this.deps.logger.warn({ subnet_id: r.subnetId, name: r.name, reason: r.reason }, 'discovered subnet name refused; the subnet is labelled by its id');
+    }
+    this.resolvedNames = names;
     return names;
   }
 
