@@ -9,7 +9,7 @@ import { createApp } from './http/app.js';
 import { serveHttp, type HttpLimits } from './http/serve.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
 import { parseListen } from './listen.js';
-import type { Logger } from './log.js';
+import { registerLogMetrics, type Logger } from './log.js';
 import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
@@ -88,6 +88,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const admission = new AdmissionService({ cache, config, store, clock, logger });
   admission.start();
   registerAdmissionMetrics(metrics.registry, { service: admission, store });
+  registerLogMetrics(metrics.registry);
 
   const app = createApp({
     cache,
