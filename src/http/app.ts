@@ -27,11 +27,12 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   app.use((req, res, next) => {
-    // One line per request at debug level; the URL is cut short so that a hostile one cannot flood the log.
+    // One line per request at debug level. The path only: a query string may carry what a caller should not have
+    // put there (a token); cut short, so that a hostile path cannot flood the log.
     if (deps.logger.isLevelEnabled('debug')) {
       const t0 = performance.now();
       res.once('finish', () =>
-        deps.logger.debug({ method: req.method, url: req.originalUrl.slice(0, 256), status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request'),
+        deps.logger.debug({ method: req.method, path: req.path.slice(0, 256), status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request'),
       );
     }
     // No route takes a body over the limit. Refuse a larger declared one before reading a byte of it, and close the

@@ -2,11 +2,14 @@
 // the admission log read straight from disk, and the real CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -277,3 +280,68 @@ export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL')
 }
 
 export { freePort } from '../helpers/net.js';
+
+// ---- one simulator, one temp dir, every process cleaned up ------------------------------------------------
+
+export interface SimFixture {
+  sim: RunningSimulator;
+  dir: string;
+  /** Killed after the file's tests. */
+  procs: ServeProc[];
+  /** Closed after the file's tests. */
+  closers: { close(): Promise<void> }[];
+  /** A `serve` config on the simulator, one subnet, written to `<dir>/<name>.yml`, data in `<dir>/<name>-data`. */
+  config(name: string, o?: { schedule?: string; level?: string }): string;
+}
+
+/** Registers the file's beforeAll/afterAll: the CLI built, the simulator at the seeds' morning, a temp dir. */
+export function simFixture(prefix: string): SimFixture {
+  const f: SimFixture = {
+    sim: undefined as unknown as RunningSimulator,
+    dir: '',
+    procs: [],
+    closers: [],
+    config(name, o = {}) {
+      const path = join(f.dir, `${name}.yml`);
+      writeFileSync(
+        path,
+        [
+          'region: us-east-1',
+          `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
+          'subnets:',
+          '  - {id: subnet-0a1, name: critical}',
+          `dataDir: "${join(f.dir, `${name}-data`)}"`,
+          `sample: {schedule: "${o.schedule ?? '*/2 * * * * *'}", maxAgeSeconds: 3600}`,
+          `log: {level: ${o.level ?? 'info'}}`,
+          '',
+        ].join('\n'),
+      );
+      return path;
+    },
+  };
+  beforeAll(async () => {
+    assertBuilt();
+    useSimCredentials();
+    f.sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
+    f.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  });
+  afterAll(async () => {
+    for (const p of f.procs) await killProc(p);
+    for (const c of f.closers) await c.close();
+    await f.sim?.close();
+    if (f.dir) rmSync(f.dir, { recursive: true, force: true });
+  });
+  return f;
+}
+
+/** Poll /-/ready of a CLI child until 200; fail at once, with its output, if it exits. */
+export async function waitReady(p: ServeProc, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    `ready (output: ${p.output().slice(-300)})`,
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
+      return (await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ? true : undefined;
+    },
+    timeoutMs,
+  );
+}

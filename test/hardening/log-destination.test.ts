@@ -2,74 +2,29 @@
 // `ulimit -f` size (every further write fails with EFBIG), or a pipe whose reader stopped reading: the exporter
 // logs at debug level, one line per request, under a flood of requests; /-/healthy and /metrics stay quick, the
 // lost lines are counted in glue_eni_log_lines_dropped_total and noticed on stderr, and SIGTERM still exits 0.
-import { mkdtempSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HTTP_LIMITS } from '../../src/http/serve.js';
 import { parseExposition, select } from '../helpers/prom.js';
-import {
-  assertBuilt,
-  freePort,
-  killProc,
-  pool,
-  rawRequest,
-  SCENARIO,
-  startServe,
-  useSimCredentials,
-  waitFor,
-  within,
-  type ServeProc,
-} from './helpers.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { freePort, pool, rawRequest, simFixture, startServe, waitFor, waitReady, within, type ServeProc } from './helpers.js';
 
 const MARGIN_MS = 6_000;
-/** Long URLs make long request lines: the log fills in fewer requests. */
+/** Long paths make long request lines: the log fills in fewer requests. */
 const PAD = 'p'.repeat(220);
 
-let sim: RunningSimulator;
-let dir: string;
-const procs: ServeProc[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
-  dir = mkdtempSync(join(tmpdir(), 'hardening-log-'));
-});
-
-afterAll(async () => {
-  for (const p of procs) await killProc(p);
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function writeConfig(name: string): string {
-  const path = join(dir, `${name}.yml`);
-  writeFileSync(
-    path,
-    [
-      'region: us-east-1',
-      `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
-      'subnets:',
-      '  - {id: subnet-0a1, name: critical}',
-      `dataDir: "${join(dir, `${name}-data`)}"`,
-      'sample: {schedule: "*/1 * * * * *", maxAgeSeconds: 3600}',
-      'log: {level: debug}',
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
+const f = simFixture('hardening-log');
+/** Debug level: one log line per request. */
+const config = (name: string) => f.config(name, { schedule: '*/1 * * * * *', level: 'debug' });
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** n requests that each log a long line; every one must be answered. */
+/** n requests that each log a long line; every one must be answered (a JSON 404: no such route). */
 async function flood(p: ServeProc, n: number): Promise<void> {
   const codes = await pool(Array.from({ length: n }, (_, i) => i), 16, (i) =>
-    rawRequest(p.url, { method: 'GET', path: `/-/healthy?i=${i}&pad=${PAD}` }, 5_000).then((r) => r.status),
+    rawRequest(p.url, { method: 'GET', path: `/${PAD}/${i}` }, 5_000).then((r) => r.status),
   );
-  expect(codes.filter((c) => c !== 200)).toEqual([]);
+  expect(codes.filter((c) => c !== 404)).toEqual([]);
 }
 
 /** /-/healthy latencies, each bounded: a hang fails here rather than at the test timeout. */
@@ -94,17 +49,6 @@ async function dropped(p: ServeProc): Promise<number> {
   return s.value;
 }
 
-async function ready(p: ServeProc): Promise<void> {
-  await waitFor(
-    `ready (output: ${p.output().slice(-300)})`,
-    async () => {
-      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
-      return (await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ? true : undefined;
-    },
-    20_000,
-  );
-}
-
 async function stop(p: ServeProc): Promise<number> {
   const t0 = Date.now();
   p.child.kill('SIGTERM');
@@ -117,10 +61,10 @@ describe('stdout a file at its size limit (ulimit -f)', () => {
   it('keeps serving, counts the dropped lines, says so on stderr, and logs again once the file is truncated', async () => {
     // Small enough that even the old exporter, which logged no requests, fills it with sample lines in seconds.
     const LIMIT_KB = 4;
-    const file = join(dir, 'stdout.log');
-    const p = startServe({ config: writeConfig('full'), port: await freePort(), stdoutFile: file, fileSizeLimitKb: LIMIT_KB });
-    procs.push(p);
-    await ready(p);
+    const file = join(f.dir, 'stdout.log');
+    const p = startServe({ config: config('full'), port: await freePort(), stdoutFile: file, fileSizeLimitKb: LIMIT_KB });
+    f.procs.push(p);
+    await waitReady(p);
 
     // Fill the file: request lines at debug level, far more than 4 KiB of them.
     await flood(p, 100);
@@ -157,9 +101,9 @@ describe('stdout a file at its size limit (ulimit -f)', () => {
 
 describe('stdout a pipe whose reader stopped reading', () => {
   it('keeps serving, drops and counts lines beyond a bounded backlog, and exits on SIGTERM', async () => {
-    const p = startServe({ config: writeConfig('stalled'), port: await freePort() });
-    procs.push(p);
-    await ready(p);
+    const p = startServe({ config: config('stalled'), port: await freePort() });
+    f.procs.push(p);
+    await waitReady(p);
     p.child.stdout!.pause();
 
     // ~2.5 MB of request lines: more than the pipe and the 1 MiB backlog can hold.

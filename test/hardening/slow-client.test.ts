@@ -2,76 +2,26 @@
 // body is refused at once, clients that drip their headers or body are cut off by the request timeout with a 408,
 // and SIGTERM with a slow body still open ends the process, exit 0, within the shutdown deadline. In process, with
 // short limits: the shutdown deadline cuts connections that the request timeout would not yet.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { HTTP_LIMITS } from '../../src/http/serve.js';
 import { createLogger } from '../../src/log.js';
-import { startExporter, type RunningExporter } from '../../src/server.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import {
-  assertBuilt,
-  freePort,
-  killProc,
-  rawConnection,
-  rawRequest,
-  SCENARIO,
-  sleep,
-  startServe,
-  useSimCredentials,
-  waitFor,
-  within,
-  type ServeProc,
-} from './helpers.js';
+import { startExporter } from '../../src/server.js';
+import { freePort, rawConnection, rawRequest, simFixture, sleep, startServe, waitFor, waitReady, within } from './helpers.js';
 
 /** Room for a loaded machine (2 cores, several test files at once) on top of every limit. */
 const MARGIN_MS = 6_000;
 
-let sim: RunningSimulator;
-let dir: string;
-const procs: ServeProc[] = [];
-const exporters: RunningExporter[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
-  dir = mkdtempSync(join(tmpdir(), 'hardening-slow-'));
-});
-
-afterAll(async () => {
-  for (const p of procs) await killProc(p);
-  for (const ex of exporters) await ex.close();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const f = simFixture('hardening-slow');
 
 const head = (method: string, path: string, headers: string) => `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers}`;
 
 describe('the real binary with its default HTTP limits', () => {
   it('answers a huge Content-Length with 413 at once, cuts drip-feeders with 408, and exits 0 within the deadline after SIGTERM', async () => {
-    const config = join(dir, 'serve.yml');
-    writeFileSync(
-      config,
-      [
-        'region: us-east-1',
-        `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
-        'subnets:',
-        '  - {id: subnet-0a1, name: critical}',
-        `dataDir: "${join(dir, 'data')}"`,
-        'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 3600}',
-        '',
-      ].join('\n'),
-    );
-    const p = startServe({ config, port: await freePort() });
-    procs.push(p);
-    await waitFor(
-      'ready',
-      async () => ((await rawRequest(p.url, { method: 'GET', path: '/-/ready' }).catch(() => undefined))?.status === 200 ? true : undefined),
-      20_000,
-    );
+    const p = startServe({ config: f.config('serve'), port: await freePort() });
+    f.procs.push(p);
+    await waitReady(p);
 
     // A body announced as ~100 GB, on the route that reads bodies and on routes that do not: refused before a byte
     // of it is read, the limit named, the connection closed.
@@ -126,9 +76,9 @@ describe('shutdown deadline (in process, short limits)', () => {
       config: parseConfig(
         {
           subnets: [{ id: 'subnet-0a1', name: 'critical' }],
-          endpoints: { ec2: sim.url, glue: sim.url },
+          endpoints: { ec2: f.sim.url, glue: f.sim.url },
           region: 'us-east-1',
-          dataDir: join(dir, 'inproc'),
+          dataDir: join(f.dir, 'inproc'),
           sample: { schedule: '0 0 1 1 *', maxAgeSeconds: 86_400 },
         },
         {},
@@ -138,7 +88,7 @@ describe('shutdown deadline (in process, short limits)', () => {
       // The request timeout far beyond the deadline: only the deadline can end these clients.
       httpLimits: { requestTimeoutMs: 120_000, headersTimeoutMs: 120_000, shutdownDeadlineMs: 500 },
     });
-    exporters.push(ex);
+    f.closers.push(ex);
     expect(await ex.firstSample).toBe(true);
     const slowBody = rawConnection(ex.url, head('POST', '/admit', 'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n0123456789'));
     const slowHeaders = rawConnection(ex.url, head('GET', '/metrics', 'X-Slow: 1\r\n'));
