@@ -128,8 +128,8 @@ export abstract class LogDestination {
 
 /**
  * Lines to a file descriptor that never blocks for long (a regular file, /dev/null): asynchronous writes, a
- * bounded queue. A failed write (EFBIG, ENOSPC, EIO) drops its lines and the next attempt waits `retryMs`, so a
- * disk that frees up (logrotate) gets the log back.
+ * bounded queue. A failed write (EFBIG, ENOSPC, EIO) drops its lines and the queue, and the next attempt waits
+ * `retryMs`, so a disk that frees up (logrotate) gets the log back.
  */
 export class FdLogDestination extends LogDestination {
   private queue: string[] = [];
@@ -200,7 +200,8 @@ export class FdLogDestination extends LogDestination {
       }
       if (written < buf.length) {
         const rest = buf.subarray(written);
-        this.writeOut(rest, countNewlines(rest));
+        // The gap notice is no log line: losing its tail loses none.
+        this.writeOut(rest, this.probing ? 0 : countNewlines(rest));
         return;
       }
       if (this.probing) {
