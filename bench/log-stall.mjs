@@ -9,11 +9,8 @@
 // after SIGTERM (given up after 20 s: the process is then killed and the exit reported as null). --read keeps
 // reading stdout: the control, for what the flood costs without a stalled log.
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startDemoChild } from './demo-child.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -23,44 +20,14 @@ const { values } = parseArgs({
     read: { type: 'boolean', default: false },
   },
 });
-const dist = resolve(process.env.GLUE_ENI_DIST ?? new URL('../dist', import.meta.url).pathname);
-
-async function freePort() {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const child = spawn(
-  process.execPath,
-  [join(dist, 'cli.js'), 'demo', '--listen', `127.0.0.1:${port}`, '--speed', '1', '--schedule', '*/5 * * * * *', '--log-level', 'debug'],
-  { stdio: ['ignore', 'pipe', 'ignore'] },
-);
+const { base, child, metric, waitOk, exited } = await startDemoChild({ logLevel: 'debug', stdio: ['ignore', 'pipe', 'ignore'] });
 child.stdout.on('data', () => {});
-const exited = once(child, 'exit');
-
-async function metric(name) {
-  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
 
 const mib = (b) => Math.round((b / 2 ** 20) * 10) / 10;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 try {
-  for (let i = 0; ; i++) {
-    const ok = await fetch(`${base}/-/healthy`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (i > 200) throw new Error('exporter did not start');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitOk('/-/healthy');
   if (!values.read) child.stdout.pause();
   const rssBefore = await metric('process_resident_memory_bytes');
 
