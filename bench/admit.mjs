@@ -8,11 +8,8 @@
 // embedded file store (group-committed with fdatasync) before it answers. AWS requests are read from
 // glue_eni_aws_requests_total before and after: they follow the sample schedule, not the /admit count.
 import autocannon from 'autocannon';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startDemoChild } from './demo-child.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -21,39 +18,10 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1' },
   },
 });
-const dist = resolve(process.env.GLUE_ENI_DIST ?? new URL('../dist', import.meta.url).pathname);
-
-async function freePort() {
-  const srv = createServer().listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const child = spawn(
-  process.execPath,
-  [join(dist, 'cli.js'), 'demo', '--listen', `127.0.0.1:${port}`, '--speed', '1', '--schedule', '*/5 * * * * *', '--log-level', 'warn'],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
-
-async function metric(name) {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
-    .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
-}
+const { base, child, metric, waitOk, exited } = await startDemoChild({ logLevel: 'warn', stdio: ['ignore', 'ignore', 'inherit'] });
 
 try {
-  for (let i = 0; ; i++) {
-    const ready = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (i > 100) throw new Error('exporter not ready after 20 s');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitOk('/-/ready');
   const url = `${base}/admit?subnet=shared&workers=${values.workers}&dag_run_id=bench`;
   // Warm-up: JIT and the file store's first appends.
   await autocannon({ url, connections: Number(values.connections), duration: 2 });
@@ -84,5 +52,5 @@ try {
   );
 } finally {
   child.kill('SIGTERM');
-  await once(child, 'exit');
+  await exited;
 }
