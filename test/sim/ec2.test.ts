@@ -7,8 +7,8 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from './index.js';
-import { parseScenario } from './scenario.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { parseScenario } from '../../src/sim/scenario.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
