@@ -23,21 +23,8 @@ import type { Scenario } from './scenario.js';
 import type { EniState, RunState, WorldState } from './state.js';
 
 export { adhocJobName } from './build.js';
-export type { WorldEvent } from './events.js';
-export {
-  EXHAUSTION_MESSAGE,
-  GLUE_SERVICE_ACCOUNT,
-  GLUE_VERSION,
-  type Connection,
-  type EniTruth,
-  type Job,
-  type JobRun,
-  type JobRunState,
-  type LaunchRequest,
-  type LaunchSource,
-  type NetworkInterface,
-  type Subnet,
-} from './records.js';
+export * from './events.js';
+export * from './records.js';
 
 export interface WorldOptions {
   /** Start scheduled and ad-hoc launches blind at their due time (default), or queue them for a driver. */
