@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
-import { DynamoStore, initDynamoTable, journalFile } from './dynamodb.js';
+import { initDynamoTable } from './dynamodb-init.js';
+import { journalFile } from './dynamodb-outbox.js';
+import { DynamoStore } from './dynamodb.js';
 import { StoreUnreachableError, type Observation, type Reservation, type TransactPlan } from './types.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';

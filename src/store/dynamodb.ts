@@ -29,9 +29,6 @@ import {
   StoreUnreachableError,
 } from './types.js';
 
-export { initDynamoTable } from './dynamodb-init.js';
-export { journalFile } from './dynamodb-outbox.js';
-
 export interface DynamoStoreOptions {
   client: DynamoDBClient;
   table: string;
