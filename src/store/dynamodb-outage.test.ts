@@ -1,6 +1,5 @@
 // DynamoDB going away under the store: a TCP proxy in front of an in-process dynalite is switched to refusing
 // or black-holing connections (dynalite keeps running, so its data survives), while the store keeps serving.
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { mkdtemp, readFile, rm, stat, appendFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -8,11 +7,17 @@ import { createServer, connect, type AddressInfo, type Server as NetServer, type
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { silentLogger } from '../log.js';
-import { DynamoStore, initDynamoTable, journalFile } from './dynamodb.js';
+import { initDynamoTable } from './dynamodb-init.js';
+import { journalFile } from './dynamodb-outbox.js';
+import { DynamoStore } from './dynamodb.js';
 import { StoreUnreachableError, type Observation, type Reservation, type TransactPlan } from './types.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+// The SDK only through src/aws/, as everywhere outside it.
+const { DynamoDBClient: Client, QueryCommand } = dynamoDbSdk();
 
 type Mode = 'pass' | 'refuse' | 'blackhole';
 
@@ -84,8 +89,8 @@ beforeAll(async () => {
   const dbPort = (db.address() as AddressInfo).port;
   proxy = new SwitchProxy(dbPort);
   const proxyPort = await proxy.listen();
-  direct = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dbPort}`, region: 'us-east-1', credentials: creds });
-  proxied = new DynamoDBClient({
+  direct = new Client({ endpoint: `http://127.0.0.1:${dbPort}`, region: 'us-east-1', credentials: creds });
+  proxied = new Client({
     endpoint: `http://127.0.0.1:${proxyPort}`,
     region: 'us-east-1',
     credentials: creds,

@@ -1,14 +1,17 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { createLogger } from '../log.js';
 import { DynamoStore } from './dynamodb.js';
 import { initStore } from './index.js';
 import type { Observation, Reservation } from './types.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+
+// The SDK only through src/aws/, as everywhere outside it.
+const { DescribeTableCommand, DynamoDBClient: Client, PutItemCommand } = dynamoDbSdk();
 
 const DAY = 86_400_000;
 const TABLE = 'glue-eni-observations';
@@ -23,7 +26,7 @@ beforeAll(async () => {
   server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
+  client = new Client({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -123,7 +126,6 @@ describe('DynamoStore against dynalite', () => {
 
 describe('DynamoStore ledger from the table', () => {
   it('a reservation with workers "zz" in the shared ledger is ignored and logged, never summed', async () => {
-    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
     const good = resv('0000aaaa', { subnetId: 'subnet-0f', id: 'subnet-0f.0000aaaa', workers: 4 });
     const bad = { ...good, id: 'subnet-0f.0000bbbb', workers: 'zz' };
     await client.send(
