@@ -181,6 +181,31 @@ function coveredBy(c: LedgerClaims, id: string): number {
   return i === undefined ? 0 : c.applied[i].covered;
 }
 
+/** The last ledger answered per index, by reference: the file store hands the same reservation objects over. */
+const lastAnswers = new WeakMap<AttachIndex, { claims: LedgerClaims; ledger: readonly Reservation[]; key: Float64Array; covered: number[] }>();
+
+/** How many ENIs each reservation of the ledger claimed, in the ledger's order. Read-only. */
+function coveredList(ledger: readonly Reservation[], enis: readonly AccountedEni[]): readonly number[] {
+  const ix = attachIndex(enis);
+  const last = lastAnswers.get(ix);
+  if (last && last.claims === ix.claims && last.ledger.length === ledger.length) {
+    let same = true;
+    for (let i = 0; i < ledger.length && same; i++) {
+      const r = ledger[i];
+      same = r === last.ledger[i] && r.createdAt === last.key[2 * i] && r.workers === last.key[2 * i + 1];
+    }
+    if (same) return last.covered;
+  }
+  const c = claimsOf(ledger, enis);
+  const covered = ledger.map((r) => coveredBy(c, r.id));
+  if (c === ix.claims) {
+    const key = new Float64Array(2 * ledger.length);
+    ledger.forEach((r, i) => ((key[2 * i] = r.createdAt), (key[2 * i + 1] = r.workers)));
+    lastAnswers.set(ix, { claims: c, ledger: [...ledger], key, covered });
+  }
+  return covered;
+}
+
 /**
  * Apportion the subnet's Glue ENIs to reservations (see above). Retained (closed or expired) reservations claim
  * too, so that their job's ENIs are not mistaken for a younger reservation's. Returns how many each reservation
@@ -199,10 +224,8 @@ export function claims(
 
 /** How many ENIs each reservation claimed (see claims). */
 export function coverage(reservations: readonly Reservation[], enis: readonly AccountedEni[]): Map<string, number> {
-  const c = claimsOf(reservations, enis);
-  const out = new Map<string, number>();
-  for (const r of reservations) out.set(r.id, coveredBy(c, r.id));
-  return out;
+  const covered = coveredList(reservations, enis);
+  return new Map(reservations.map((r, i) => [r.id, covered[i]]));
 }
 
 export interface ReservedSummary {
@@ -214,13 +237,14 @@ export interface ReservedSummary {
 }
 
 export function reservedWorkers(reservations: readonly Reservation[], enis: readonly AccountedEni[], now: number): ReservedSummary {
-  const c = claimsOf(reservations, enis);
+  const covered = coveredList(reservations, enis);
   let reserved = 0;
   const consumed: Reservation[] = [];
   const live: Reservation[] = [];
-  for (const r of reservations) {
+  for (let i = 0; i < reservations.length; i++) {
+    const r = reservations[i];
     if (!isLive(r, now)) continue;
-    const left = Math.max(0, r.workers - coveredBy(c, r.id));
+    const left = Math.max(0, r.workers - covered[i]);
     if (left === 0) consumed.push(r);
     else live.push(r);
     reserved += left;
