@@ -143,8 +143,9 @@ try {
   } else {
     const enis = Number(values.enis);
     const reservations = Number(values.reservations);
-    const interval = Number(/^\*\/(\d+) /.exec(values.schedule)?.[1] ?? Number.NaN);
-    if (!Number.isFinite(interval)) throw new RangeError('--schedule: expected "*/<seconds> * * * * *"');
+    // "*/<seconds> * * * * *" is checked for missed samples; any other schedule (e.g. "0 0 1 1 *", none during
+    // the run) is only passed on: the run then times the requests without a sample beside them.
+    const interval = Number(/^\*\/(\d+) \* \* \* \* \*$/.exec(values.schedule)?.[1] ?? Number.NaN);
     const dir = values['data-dir'] ? resolve(values['data-dir']) : mkdtempSync(join(tmpdir(), 'glue-eni-admit-scale-'));
     mkdirSync(join(dir, 'data'), { recursive: true });
     if (!existsSync(join(dir, 'scenario.yml'))) scaleWorld(dir, enis, reservations + 10);
@@ -194,18 +195,28 @@ try {
     const timings = { metrics: [], healthy: [] };
     const sampleTimes = new Set();
     let polling = true;
+    let fetchErrors = 0;
+    const timed = async (path, list) => {
+      const t = performance.now();
+      try {
+        const text = await (await fetch(`${base}${path}`)).text();
+        list.push(performance.now() - t);
+        return text;
+      } catch {
+        // A connection the exporter reset (a keep-alive socket it closed while too busy to answer).
+        fetchErrors++;
+        return '';
+      }
+    };
     const poller = (async () => {
       while (polling) {
-        let t = performance.now();
-        const text = await (await fetch(`${base}/metrics`)).text();
-        timings.metrics.push(performance.now() - t);
+        const text = await timed('/metrics', timings.metrics);
         for (const l of samplesOf(text, 'glue_eni_last_sample_timestamp_seconds')) sampleTimes.add(Number(l.slice(l.lastIndexOf(' ') + 1)));
-        t = performance.now();
-        await (await fetch(`${base}/-/healthy`)).text();
-        timings.healthy.push(performance.now() - t);
+        await timed('/-/healthy', timings.healthy);
         await new Promise((r) => setTimeout(r, 500));
       }
     })();
+    const cpuBefore = await metric('process_cpu_seconds_total');
     const started = Date.now() / 1000;
     // A timeout long enough to time the slowest decision rather than drop it.
     const result = await autocannon({ url, connections: Number(values.connections), duration: Number(values.duration), timeout: 120 });
@@ -213,10 +224,11 @@ try {
     polling = false;
     await poller;
     const rssAfter = await metric('process_resident_memory_bytes');
+    const cpu = (await metric('process_cpu_seconds_total')) - cpuBefore;
     // Samples completed from the run's start to its end: the schedule's ticks in that time, less the one a
     // sample in flight at the end may still be working on.
     const times = [...sampleTimes].filter((t) => t >= started && t <= ended).sort((a, b) => a - b);
-    const ticks = Math.floor(ended / interval) - Math.floor(started / interval);
+    const ticks = Number.isFinite(interval) ? Math.floor(ended / interval) - Math.floor(started / interval) : 0;
     const gaps = [started, ...times, ended].slice(1).map((t, i, a) => t - (i === 0 ? started : a[i - 1]));
     const sampleSeconds = await metric('glue_eni_sample_duration_seconds');
     console.log(
@@ -235,11 +247,15 @@ try {
           admit_latency_p50_ms: result.latency.p50,
           admit_latency_p99_ms: result.latency.p99,
           admit_latency_max_ms: result.latency.max,
+          // The exporter's CPU over the run (its samples included) per /admit answered: less sensitive to the
+          // machine's other load than latency.
+          exporter_cpu_ms_per_admit: round((cpu * 1000) / Math.max(1, result.requests.total)),
           metrics_ms_median: round(median(timings.metrics)),
           metrics_ms_max: round(Math.max(...timings.metrics)),
           healthy_ms_median: round(median(timings.healthy)),
           healthy_ms_max: round(Math.max(...timings.healthy)),
-          sample_interval_seconds: interval,
+          metrics_and_healthy_fetch_errors: fetchErrors,
+          sample_interval_seconds: Number.isFinite(interval) ? interval : null,
           last_sample_duration_seconds: round(sampleSeconds),
           schedule_ticks_during_run: ticks,
           samples_completed_during_run: times.length,

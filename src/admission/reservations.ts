@@ -109,14 +109,16 @@ class AttachIndex {
     return lo;
   }
 
-  /** Claims that serve `ledger`, extending or rebuilding the kept ones; undefined when ids repeat. */
-  claimsFor(ledger: readonly Reservation[]): LedgerClaims | undefined {
+  /**
+   * Claims that serve `ledger`, extending or rebuilding the kept ones. A ledger with repeated ids (none should
+   * have any) is applied from scratch, the last of each id counting as the rule reads, and not kept.
+   */
+  claimsFor(ledger: readonly Reservation[]): LedgerClaims {
     const kept = this.claims;
     if (kept && this.extend(kept, ledger)) return kept;
-    if (!uniqueIds(ledger)) return undefined;
     const fresh = new LedgerClaims(this);
     for (const r of [...ledger].sort(byAge)) fresh.apply(r);
-    this.claims = fresh;
+    if (uniqueIds(ledger)) this.claims = fresh;
     return fresh;
   }
 
@@ -163,16 +165,8 @@ export function attachIndex(enis: readonly AccountedEni[]): AttachIndex {
   return ix;
 }
 
-/** Claims of a ledger with repeated ids: applied from scratch, the last of each id counted, as the rule reads. */
-function scratchClaims(ledger: readonly Reservation[], ix: AttachIndex): LedgerClaims {
-  const c = new LedgerClaims(ix);
-  for (const r of [...ledger].sort(byAge)) c.apply(r);
-  return c;
-}
-
 function claimsOf(reservations: readonly Reservation[], enis: readonly AccountedEni[]): LedgerClaims {
-  const ix = attachIndex(enis);
-  return ix.claimsFor(reservations) ?? scratchClaims(reservations, ix);
+  return attachIndex(enis).claimsFor(reservations);
 }
 
 /** How many ENIs reservation `id` claimed under `c` (the last one applied when ids repeat). */
