@@ -20,13 +20,27 @@ const positiveNumber = (name: string) => (v: string) => {
   return n;
 };
 
-/** Stop cleanly on SIGTERM/SIGINT: finish the sample in flight, close the server, exit 0. */
+/** Past this, a stop that has not finished (a sample stuck beyond its AWS timeouts) ends the process anyway. */
+export const SHUTDOWN_BACKSTOP_MS = 25_000;
+
+/**
+ * Stop cleanly on SIGTERM/SIGINT: finish the sample in flight, close the server (requests still in progress get
+ * the shutdown deadline, then their connections are cut), exit 0. A second signal, or a stop still unfinished
+ * after SHUTDOWN_BACKSTOP_MS, exits 1 at once: acknowledged admissions are already durable.
+ */
 export function onShutdown(logger: Logger, close: () => Promise<void>): void {
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the stop');
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    setTimeout(() => {
+      logger.error({ seconds: SHUTDOWN_BACKSTOP_MS / 1000 }, 'stop did not finish in time: exiting');
+      process.exit(1);
+    }, SHUTDOWN_BACKSTOP_MS).unref();
     close().then(
       () => process.exit(0),
       (err) => {
@@ -88,7 +102,8 @@ program
     try {
       const config = loadConfigFile(file);
       process.stdout.write(
-        `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,
+        `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", ` +
+          `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,
       );
     } catch (err) {
       fail(err);

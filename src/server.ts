@@ -1,6 +1,4 @@
 // Wires one exporter process: AWS → sampler → cache → readers (/metrics, /api, /admit).
-import { once } from 'node:events';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdmissionService } from './admission/service.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
@@ -8,9 +6,10 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/load.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
+import { serveHttp, type HttpLimits } from './http/serve.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
 import { parseListen } from './listen.js';
-import type { Logger } from './log.js';
+import { registerLogMetrics, type Logger } from './log.js';
 import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
@@ -30,6 +29,8 @@ export interface ExporterOptions {
   readerOptions?: Partial<AwsReaderOptions>;
   /** A ready DynamoDB client for the admission store (tests); otherwise built from config. */
   dynamodb?: StoreDeps['dynamodb'];
+  /** Shorter HTTP timeouts and shutdown deadline (tests); the defaults are HTTP_LIMITS. */
+  httpLimits?: Partial<HttpLimits>;
 }
 
 export interface RunningExporter {
@@ -87,6 +88,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const admission = new AdmissionService({ cache, config, store, clock, logger });
   admission.start();
   registerAdmissionMetrics(metrics.registry, { service: admission, store });
+  registerLogMetrics(metrics.registry);
 
   const app = createApp({
     cache,
@@ -99,19 +101,8 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   });
 
   const { host, port } = parseListen(opts.listen);
-  const server: Server = app.listen(port, host);
-  // Requests Node's parser refuses (unknown method, oversized headers) never reach express: answer in JSON too.
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
-    const big = err.code === 'HPE_HEADER_OVERFLOW';
-    const body = JSON.stringify({ error: big ? 'request headers too large' : 'malformed HTTP request', field: 'request' });
-    socket.end(
-      `HTTP/1.1 ${big ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json\r\n` +
-        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-    );
-  });
-  await once(server, 'listening');
-  const bound = (server.address() as AddressInfo).port;
+  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits });
+  const bound = (http.server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   logger.info({ url, subnets: config.subnets.map((s) => s.id), schedule: config.sample.schedule }, 'exporter listening');
 
@@ -143,10 +134,11 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     },
     close() {
       closing ??= (async () => {
-        // Finish the sample in flight, then stop taking requests.
+        // Stop taking connections at once; the sample in flight finishes, and so do the requests in flight, up to
+        // the shutdown deadline (a slow or stuck client is cut off there).
+        const httpClosed = http.close();
         await sampler!.stop();
-        server.closeIdleConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await httpClosed;
         admission.stop();
         await admission.idle();
         // Only now: every acknowledged observation and reservation is already durable.

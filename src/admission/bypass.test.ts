@@ -93,7 +93,7 @@ describe('BypassMemory', () => {
     expect(h.events.map((e) => (e.at - T) / MIN)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
-  it('persists across a restart, and sets an unreadable file aside', () => {
+  it('persists across a restart, and sets a bad record and an unreadable file aside', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bypass-'));
     dirs.push(dir);
     const file = join(dir, 'bypass.json');
@@ -108,14 +108,62 @@ describe('BypassMemory', () => {
     b.observe(S, T + 2 * MIN, [glue('x1', T + 30_000), glue('x2', T + 90_000)], [], WEEK);
     expect(b.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 1 });
 
+    writeFileSync(file, '{"version":1,"subnets":');
+    expect(memory(file).load()).toMatch(/^gate-bypass memory unreadable \(.*JSON.*\); set aside and starting fresh$/);
+    expect(readdirSync(dir).filter((f) => f.startsWith('bypass.json.corrupt-'))).toHaveLength(1);
+
     writeFileSync(file, JSON.stringify({ version: 1, subnets: { [S]: { watchedMs: 'a lot' } } }));
     const c = memory(file);
-    expect(c.load()).toMatch(/^gate-bypass memory unreadable \(subnets\.subnet-0a1: expected watchedMs, events and totalAddresses\)/);
+    expect(c.load()).toMatch(/^gate-bypass memory: set aside 1 bad record\(s\), kept the rest \(original kept as bypass\.json\.corrupt-\d+\): subnets\.subnet-0a1 \(watchedMs\): .*expected number/);
     expect(c.history(S)).toBeUndefined();
-    expect(readdirSync(dir).some((f) => f.startsWith('bypass.json.corrupt-'))).toBe(true);
     c.observe(S, T, [], [], WEEK);
     c.save();
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, subnets: { [S]: { watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T } } });
+  });
+});
+
+describe('BypassMemory load', () => {
+  it('sets each bad subnet record aside (wrong types, strings, negative times, disorder, huge arrays) and keeps the good', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bypass-'));
+    dirs.push(dir);
+    const file = join(dir, 'bypass.json');
+    const good = { watchedMs: WEEK, events: [{ at: T, addresses: 3 }], totalAddresses: 3, lastSampleAt: T };
+    const sub = (n: number) => `subnet-0b${n}`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        subnets: {
+          [S]: good,
+          [sub(1)]: { ...good, totalAddresses: '3' },
+          [sub(2)]: { ...good, lastSampleAt: -1 },
+          [sub(3)]: { ...good, events: [{ at: T, addresses: 1 }, { at: T - MIN, addresses: 1 }] },
+          // One event per minute over 90 days is the most there can be: more is forged.
+          [sub(4)]: { ...good, events: Array.from({ length: 130_000 }, (_, i) => ({ at: T + i, addresses: 1 })) },
+          [sub(5)]: { ...good, events: [{ at: 'soon', addresses: 1 }] },
+          [sub(6)]: null,
+        },
+      }),
+    );
+    const m = memory(file);
+    const note = m.load() ?? '';
+    expect(note).toMatch(/^gate-bypass memory: set aside 6 bad record\(s\), kept the rest/);
+    for (const named of [
+      `subnets.${sub(1)} (totalAddresses)`,
+      `subnets.${sub(2)} (lastSampleAt): expected a time in epoch ms, not negative`,
+      `subnets.${sub(3)} (events): expected events in time order`,
+      `subnets.${sub(4)} (events): expected at most 129601 events`,
+      `subnets.${sub(5)} (events.0.at)`,
+      `subnets.${sub(6)}: Invalid input`,
+    ]) {
+      expect(note).toContain(named);
+    }
+    expect(m.history(S)).toEqual(good);
+    for (let n = 1; n <= 6; n++) expect(m.history(sub(n))).toBeUndefined();
+    expect(learnedMargin(m.history(S), T + MIN, WEEK, 2 * MIN)).toEqual({ learned: true, margin: 3, watchedMs: WEEK });
+
+    writeFileSync(file, JSON.stringify({ version: 1, subnets: null }));
+    expect(memory(file).load()).toMatch(/: subnets: expected an object of records, got null$/);
   });
 });
 

@@ -8,8 +8,9 @@
 // seconds before it attaches, and only attached ENIs can be matched to a reservation): claimed by a retained
 // reservation → gated; otherwise its addresses are a bypass. Samples after a gap (a restart, failed samples,
 // a store that could not be read) classify nothing and do not count as watched time.
+import { z } from 'zod';
 import type { EniView } from '../snapshot/types.js';
-import { readJsonState, writeJsonAtomic } from '../state-file.js';
+import { epochMs, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
 import type { Reservation } from '../store/types.js';
 import { claims } from './reservations.js';
 
@@ -82,6 +83,46 @@ export interface BypassMemoryOptions {
   intervalSeconds: () => number;
 }
 
+/** The most a horizon can be (config: bypassMemoryDays ≤ 90). */
+const MAX_HORIZON_MS = 90 * DAY_MS;
+/** One subnet's addresses at most (AWS subnets are /16 at the largest). */
+const MAX_EVENT_ADDRESSES = 65_536;
+/** Far beyond any account: bounds what a forged file can make us hold. */
+const MAX_SUBNETS = 100_000;
+
+/**
+ * What one subnet's record in bypass.json may hold; anything else is set aside on load (a string watchedMs
+ * would grow by string concatenation; events out of order would break the sliding window of learnedMargin).
+ * `maxEvents`: at most one event per sample over the longest horizon.
+ */
+function subnetMemorySchema(maxEvents: number) {
+  return z
+    .object({
+      watchedMs: z.number().min(0).max(8.64e15),
+      events: z
+        .array(z.object({ at: epochMs, addresses: z.int().min(1).max(MAX_EVENT_ADDRESSES) }))
+        .max(maxEvents, { error: `expected at most ${maxEvents} events (one per sample over 90 days)` })
+        .refine((events) => events.every((e, i) => i === 0 || events[i - 1].at <= e.at), { error: 'expected events in time order' }),
+      totalAddresses: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+      lastSampleAt: epochMs.optional(),
+    }) satisfies z.ZodType<SubnetMemory>;
+}
+
+/** bypass.json as read from disk: the file's format must match, each subnet's record is checked on its own. */
+export function checkBypassState(parsed: unknown, intervalSeconds: number): CheckedState<PersistedBypass> {
+  const p = parsed as { version?: unknown; subnets?: unknown } | null;
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || p.version !== 1) throw new Error('unknown format');
+  const rejected: RejectedRecord[] = [];
+  const maxEvents = Math.ceil(MAX_HORIZON_MS / (Math.max(1, intervalSeconds) * 1000)) + 1;
+  const subnets = validEntries(
+    'subnets',
+    p.subnets,
+    { key: /^subnet-[0-9A-Za-z]{1,64}$/, schema: subnetMemorySchema(maxEvents), max: MAX_SUBNETS },
+    rejected,
+  );
+  return { state: { version: 1, subnets }, rejected };
+}
+
 export class BypassMemory {
   private state: PersistedBypass = { version: 1, subnets: {} };
   /** Per subnet, the ENI ids already classified (or present when watching began): process memory only. */
@@ -94,16 +135,9 @@ export class BypassMemory {
 
   load(): string | undefined {
     if (!this.opts.file) return undefined;
-    const { state, note } = readJsonState(this.opts.file, 'gate-bypass memory', (parsed) => {
-      const p = parsed as PersistedBypass;
-      if (p?.version !== 1 || typeof p.subnets !== 'object' || p.subnets === null) throw new Error('unknown format');
-      for (const [id, m] of Object.entries(p.subnets)) {
-        if (typeof m?.watchedMs !== 'number' || !Array.isArray(m.events) || typeof m.totalAddresses !== 'number') {
-          throw new Error(`subnets.${id}: expected watchedMs, events and totalAddresses`);
-        }
-      }
-      return p;
-    });
+    const { state, note } = readJsonState(this.opts.file, 'gate-bypass memory', (parsed) =>
+      checkBypassState(parsed, this.opts.intervalSeconds()),
+    );
     if (state) this.state = state;
     return note;
   }

@@ -474,9 +474,10 @@ export class DescribeEniPageCommand extends ec2Sdk().DescribeNetworkInterfacesCo
   }
 }
 
-/** One page of ENIs through the client's full middleware stack. */
-export async function sendEniPage(ec2: EC2Client, input: DescribeNetworkInterfacesCommandInput): Promise<EniPage> {
-  const out = (await ec2.send(new DescribeEniPageCommand(input))) as unknown as EniPageOutput;
+/** One page of ENIs through the client's full middleware stack; `signal` aborts it, in flight included. */
+export async function sendEniPage(ec2: EC2Client, input: DescribeNetworkInterfacesCommandInput, signal?: AbortSignal): Promise<EniPage> {
+  // The signal also cuts a body still streaming in: the handler destroys the request, the parser's stream errors.
+  const out = (await ec2.send(new DescribeEniPageCommand(input), signal ? { abortSignal: signal } : {})) as unknown as EniPageOutput;
   const page: EniPage = { enis: out.enis };
   if (out.NextToken) page.nextToken = out.NextToken;
   if (out.$metadata.requestId) page.requestId = out.$metadata.requestId;

@@ -3,7 +3,7 @@ import nock from 'nock';
 import { isolatedAwsEnvironment } from '../../test/helpers/aws-env.js';
 // The SDK's own standard strategy with no backoff, so retry tests stay fast.
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { AwsReadError, AwsReader, type AwsReaderOptions } from './reader.js';
+import { AwsReadError, AwsReader, eniPageBound, type AwsReaderOptions } from './reader.js';
 import {
   EC2_URL,
   GLUE_URL,
@@ -566,5 +566,88 @@ describe('AwsReader Glue', () => {
         workers: 10,
       },
     ]);
+  });
+});
+
+// A service that answers every page with a fresh NextToken once drove ~23 calls/s for 80 s with no error:
+// only a repeated token or 10,000 pages stopped it. Pages are now bounded by what the data could fill.
+describe('AwsReader pagination bounds', () => {
+  const endless = (api: string, nth: number) => `${api}-endless-${nth}`;
+
+  it('fails DescribeNetworkInterfaces past the pages the subnets could fill, naming the API and the bound', async () => {
+    mockEc2((call, nth) => {
+      if (call.action === 'DescribeSubnets') return subnetsReply([SUBNET_A, SUBNET_C])(call.form);
+      return xmlOk(enisPageXml([{ id: 'eni-01', subnetId: SUBNET_A.id, status: 'in-use' }], endless(call.action, nth)));
+    });
+    mockGlue(emptyGlue);
+    const errors: string[] = [];
+    const { reader, requests } = makeReader({ onError: (api) => errors.push(api) });
+
+    const err = await reader.read({ subnetIds: [SUBNET_A.id, SUBNET_C.id], discoverConnections: false }).catch((e: unknown) => e);
+
+    // A /26 and a /27: 96 addresses, one page of 1,000, plus 10 slack.
+    expect(err).toBeInstanceOf(AwsReadError);
+    expect(err).toMatchObject({ api: 'DescribeNetworkInterfaces', code: 'PaginationLimit' });
+    expect((err as Error).message).toBe(
+      'DescribeNetworkInterfaces failed: PaginationLimit: still a NextToken after 11 pages, the most expected ' +
+        '(2 subnet(s) of 96 addresses fill 1 page(s) of 1000, plus 10 slack)',
+    );
+    expect(requests.filter((a) => a === 'DescribeNetworkInterfaces')).toHaveLength(11);
+  });
+
+  it('scales the ENI bound with the subnets: a /16 allows 66 pages + slack', () => {
+    expect(eniPageBound(['10.0.0.0/16']).maxPages).toBe(66 + 10);
+    expect(eniPageBound(['10.0.1.0/26', '10.0.2.0/26']).maxPages).toBe(1 + 10);
+    // An unreadable CIDR counts as the largest subnet AWS allows, never as none.
+    expect(eniPageBound(['']).maxPages).toBe(66 + 10);
+  });
+
+  it('drops Glue data when GetJobRuns pages past one run a minute over the lookback, naming the API and the bound', async () => {
+    mockEc2((call) => {
+      if (call.action === 'DescribeSubnets') return subnetsReply([SUBNET_A])(call.form);
+      return xmlOk(enisPageXml([]));
+    });
+    mockGlue((call, nth) => {
+      if (call.target === 'GetConnections') {
+        return glueOk({ ConnectionList: [{ Name: 'conn-a', PhysicalConnectionRequirements: { SubnetId: SUBNET_A.id } }] });
+      }
+      if (call.target === 'GetJobs') return glueOk({ Jobs: [{ Name: 'job-a', Connections: { Connections: ['conn-a'] } }] });
+      // Always a recent run, so the lookback never ends the paging.
+      return glueOk({
+        JobRuns: [{ Id: `jr_${nth}`, JobName: 'job-a', JobRunState: 'SUCCEEDED', StartedOn: NOW / 1000 - 60, CompletedOn: NOW / 1000 - 30 }],
+        NextToken: endless(call.target, nth),
+      });
+    });
+    const { reader, requests } = makeReader();
+
+    const sample = await reader.read({ subnetIds: [SUBNET_A.id], discoverConnections: false });
+
+    // 24 h lookback: 1,440 runs, 8 pages of 200, plus 10 slack.
+    expect(sample.glue).toBeUndefined();
+    expect(sample.glueError).toEqual({
+      api: 'GetJobRuns',
+      message:
+        'PaginationLimit: still a NextToken after 18 pages, the most expected (1440 runs (one a minute over the lookback) fill 8 page(s) of 200, plus 10 slack)',
+    });
+    expect(requests.filter((a) => a === 'GetJobRuns')).toHaveLength(18);
+    expect(sample.subnets).toHaveLength(1);
+  });
+
+  it.each(['GetConnections', 'GetJobs'])('stops an endless %s after 100 pages', async (api) => {
+    mockEc2((call) => {
+      if (call.action === 'DescribeSubnets') return subnetsReply([SUBNET_A])(call.form);
+      return xmlOk(enisPageXml([]));
+    });
+    mockGlue((call, nth) => {
+      if (call.target === api) return glueOk(api === 'GetJobs' ? { Jobs: [], NextToken: endless(api, nth) } : { ConnectionList: [], NextToken: endless(api, nth) });
+      return emptyGlue(call);
+    });
+    const { reader, requests } = makeReader();
+
+    const sample = await reader.read({ subnetIds: [SUBNET_A.id], discoverConnections: false });
+
+    expect(sample.glueError?.api).toBe(api);
+    expect(sample.glueError?.message).toMatch(/^PaginationLimit: still a NextToken after 100 pages, the most expected \(20000 entries/);
+    expect(requests.filter((a) => a === api)).toHaveLength(100);
   });
 });

@@ -17,8 +17,54 @@ const ENI_PAGE_SIZE = 1000;
 const GLUE_PAGE_SIZE = 200;
 /** GetJobRuns calls in flight at once: enough to keep a sample short, few enough to spare the throttle. */
 const RUN_READ_CONCURRENCY = 3;
-/** A service that keeps answering with a token beyond this is broken; stop rather than loop. */
-const MAX_PAGES = 10_000;
+// Page bounds. A service that keeps answering with a fresh NextToken is broken (or hostile): every call costs
+// the account's shared Describe* throttle, so paging stops, and the sample fails, as soon as there are more
+// pages than the data could fill. Slack covers short or empty pages (EC2 may filter after paging) and ENIs
+// created while paging; a few extra calls cost nothing next to an endless token.
+/** Extra DescribeNetworkInterfaces pages allowed beyond what the subnets' addresses can fill. */
+const ENI_PAGE_SLACK = 10;
+/** Addresses assumed for a subnet whose CIDR cannot be read: the largest subnet AWS allows (/16). */
+const LARGEST_SUBNET = 65_536;
+/** GetConnections, GetJobs: 20,000 connections or jobs, twenty times Glue's default quota of 1,000. */
+const CATALOG_MAX_PAGES = 100;
+/** GetJobRuns: one run a minute across the lookback is more than any Glue schedule starts; plus slack. */
+const RUNS_PER_MINUTE = 1;
+const RUN_PAGE_SLACK = 10;
+
+/** The most pages a sequence may take, and why (for the error that names it). */
+export interface PageBound {
+  maxPages: number;
+  why: string;
+}
+
+/** DescribeNetworkInterfaces pages that subnets of these CIDRs could fill: every ENI holds one address at least. */
+export function eniPageBound(cidrs: readonly string[], pageSize = ENI_PAGE_SIZE): PageBound {
+  let addresses = 0;
+  for (const cidr of cidrs) {
+    const prefix = Number(cidr.split('/')[1]);
+    addresses += Number.isInteger(prefix) && prefix >= 16 && prefix <= 32 ? 2 ** (32 - prefix) : LARGEST_SUBNET;
+  }
+  const full = Math.ceil(addresses / pageSize);
+  return {
+    maxPages: full + ENI_PAGE_SLACK,
+    why: `${cidrs.length} subnet(s) of ${addresses} addresses fill ${full} page(s) of ${pageSize}, plus ${ENI_PAGE_SLACK} slack`,
+  };
+}
+
+/** GetJobRuns pages one job can need within the lookback. */
+export function runPageBound(lookbackMs: number, pageSize = GLUE_PAGE_SIZE): PageBound {
+  const runs = Math.ceil((lookbackMs / 60_000) * RUNS_PER_MINUTE);
+  const full = Math.ceil(runs / pageSize);
+  return {
+    maxPages: full + RUN_PAGE_SLACK,
+    why: `${runs} runs (one a minute over the lookback) fill ${full} page(s) of ${pageSize}, plus ${RUN_PAGE_SLACK} slack`,
+  };
+}
+
+const CATALOG_BOUND: PageBound = {
+  maxPages: CATALOG_MAX_PAGES,
+  why: `${CATALOG_MAX_PAGES * GLUE_PAGE_SIZE} entries, twenty times Glue's default quota`,
+};
 
 /** An EC2 read failed past retries: the sample is unusable and the caller keeps its previous snapshot. */
 export class AwsReadError extends Error {
@@ -68,6 +114,8 @@ export interface ReadOptions {
   subnetIds: string[];
   /** Also watch every subnet named by a Glue connection. */
   discoverConnections: boolean;
+  /** Aborts every AWS call of this read, in flight included (the sampler's deadline). */
+  signal?: AbortSignal;
 }
 
 export type AwsSample = RawSample & { glueError?: { api: string; message: string } };
@@ -119,16 +167,20 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   return results;
 }
 
-/** Follows NextToken until the end; a token that does not move is a broken service, not an endless loop. */
+/**
+ * Follows NextToken until the end, at most `bound.maxPages` pages: a token that repeats, or that keeps coming
+ * past what the data could fill, is a broken service, not a reason to keep calling.
+ */
 async function paginate<P extends { NextToken?: string | undefined }>(
   api: string,
+  bound: PageBound,
   fetchPage: (token: string | undefined) => Promise<P>,
   onPage: (page: P) => boolean | void,
   fail: (api: string, code: string, message: string) => Error,
 ): Promise<void> {
   const seen = new Set<string>();
   let token: string | undefined;
-  for (let pages = 0; pages < MAX_PAGES; pages++) {
+  for (let pages = 0; pages < bound.maxPages; pages++) {
     const page = await fetchPage(token);
     // onPage returns false to stop early (run lookback reached).
     if (onPage(page) === false) return;
@@ -137,7 +189,7 @@ async function paginate<P extends { NextToken?: string | undefined }>(
     if (seen.has(token)) throw fail(api, 'PaginationLoop', `NextToken repeated after ${pages + 1} pages`);
     seen.add(token);
   }
-  throw fail(api, 'PaginationLimit', `more than ${MAX_PAGES} pages`);
+  throw fail(api, 'PaginationLimit', `still a NextToken after ${bound.maxPages} pages, the most expected (${bound.why})`);
 }
 
 export function toRawEni(ni: NetworkInterface): RawEni {
@@ -217,10 +269,11 @@ export class AwsReader {
 
   async read(opts: ReadOptions): Promise<AwsSample> {
     const configured = uniqueSorted(opts.subnetIds);
+    const { signal } = opts;
     let glue: GlueRead | undefined;
     let glueError: AwsSample['glueError'];
     try {
-      glue = await this.readGlue(configured, opts.discoverConnections);
+      glue = await this.readGlue(configured, opts.discoverConnections, signal);
     } catch (err) {
       if (!(err instanceof GlueReadError)) throw err;
       glueError = { api: err.api, message: err.detail };
@@ -236,9 +289,8 @@ export class AwsReader {
     // No subnet to watch: an unfiltered DescribeNetworkInterfaces would list the whole account.
     if (watched.length === 0) return sample;
 
-    sample.subnets = await this.readSubnets(watched, new Set(configured));
-    const existing = sample.subnets.map((s) => s.subnetId);
-    sample.enis = existing.length > 0 ? await this.readEnis(existing) : [];
+    sample.subnets = await this.readSubnets(watched, new Set(configured), signal);
+    sample.enis = sample.subnets.length > 0 ? await this.readEnis(sample.subnets, signal) : [];
     return sample;
   }
 
@@ -246,15 +298,23 @@ export class AwsReader {
     try {
       return await call();
     } catch (err) {
+      // Already named (a pagination bound): wrapping it again would lose its code.
+      if (err instanceof AwsReadError) throw err;
       const { code, message } = describeError(err);
       throw new AwsReadError(api, code, message, { cause: err });
     }
   }
 
-  private async glueCall<T>(api: string, call: () => Promise<T>): Promise<T> {
+  /** A Glue failure is best-effort (GlueReadError), except when the read was aborted: that ends the whole read. */
+  private async glueCall<T>(api: string, signal: AbortSignal | undefined, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (err) {
+      if (signal?.aborted) {
+        if (err instanceof AwsReadError) throw err;
+        const { code, message } = describeError(err);
+        throw new AwsReadError(api, code, message, { cause: err });
+      }
       if (err instanceof GlueReadError) throw err;
       const { code, message } = describeError(err);
       throw new GlueReadError(api, `${code}: ${message}`);
@@ -265,14 +325,16 @@ export class AwsReader {
    * DescribeSubnets with SubnetIds. A configured subnet AWS does not know is an error naming it; a subnet
    * named only by a (stale) Glue connection is dropped and the call repeated without it.
    */
-  private async readSubnets(watched: string[], configured: Set<string>): Promise<RawSubnet[]> {
+  private async readSubnets(watched: string[], configured: Set<string>, signal: AbortSignal | undefined): Promise<RawSubnet[]> {
     let ids = watched;
     for (;;) {
       try {
         const out: RawSubnet[] = [];
         await paginate(
           'DescribeSubnets',
-          (token) => this.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids, NextToken: token })),
+          // Every page but the last carries one subnet at least.
+          { maxPages: ids.length + 1, why: `${ids.length} subnet id(s) asked for` },
+          (token) => this.ec2.send(new DescribeSubnetsCommand({ SubnetIds: ids, NextToken: token }), { abortSignal: signal }),
           (page) => {
             for (const s of page.Subnets ?? []) out.push(toRawSubnet(s));
           },
@@ -282,6 +344,7 @@ export class AwsReader {
       } catch (err) {
         if (err instanceof AwsReadError) throw err;
         const { code, message } = describeError(err);
+        if (signal?.aborted) throw new AwsReadError('DescribeSubnets', code, message, { cause: err });
         if (code === 'InvalidSubnetID.NotFound' || code === 'InvalidSubnetID.Malformed') {
           const named = uniqueSorted(message.match(/subnet-[0-9a-zA-Z]+/g) ?? []).filter((id) => ids.includes(id));
           const unknownConfigured = named.filter((id) => configured.has(id));
@@ -301,22 +364,28 @@ export class AwsReader {
     }
   }
 
-  /** One DescribeNetworkInterfaces sequence for all subnets: one subnet-id filter, 1000 per page. */
-  private async readEnis(subnetIds: string[]): Promise<RawEni[]> {
+  /** One DescribeNetworkInterfaces sequence per 200 subnets (one subnet-id filter), 1000 per page. */
+  private async readEnis(subnets: RawSubnet[], signal: AbortSignal | undefined): Promise<RawEni[]> {
     const byId = new Map<string, RawEni>();
-    for (const ids of chunk(subnetIds, MAX_FILTER_VALUES)) {
+    for (const group of chunk(subnets, MAX_FILTER_VALUES)) {
+      const ids = group.map((s) => s.subnetId);
       await this.ec2Call('DescribeNetworkInterfaces', () =>
         paginate(
           'DescribeNetworkInterfaces',
+          eniPageBound(group.map((s) => s.cidr)),
           async (token) => {
             // Read straight into RawEni records: the SDK's object tree of 1,000 ENIs is never built.
-            const page = await sendEniPage(this.ec2, {
-              Filters: [{ Name: 'subnet-id', Values: ids }],
-              // Accounts may hide AWS-managed resources from Describe calls; their IPs are used all the same.
-              IncludeManagedResources: true,
-              MaxResults: ENI_PAGE_SIZE,
-              NextToken: token,
-            });
+            const page = await sendEniPage(
+              this.ec2,
+              {
+                Filters: [{ Name: 'subnet-id', Values: ids }],
+                // Accounts may hide AWS-managed resources from Describe calls; their IPs are used all the same.
+                IncludeManagedResources: true,
+                MaxResults: ENI_PAGE_SIZE,
+                NextToken: token,
+              },
+              signal,
+            );
             return { NextToken: page.nextToken, enis: page.enis };
           },
           (page) => {
@@ -330,13 +399,15 @@ export class AwsReader {
     return [...byId.values()];
   }
 
-  private async readGlue(configured: string[], discover: boolean): Promise<GlueRead> {
+  private async readGlue(configured: string[], discover: boolean, signal: AbortSignal | undefined): Promise<GlueRead> {
     const connections: RawConnection[] = [];
-    await this.glueCall('GetConnections', () =>
+    await this.glueCall('GetConnections', signal, () =>
       paginate(
         'GetConnections',
+        CATALOG_BOUND,
         // HidePassword: connection properties may carry credentials that the exporter must never hold.
-        (token) => this.glue.send(new GetConnectionsCommand({ HidePassword: true, MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        (token) =>
+          this.glue.send(new GetConnectionsCommand({ HidePassword: true, MaxResults: GLUE_PAGE_SIZE, NextToken: token }), { abortSignal: signal }),
         (page) => {
           for (const c of page.ConnectionList ?? []) {
             const conn: RawConnection = { name: c.Name ?? '' };
@@ -350,10 +421,11 @@ export class AwsReader {
     );
 
     const jobs: RawJob[] = [];
-    await this.glueCall('GetJobs', () =>
+    await this.glueCall('GetJobs', signal, () =>
       paginate(
         'GetJobs',
-        (token) => this.glue.send(new GetJobsCommand({ MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        CATALOG_BOUND,
+        (token) => this.glue.send(new GetJobsCommand({ MaxResults: GLUE_PAGE_SIZE, NextToken: token }), { abortSignal: signal }),
         (page) => {
           for (const j of page.Jobs ?? []) jobs.push(toRawJob(j));
         },
@@ -370,7 +442,7 @@ export class AwsReader {
     }));
 
     const cutoff = this.now() - this.lookbackMs;
-    const perJob = await mapLimit(boundJobs, RUN_READ_CONCURRENCY, (job) => this.readRuns(job, cutoff));
+    const perJob = await mapLimit(boundJobs, RUN_READ_CONCURRENCY, (job) => this.readRuns(job, cutoff, signal));
     return { connections, jobs, runs: perJob.flat() };
   }
 
@@ -379,12 +451,14 @@ export class AwsReader {
    * before the cutoff. Kept: runs still active whatever their age, and runs started or completed within the
    * lookback (a long run started before the cutoff may have ended inside it).
    */
-  private async readRuns(job: RawJob, cutoff: number): Promise<RawJobRun[]> {
+  private async readRuns(job: RawJob, cutoff: number, signal: AbortSignal | undefined): Promise<RawJobRun[]> {
     const runs: RawJobRun[] = [];
-    await this.glueCall('GetJobRuns', () =>
+    await this.glueCall('GetJobRuns', signal, () =>
       paginate(
         'GetJobRuns',
-        (token) => this.glue.send(new GetJobRunsCommand({ JobName: job.name, MaxResults: GLUE_PAGE_SIZE, NextToken: token })),
+        runPageBound(this.lookbackMs),
+        (token) =>
+          this.glue.send(new GetJobRunsCommand({ JobName: job.name, MaxResults: GLUE_PAGE_SIZE, NextToken: token }), { abortSignal: signal }),
         (page) => {
           let reachedCutoff = false;
           for (const r of page.JobRuns ?? []) {

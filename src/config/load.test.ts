@@ -1,8 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.js';
-import { loadConfigFile, parseConfig } from './load.js';
+import { loadConfigFile, MAX_CONFIG_BYTES, parseConfig, parseConfigText } from './load.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const load = (name: string, env: NodeJS.ProcessEnv = {}) => loadConfigFile(join(dir, name), env);
@@ -12,6 +13,8 @@ const badFiles: Record<string, string> = {
   'bad-subnet-id.yml': 'subnets[1].id: expected "subnet-" followed by hex',
   'duplicate-subnet-id.yml': 'subnets[1].id: duplicate of subnets[0].id',
   'duplicate-subnet-name.yml': 'subnets[1].name: duplicate of subnets[0].name',
+  'subnet-name-like-id.yml': 'subnets[1].name: expected a name that does not look like a subnet id ("subnet-" followed by hex)',
+  'subnet-name-like-id-uppercase.yml': 'subnets[1].name: expected a name that does not look like a subnet id',
   'no-subnets.yml': 'subnets: expected at least one subnet, or discover.glueConnections: true',
   'bad-schedule.yml': 'sample.schedule: expected a node-cron expression (5 or 6 fields)',
   'negative-max-age.yml': 'sample.maxAgeSeconds: expected a positive number of seconds',
@@ -94,5 +97,46 @@ describe('config testdata', () => {
         'sample.schedule: expected a node-cron expression (5 or 6 fields)',
       ]);
     }
+  });
+});
+
+describe('config size cap', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'config-cap-'));
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+  /** A valid config padded with comment lines to exactly `bytes` bytes. */
+  const padded = (bytes: number) => {
+    const head = 'subnets:\n  - {id: subnet-0a1, name: critical}\n';
+    const line = `# ${'x'.repeat(77)}\n`;
+    const body = head + line.repeat(Math.floor((bytes - head.length) / line.length));
+    return body + '#'.repeat(bytes - body.length - 1) + '\n';
+  };
+
+  it('is 256 KiB', () => {
+    expect(MAX_CONFIG_BYTES).toBe(256 * 1024);
+  });
+
+  it('loads a file of exactly the cap', () => {
+    const file = join(tmp, 'at-cap.yml');
+    writeFileSync(file, padded(MAX_CONFIG_BYTES));
+    expect(loadConfigFile(file, {}).subnets).toEqual([{ id: 'subnet-0a1', name: 'critical' }]);
+  });
+
+  it('refuses a file one byte over the cap before parsing, naming the file, its size and the cap', () => {
+    const file = join(tmp, 'over-cap.yml');
+    writeFileSync(file, padded(MAX_CONFIG_BYTES + 1));
+    expect(() => loadConfigFile(file, {})).toThrow(
+      new ConfigError(`${file}: 262145 bytes is over the 256 KiB (262144 bytes) limit for a config file; refused before parsing`),
+    );
+  });
+
+  it('refuses text over the cap, counted in bytes', () => {
+    // 100,000 three-byte characters: 300,000 bytes in 100,000 UTF-16 units.
+    const text = `subnets: [{id: subnet-0a1}]\n# ${'€'.repeat(100_000)}\n`;
+    expect(() => parseConfigText(text, 'inline', {})).toThrow(/^inline: 300031 bytes is over the 256 KiB \(262144 bytes\) limit/);
+  });
+
+  it('finds duplicate keys at any depth and names the line', () => {
+    const text = 'subnets: [{id: subnet-0a1}]\nadmission:\n  subnets:\n    critical: {lookback: 2}\n    batch: {lookback: 3}\n    critical: {lookback: 4}\n';
+    expect(() => parseConfigText(text, 'dup.yml', {})).toThrow('dup.yml: YAML Map keys must be unique at line 6, column 5: "critical"');
   });
 });

@@ -1,4 +1,3 @@
-import { CronExpressionParser } from 'cron-parser';
 import cron from 'node-cron';
 
 /** True when node-cron (which runs the schedule) accepts the expression. */
@@ -6,10 +5,70 @@ export function isValidSchedule(expr: string): boolean {
   return cron.validate(expr);
 }
 
-/** Seconds between two consecutive firings: the nominal sample interval. */
-export function scheduleIntervalSeconds(expr: string, from = new Date('2026-01-05T00:00:00Z')): number {
-  const it = CronExpressionParser.parse(expr, { currentDate: from, tz: 'UTC' });
-  const a = it.next().getTime();
-  const b = it.next().getTime();
-  return Math.max(1, Math.round((b - a) / 1000));
+const DAY = 86_400;
+/** Days scanned for the days a schedule fires on: four years and a week hold every weekly, monthly and yearly cycle, leap day included. */
+const SCAN_DAYS = 4 * 366 + 7;
+/** A fixed Monday: the interval is a property of the expression, not of the day the config was read. */
+const SCAN_FROM = Date.UTC(2026, 0, 5);
+
+/** Largest step between consecutive values of a sorted list (0 for one value). */
+function largestStep(sorted: readonly number[]): number {
+  let step = 0;
+  for (let i = 1; i < sorted.length; i++) step = Math.max(step, sorted[i] - sorted[i - 1]);
+  return step;
+}
+
+/**
+ * The longest gap between two consecutive runs of the schedule, in seconds: the interval that staleness
+ * (3 intervals by default) and gap detection must allow. Two consecutive firings say nothing about an uneven
+ * schedule: `*\/50 * * * * *` fires at :00 and :50, 50 s then 10 s apart. Uses node-cron's own reading of the
+ * expression (it runs the schedule), in UTC.
+ *
+ * Bounded work for any schedule: the times of day a schedule fires at are every hour × minute × second it lists
+ * (at most 86,400 of them), so the longest gap within a day follows from the largest step of each field,
+ * without listing the firings; the gap across days from the days it fires on, scanned over four years.
+ */
+export function scheduleIntervalSeconds(expr: string): number {
+  const f = cron.parse(expr);
+  const [s, m, h] = [f.second, f.minute, f.hour].map((v) => [...v].sort((a, b) => a - b));
+  const minuteSpan = s[s.length - 1] - s[0];
+  const hourSpan = (m[m.length - 1] - m[0]) * 60 + minuteSpan;
+  const daySpan = (h[h.length - 1] - h[0]) * 3600 + hourSpan;
+  // Within a day: between seconds of a minute, from the last second of a minute to the first of the next listed
+  // minute, from the last run of an hour to the first of the next listed hour. A field with one value has no step.
+  const withinDay = Math.max(largestStep(s), m.length > 1 ? largestStep(m) * 60 - minuteSpan : 0, h.length > 1 ? largestStep(h) * 3600 - hourSpan : 0);
+  // Across days: from the last run of a day to the first run of the next day the schedule fires on.
+  const acrossDays = firingDaysLargestStep(expr, f, h[0] * 3600 + m[0] * 60 + s[0]) * DAY - daySpan;
+  return Math.max(1, withinDay, acrossDays);
+}
+
+/**
+ * The most days between two consecutive days the schedule fires on (1 when it fires every day). Plain numeric day
+ * fields are matched here as node-cron matches them (month, day of month and weekday must all match); tokens
+ * (`L`, `15W`, `1#2`, `5L`) are left to node-cron's own matcher. A schedule that fires on fewer than two days in
+ * the scan gets the scan's length: its gap is at least that.
+ */
+function firingDaysLargestStep(expr: string, f: ReturnType<typeof cron.parse>, firstRunOfDay: number): number {
+  const numeric = [...f.dayOfMonth, ...f.dayOfWeek].every((v) => typeof v === 'number');
+  if (numeric && f.dayOfMonth.length === 31 && f.month.length === 12 && f.dayOfWeek.length === 7) return 1;
+  const task = numeric ? undefined : cron.createTask(expr, () => undefined, { timezone: 'UTC' });
+  try {
+    const months = new Set(f.month);
+    const doms = new Set(f.dayOfMonth);
+    const dows = new Set(f.dayOfWeek);
+    let last: number | undefined;
+    let step = 0;
+    for (let day = 0; day < SCAN_DAYS; day++) {
+      const at = new Date(SCAN_FROM + day * DAY * 1000);
+      const fires = task
+        ? task.match(new Date(at.getTime() + firstRunOfDay * 1000))
+        : months.has(at.getUTCMonth() + 1) && doms.has(at.getUTCDate()) && dows.has(at.getUTCDay());
+      if (!fires) continue;
+      if (last !== undefined) step = Math.max(step, day - last);
+      last = day;
+    }
+    return step > 0 ? step : SCAN_DAYS;
+  } finally {
+    void task?.destroy();
+  }
 }

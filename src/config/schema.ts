@@ -5,6 +5,14 @@ const subnetId = z
   .string({ error: 'expected a string like "subnet-0a1b2c"' })
   .regex(/^subnet-[0-9a-f]+$/, { message: 'expected "subnet-" followed by hex' });
 
+/**
+ * True for a string shaped like a subnet id (any case). Names never are: a key that looks like an id is only
+ * ever an id, so no name can steer a lookup to another subnet.
+ */
+export function looksLikeSubnetId(key: string): boolean {
+  return /^subnet-[0-9a-f]+$/i.test(key);
+}
+
 /** An integer in a range, with one message for every way to miss it. */
 const intIn = (min: number, max: number) => {
   const error = `expected an integer from ${min} to ${max}`;
@@ -113,7 +121,9 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${seenIds.get(s.id)}].id` });
       } else seenIds.set(s.id, i);
       if (s.name !== undefined) {
-        if (seenNames.has(s.name)) {
+        if (looksLikeSubnetId(s.name)) {
+          ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: 'expected a name that does not look like a subnet id ("subnet-" followed by hex)' });
+        } else if (seenNames.has(s.name)) {
           ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: `duplicate of subnets[${seenNames.get(s.name)}].name` });
         } else seenNames.set(s.name, i);
       }

@@ -69,6 +69,9 @@ async function instance(store: AdmissionStore, cfg: Config, cache?: SnapshotCach
   app.use(createAdmitRouter({ cache, config: cfg, service, logger: silentLogger }));
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
+    // Longer than any test: the client drops an idle socket first, so a long synchronous step in the test
+    // cannot make the server close one the client is about to reuse (ECONNRESET).
+    s.keepAliveTimeout = 120_000;
   });
   servers.push(server);
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cache, service, store, registry, mono };

@@ -18,7 +18,8 @@ export interface AdmitRouterDeps {
 }
 
 /** Requests are a handful of short fields; anything bigger is a mistake or an attack. */
-export const BODY_LIMIT = '4kb';
+export const BODY_LIMIT_BYTES = 4 * 1024;
+export const BODY_LIMIT = `${BODY_LIMIT_BYTES / 1024}kb`;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import { BODY_LIMIT, BODY_LIMIT_BYTES } from './admit.js';
 import { landingPage } from './landing.js';
 import { eniList, snapshotHeader, subnetSummary } from './views.js';
 
@@ -24,6 +25,26 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+
+  app.use((req, res, next) => {
+    // One line per request at debug level. The path only: a query string may carry what a caller should not have
+    // put there (a token); cut short, so that a hostile path cannot flood the log.
+    if (deps.logger.isLevelEnabled('debug')) {
+      const t0 = performance.now();
+      res.once('finish', () =>
+        deps.logger.debug({ method: req.method, path: req.path.slice(0, 256), status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request'),
+      );
+    }
+    // No route takes a body over the limit. Refuse a larger declared one before reading a byte of it, and close the
+    // connection rather than drain the rest: a client cannot hold the socket by announcing gigabytes.
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > BODY_LIMIT_BYTES) {
+      res.set('Connection', 'close');
+      res.status(413).json({ error: `body of ${declared} bytes (Content-Length) is larger than the ${BODY_LIMIT} limit (${BODY_LIMIT_BYTES} bytes)`, field: 'body' });
+      return;
+    }
+    next();
+  });
 
   const methodNotAllowed = (allow: string): express.RequestHandler => (req, res) => {
     res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -163,5 +163,66 @@ describe('LifecycleTracker', () => {
     const tracker = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
     expect(tracker.load()).toMatch(/unreadable/);
     expect(readdirSync(dataDir).some((f) => f.startsWith('lifecycle.json.corrupt-'))).toBe(true);
+  });
+
+  it('sets each bad record aside, keeps the good ones, and names them', () => {
+    const dataDir = tmp();
+    const good = { subnetId: 'subnet-0a1', status: 'available', seenBeforeAvailable: true, availableSince: T0, lastSeen: T0 };
+    writeFileSync(
+      join(dataDir, 'lifecycle.json'),
+      JSON.stringify({
+        version: 1,
+        lastSampleAt: -1,
+        enis: {
+          'eni-good': good,
+          'eni-str': { ...good, availableSince: 'yesterday' },
+          'eni-neg': { ...good, lastSeen: -60_000 },
+          'eni-null': null,
+          'eni-sub': { ...good, subnetId: 42 },
+          ['__proto__']: good,
+          'not-an-eni': good,
+        },
+        countedFailures: { jr_1: T0, jr_2: 'then' },
+        failureTotals: { 'subnet-0a1|reporting': 2, 'subnet-0a1|other': 'NaN', 'subnet-0a1|neg': -1, nonsense: 1 },
+      }),
+    );
+    const tracker = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    const note = tracker.load() ?? '';
+    expect(note).toMatch(/^lifecycle state: set aside 11 bad record\(s\), kept the rest \(original kept as lifecycle\.json\.corrupt-\d+\): /);
+    for (const named of [
+      'enis.eni-str (availableSince)',
+      'enis.eni-neg (lastSeen): expected a time in epoch ms, not negative',
+      'enis.eni-null: Invalid input: expected object, received null',
+      'enis.eni-sub (subnetId)',
+      'enis.__proto__ (key)',
+      'enis.not-an-eni (key): unexpected key',
+      'countedFailures.jr_2',
+      'failureTotals.subnet-0a1|other',
+      'failureTotals.subnet-0a1|neg',
+      'failureTotals.nonsense (key)',
+    ]) {
+      expect(note).toContain(named);
+    }
+    // Ten are named; the rest are counted.
+    expect(note).toMatch(/; and 1 more$/);
+    expect(tracker.availableSince('eni-good')).toBe(T0);
+    expect(tracker.availableSince('eni-str')).toBeUndefined();
+    expect(tracker.failureTotals()).toEqual(new Map([['subnet-0a1|reporting', 2]]));
+    expect(Number.isFinite(tracker.ages('subnet-0a1', T0 + MIN).oldestAvailableAgeSeconds)).toBe(true);
+    // The checked state replaced the file; the original is kept beside it.
+    expect(Object.keys(JSON.parse(readFileSync(join(dataDir, 'lifecycle.json'), 'utf8')).enis)).toEqual(['eni-good']);
+    expect(readdirSync(dataDir).filter((f) => f.startsWith('lifecycle.json.corrupt-'))).toHaveLength(1);
+  });
+
+  it('drops a field that is not a map of records (null, an array) and keeps the rest', () => {
+    for (const enis of [null, Array.from({ length: 100_000 }, (_, i) => i), 'all of them']) {
+      const dataDir = tmp();
+      writeFileSync(join(dataDir, 'lifecycle.json'), JSON.stringify({ version: 1, enis, failureTotals: { 'subnet-0a1|reporting': 1 } }));
+      const tracker = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+      expect(tracker.load()).toMatch(/set aside 1 bad record\(s\).*: enis: expected an object of records, got (null|an array|string)$/);
+      expect(tracker.failureTotals()).toEqual(new Map([['subnet-0a1|reporting', 1]]));
+      // The sample that used to throw on `enis: null` goes through.
+      expect(() => step(tracker, T0)).not.toThrow();
+    }
   });
 });

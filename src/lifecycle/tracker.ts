@@ -2,10 +2,11 @@
 // long it stayed in-use after its job ended; comparing consecutive samples can. The memory is persisted
 // so that a restart neither forgets ages nor counts an exhaustion failure twice.
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { RawSample } from '../aws/types.js';
 import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { readJsonState, writeJsonAtomic } from '../state-file.js';
+import { epochMs, firstIssue, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
 
 interface EniMemory {
   subnetId: string;
@@ -43,6 +44,50 @@ export interface SubnetAges {
   oldestLingeringAgeSeconds: number;
 }
 
+// What lifecycle.json may hold, record by record: anything else is set aside on load (an ENI with a string for a
+// time would make NaN ages; `"enis": null` made every sample fail).
+const eniMemorySchema = z.object({
+  subnetId: z.string().regex(/^subnet-[0-9A-Za-z]{1,64}$/, { error: 'expected a subnet id' }),
+  status: z.string().regex(/^[A-Za-z-]{1,32}$/, { error: 'expected an ENI status' }),
+  seenBeforeAvailable: z.boolean(),
+  availableSince: epochMs.optional(),
+  jobEndedAt: epochMs.optional(),
+  lingerObserved: z.boolean().optional(),
+  lingeringSince: epochMs.optional(),
+  lastSeen: epochMs,
+}) satisfies z.ZodType<EniMemory>;
+const ENI_KEY = /^eni-[\w.:-]{1,124}$/;
+/** Glue run ids: `jr_` and 64 hex digits in practice. */
+const RUN_KEY = /^[\w.:-]{1,255}$/;
+/** `${subnetId}|${job}`: Glue job names are 1-255 characters. */
+const FAILURE_KEY = /^subnet-[0-9A-Za-z]{1,64}\|[^\u0000-\u001f]{1,255}$/;
+const failureTotal = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** Far beyond any account (a /16 holds 65,536 addresses); bounds what a forged file can make us hold. */
+const MAX_ENIS = 1_000_000;
+const MAX_COUNTED_FAILURES = 1_000_000;
+/** Series of glue_eni_exhaustion_failures_total: subnets × jobs, well within Glue's job quota. */
+const MAX_FAILURE_SERIES = 10_000;
+
+/** lifecycle.json as read from disk: the file's format must match, each record is checked on its own. */
+export function checkLifecycleState(parsed: unknown): CheckedState<PersistedState> {
+  const p = parsed as Partial<Record<keyof PersistedState, unknown>> | null;
+  if (typeof p !== 'object' || p === null || Array.isArray(p) || p.version !== 1) throw new Error('unknown format');
+  const rejected: RejectedRecord[] = [];
+  const state: PersistedState = {
+    version: 1,
+    enis: validEntries('enis', p.enis, { key: ENI_KEY, schema: eniMemorySchema, max: MAX_ENIS }, rejected),
+    // Absent is empty (older files); null is a bad field, named like any other.
+    countedFailures: validEntries('countedFailures', p.countedFailures === undefined ? {} : p.countedFailures, { key: RUN_KEY, schema: epochMs, max: MAX_COUNTED_FAILURES }, rejected),
+    failureTotals: validEntries('failureTotals', p.failureTotals === undefined ? {} : p.failureTotals, { key: FAILURE_KEY, schema: failureTotal, max: MAX_FAILURE_SERIES }, rejected),
+  };
+  if (p.lastSampleAt !== undefined) {
+    const at = epochMs.safeParse(p.lastSampleAt);
+    if (at.success) state.lastSampleAt = at.data;
+    else rejected.push({ record: 'lastSampleAt', field: '', problem: firstIssue(at.error).problem });
+  }
+  return { state, rejected };
+}
+
 /** Beyond this gap between samples, a disappearance cannot be timed (e.g. the exporter was down). */
 const MAX_TIMEABLE_GAP_FACTOR = 3;
 
@@ -65,14 +110,13 @@ export class LifecycleTracker {
     if (opts.dataDir) this.file = join(opts.dataDir, 'lifecycle.json');
   }
 
-  /** Load persisted memory; a corrupt file is set aside rather than trusted. Returns a note for the log. */
+  /**
+   * Load persisted memory; a corrupt file is set aside rather than trusted, and so is each bad record in a
+   * readable one. Returns a note for the log that names them.
+   */
   load(): string | undefined {
     if (!this.file) return undefined;
-    const { state, note } = readJsonState(this.file, 'lifecycle state', (parsed) => {
-      const p = parsed as PersistedState;
-      if (p?.version !== 1 || typeof p.enis !== 'object') throw new Error('unknown format');
-      return { ...p, countedFailures: p.countedFailures ?? {}, failureTotals: p.failureTotals ?? {} };
-    });
+    const { state, note } = readJsonState(this.file, 'lifecycle state', checkLifecycleState);
     if (state) {
       this.state = state;
       this.oldest = undefined;

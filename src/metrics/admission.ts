@@ -103,6 +103,27 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     },
   });
 
+  new Gauge({
+    name: 'glue_eni_store_bytes',
+    help: 'Bytes the admission store holds on local disk: file, the admission log (bounded by compaction); dynamodb, the outage journal.',
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.set({ store: store.type }, store.storeBytes());
+    },
+  });
+
+  new Counter({
+    name: 'glue_eni_store_rejected_records_total',
+    help: 'Records read from the store\'s files at start-up that failed validation: set aside in <file>.rejected, never used.',
+    labelNames: ['store'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ store: store.type }, store.openReport.rejected);
+    },
+  });
+
   new Counter({
     name: 'glue_eni_store_errors_total',
     help: 'Failed admission store operations (appends, DynamoDB calls) since start.',

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { LifecycleEvents, LifecycleTracker } from '../lifecycle/tracker.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { SubnetView } from '../snapshot/types.js';
+import { rejectedStateRecords } from '../state-file.js';
 
 const CACHED = '(from the last successful sample, cached)';
 const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
@@ -188,9 +189,21 @@ export function createExporterMetrics(deps: {
   });
   const sampleErrors = new Counter({
     name: 'glue_eni_sample_errors_total',
-    help: 'Failed AWS calls during samples (after retries), by API.',
+    help: 'Failed AWS reads during samples (after retries), by API; api="deadline" counts samples abandoned at their deadline.',
     labelNames: ['api'],
     registers: [registry],
+  });
+  new Counter({
+    name: 'glue_eni_state_records_rejected_total',
+    help: 'Records of a state file (lifecycle.json, bypass.json) set aside on load for failing their schema.',
+    labelNames: ['file'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      // Both files always show, so a rate() over them never starts from a missing series.
+      const counts = new Map([['lifecycle.json', 0], ['bypass.json', 0], ...rejectedStateRecords()]);
+      for (const [file, n] of counts) this.inc({ file }, n);
+    },
   });
   const awsRequests = new Counter({
     name: 'glue_eni_aws_requests_total',

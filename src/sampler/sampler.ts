@@ -10,10 +10,89 @@ import type { Logger } from '../log.js';
 import type { SampleStatus } from '../metrics/exporter.js';
 import { buildSnapshot } from '../snapshot/build.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import { resolveSubnetNames } from './names.js';
 
 /** What the sampler reads from: AWS through the SDK in production (AwsReader). */
 export interface SampleSource {
-  read(opts: { subnetIds: string[]; discoverConnections: boolean }): Promise<RawSample & { glueError?: { api: string; message: string } }>;
+  /** `signal` aborts the read at the sample's deadline; the source should abort its requests in flight. */
+  read(opts: {
+    subnetIds: string[];
+    discoverConnections: boolean;
+    signal?: AbortSignal;
+  }): Promise<RawSample & { glueError?: { api: string; message: string } }>;
+}
+
+/** The `api` label and failure api of a sample abandoned at its deadline. */
+export const DEADLINE_API = 'deadline';
+/**
+ * No sample may run longer than this, whatever the schedule (a yearly one would otherwise allow months, and
+ * timers past 2^31 ms fire at once). Reading even thousands of subnets takes a few minutes at most.
+ */
+const MAX_DEADLINE_MS = 30 * 60_000;
+/**
+ * Nor is any deadline shorter: one page of 1,000 ENIs takes a second or two. Only schedules of a few seconds
+ * (the simulator, tests) or a max age below a sample's duration reach it; there a slow sample skips a tick
+ * rather than failing for being slow.
+ */
+const MIN_DEADLINE_MS = 5_000;
+/** After the abort, how long to wait for the read to settle, only to name the call that was in flight. */
+const ABORT_GRACE_MS = 1_000;
+
+/**
+ * How long one sample may run, in ms. A sample that drips past the next scheduled tick would skip that tick
+ * (no overlap) and let the cache go stale with no error: so the deadline is the shorter of the interval and
+ * the staleness limit, minus a margin (10 %, at least 2 s, at most half) that leaves room for the abort to
+ * settle before the next tick; within 5 s and 30 min. An abandoned sample is thus counted before the next one
+ * starts, and before the data it keeps goes stale (for schedules of a minute or more, the only kind AWS needs).
+ */
+export function sampleDeadlineMs(sample: { intervalSeconds: number; maxAgeSeconds: number }): number {
+  const base = Math.min(sample.intervalSeconds, sample.maxAgeSeconds) * 1000;
+  const margin = Math.min(Math.max(2_000, base * 0.1), base / 2);
+  return Math.min(MAX_DEADLINE_MS, Math.max(MIN_DEADLINE_MS, Math.round(base - margin)));
+}
+
+class SampleDeadlineError extends Error {
+  override readonly name = 'SampleDeadlineError';
+  readonly api = DEADLINE_API;
+  constructor(readonly deadlineMs: number) {
+    super(`sample abandoned at its ${deadlineMs / 1000} s deadline`);
+  }
+}
+
+/** `work`, or the signal's reason as soon as it aborts, whichever comes first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** The API named by a read's failure, if it fails within `ms` (the timer does not hold the process). */
+async function failedApiWithin(work: Promise<unknown>, ms: number): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+    timer.unref();
+  });
+  const failed = work.then(
+    () => undefined,
+    (err: unknown) => (err as { api?: string }).api,
+  );
+  try {
+    return await Promise.race([failed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface SamplerDeps {
@@ -33,6 +112,9 @@ export class Sampler {
   private stopped = false;
   /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
   private readonly learnedNames = new Map<string, string>();
+  /** The names of the last sample (the labels its snapshot carries); refused names warned about once each. */
+  private resolvedNames?: Map<string, string>;
+  private readonly warnedNames = new Set<string>();
 
   constructor(private deps: SamplerDeps) {}
 
@@ -59,7 +141,7 @@ export class Sampler {
     return this.inFlight;
   }
 
-  /** Stop scheduling and let the sample in flight finish (SIGTERM). */
+  /** Stop scheduling and let the sample in flight finish, or reach its deadline (SIGTERM). */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.task?.stop();
@@ -68,16 +150,25 @@ export class Sampler {
 
   /** The label humans use for a subnet: configured name, else its Glue connection's name, else the id. */
   subnetName(subnetId: string): string {
-    return this.deps.config.subnets.find((s) => s.id === subnetId)?.name ?? this.learnedNames.get(subnetId) ?? subnetId;
+    this.resolvedNames ??= resolveSubnetNames(this.deps.config.subnets, this.learnedNames).names;
+    return this.resolvedNames.get(subnetId) ?? subnetId;
   }
 
-  /** Configured names first; a discovered subnet is named after the first Glue connection that points at it. */
+  /**
+   * Configured names first; a subnet without one is named after the first Glue connection that points at it,
+   * unless that name could be mistaken for another subnet (see resolveSubnetNames): then its id.
+   */
   private names(raw: RawSample): Map<string, string> {
     for (const c of raw.glue?.connections ?? []) {
       if (c.subnetId && !this.learnedNames.has(c.subnetId)) this.learnedNames.set(c.subnetId, c.name);
     }
-    const names = new Map(this.learnedNames);
-    for (const s of this.deps.config.subnets) if (s.name) names.set(s.id, s.name);
+    const { names, refused } = resolveSubnetNames(this.deps.config.subnets, this.learnedNames);
+    for (const r of refused) {
+      if (this.warnedNames.has(r.name)) continue;
+      this.warnedNames.add(r.name);
+      this.deps.logger.warn({ subnet_id: r.subnetId, name: r.name, reason: r.reason }, 'discovered subnet name refused; the subnet is labelled by its id');
+    }
+    this.resolvedNames = names;
     return names;
   }
 
@@ -85,11 +176,20 @@ export class Sampler {
     const { config, clock, logger, cache, tracker } = this.deps;
     const takenAt = clock.now();
     const t0 = performance.now();
+    const deadlineMs = sampleDeadlineMs(config.sample);
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new SampleDeadlineError(deadlineMs)), deadlineMs);
+    let reading: Promise<unknown> | undefined;
     try {
-      const raw = await this.deps.source.read({
+      const read = this.deps.source.read({
         subnetIds: config.subnets.map((s) => s.id),
         discoverConnections: config.discover.glueConnections,
+        signal: abort.signal,
       });
+      reading = read;
+      // Past the deadline the read is abandoned: whatever it returns later is never used.
+      const raw = await untilAborted(read, abort.signal);
+      clearTimeout(timer);
       if (raw.glueError) {
         this.deps.onError?.(raw.glueError.api);
         logger.warn({ api: raw.glueError.api, err: raw.glueError.message }, 'Glue read failed; serving EC2 data only');
@@ -124,11 +224,18 @@ export class Sampler {
       logger.debug({ subnets: snapshot.subnets.length, enis: raw.enis.length, ms: Math.round(completedMono - t0) }, 'sample done');
       return true;
     } catch (err) {
+      clearTimeout(timer);
       const api = (err as { api?: string }).api ?? 'unknown';
+      let message = (err as Error).message;
+      let inFlight: string | undefined;
+      if (err instanceof SampleDeadlineError && reading) {
+        inFlight = await failedApiWithin(reading, ABORT_GRACE_MS);
+        if (inFlight) message += ` during ${inFlight}`;
+      }
       this.deps.onError?.(api);
-      cache.recordFailure({ at: Date.now(), api, message: (err as Error).message });
+      cache.recordFailure({ at: Date.now(), api, message });
       Object.assign(this.status, { lastSuccess: false, lastDurationSeconds: (performance.now() - t0) / 1000 });
-      logger.error({ api, err: (err as Error).message }, 'sample failed; keeping the last good snapshot');
+      logger.error({ api, err: message, ...(inFlight ? { in_flight: inFlight } : {}) }, 'sample failed; keeping the last good snapshot');
       return false;
     }
   }

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { looksLikeSubnetId } from '../config/schema.js';
 import type { Snapshot, SubnetView } from './types.js';
 
 export type SnapshotListener = (snapshot: Snapshot) => void;
@@ -19,7 +20,9 @@ export interface SampleFailure {
 export class SnapshotCache {
   private snapshot: Snapshot | undefined;
   private readonly listeners = new Set<SnapshotListener>();
-  private byKey = new Map<string, SubnetView>();
+  private byId = new Map<string, SubnetView>();
+  /** Names that identify one subnet; `null` marks a name two subnets carry (it resolves to neither). */
+  private byName = new Map<string, SubnetView | null>();
   private failure: SampleFailure | undefined;
 
   constructor(private readonly monoNow: () => number = () => performance.now()) {}
@@ -31,12 +34,16 @@ export class SnapshotCache {
   set(snapshot: Snapshot): void {
     this.snapshot = snapshot;
     this.failure = undefined;
-    const byKey = new Map<string, SubnetView>();
+    const byId = new Map<string, SubnetView>();
+    const byName = new Map<string, SubnetView | null>();
+    for (const s of snapshot.subnets) byId.set(s.subnetId, s);
     for (const s of snapshot.subnets) {
-      byKey.set(s.subnetId, s);
-      byKey.set(s.name, s);
+      // A name shaped like an id is never a key: an id must reach its own subnet whatever the names say.
+      if (s.name === s.subnetId || looksLikeSubnetId(s.name)) continue;
+      byName.set(s.name, byName.has(s.name) ? null : s);
     }
-    this.byKey = byKey;
+    this.byId = byId;
+    this.byName = byName;
     for (const l of this.listeners) l(snapshot);
   }
 
@@ -59,9 +66,9 @@ export class SnapshotCache {
     return undefined;
   }
 
-  /** A subnet by id or configured name. */
+  /** A subnet by id (always its own subnet), else by a name that only it carries. */
   subnet(key: string): SubnetView | undefined {
-    return this.byKey.get(key);
+    return this.byId.get(key) ?? this.byName.get(key) ?? undefined;
   }
 
   /** Real seconds since the last good sample completed; undefined before the first one. */

@@ -120,3 +120,21 @@ describe('DynamoStore against dynalite', () => {
     expect(await stores[0].reservations(subnet, now)).toHaveLength(3);
   });
 });
+
+describe('DynamoStore ledger from the table', () => {
+  it('a reservation with workers "zz" in the shared ledger is ignored and logged, never summed', async () => {
+    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
+    const good = resv('0000aaaa', { subnetId: 'subnet-0f', id: 'subnet-0f.0000aaaa', workers: 4 });
+    const bad = { ...good, id: 'subnet-0f.0000bbbb', workers: 'zz' };
+    await client.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: { subnet_id: { S: 'ledger#subnet-0f' }, observed_at: { S: 'ledger' }, version: { N: '1' }, reservations: { S: JSON.stringify([good, bad]) } },
+      }),
+    );
+    const store = await DynamoStore.open({ client, table: TABLE, clock, logger });
+    expect((await store.reservations('subnet-0f', now)).map((r) => r.workers)).toEqual([4]);
+    expect(logLines.some((l) => l.includes('invalid reservation ignored') && l.includes('"field":"workers"'))).toBe(true);
+    await store.close();
+  });
+});

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js';
 import { join } from 'node:path';
 import { SpillJournal } from './journal.js';
 import { KeyedMutex } from './mutex.js';
+import { reservationSchema } from './records.js';
 import { dynamoDbSdk } from '../aws/sdk.js';
 import {
   isLive,
@@ -130,7 +131,7 @@ const describeError = (err: unknown): string => {
 
 export class DynamoStore implements AdmissionStore {
   readonly type = 'dynamodb' as const;
-  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, dropped: 0 };
+  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, rejected: 0, dropped: 0 };
   private readonly mutex = new KeyedMutex();
   private readonly recent = new Map<string, Observation[]>();
   private readonly ledgers = new Map<string, Reservation[]>();
@@ -161,7 +162,7 @@ export class DynamoStore implements AdmissionStore {
 
   private async openJournal(dataDir: string): Promise<void> {
     const path = join(dataDir, journalFile(this.opts.table));
-    const { journal, contents } = await SpillJournal.open(path);
+    const { journal, contents } = await SpillJournal.open(path, this.opts.logger);
     this.journal = journal;
     const now = this.opts.clock.now();
     const live = contents.records.map(observationFromRecord).filter((o) => o.expiresAt > now);
@@ -169,6 +170,7 @@ export class DynamoStore implements AdmissionStore {
       records: contents.records.length,
       tornTail: contents.tornTail,
       skipped: contents.skipped,
+      rejected: contents.rejected,
       dropped: contents.records.length - live.length,
     };
     if (contents.tornTail || contents.skipped > 0) {
@@ -262,8 +264,25 @@ export class DynamoStore implements AdmissionStore {
       ),
     );
     if (!out.Item) return { version: 0, reservations: [] };
-    const reservations = JSON.parse(out.Item.reservations?.S ?? '[]') as Reservation[];
-    return { version: Number(out.Item.version?.N ?? '0'), reservations };
+    return { version: Number(out.Item.version?.N ?? '0'), reservations: this.validLedger(subnetId, out.Item.reservations?.S ?? '[]') };
+  }
+
+  /** The ledger's reservations that pass the schema; the others are logged and left out of every decision. */
+  private validLedger(subnetId: string, text: string): Reservation[] {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      this.opts.logger.warn({ subnet_id: subnetId, err: (err as Error).message }, 'DynamoDB reservation ledger is not JSON: ignored');
+      return [];
+    }
+    const out: Reservation[] = [];
+    (Array.isArray(raw) ? raw : []).forEach((r, index) => {
+      const p = reservationSchema.safeParse(r);
+      if (p.success) out.push(p.data);
+      else this.opts.logger.warn({ subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') }, 'DynamoDB reservation ledger: invalid reservation ignored');
+    });
+    return out;
   }
 
   /** Replace the ledger if nobody changed it since `expected`; false when somebody did. */
@@ -514,6 +533,10 @@ export class DynamoStore implements AdmissionStore {
 
   errorCount(): number {
     return this.errors;
+  }
+
+  storeBytes(): number {
+    return this.journal?.size ?? 0;
   }
 
   /** False from a failed DynamoDB call until a later one succeeds. */

@@ -1,8 +1,8 @@
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
 import { FileStore, LOG_FILE } from './file.js';
@@ -80,7 +80,7 @@ describe('FileStore', () => {
     await s.close();
     await appendFile(join(dir, 'torn', LOG_FILE), '{"t":"obs","subnet_id":"subnet-0a","observed_at":"2026-04');
     const r = await fresh('torn');
-    expect(r.openReport).toEqual({ records: 3, tornTail: true, skipped: 1, dropped: 0 });
+    expect(r.openReport).toEqual({ records: 3, tornTail: true, skipped: 1, rejected: 0, dropped: 0 });
     expect((await r.recentObservations('subnet-0a', 10, now)).map((o) => o.available)).toEqual([2, 1, 0]);
     // Compaction at open rewrote the log without the fragment.
     expect((await readFile(join(dir, 'torn', LOG_FILE), 'utf8')).endsWith('}\n')).toBe(true);
@@ -120,27 +120,16 @@ describe('FileStore', () => {
 });
 
 describe('FileStore under kill -9', () => {
-  const outDir = () => join(dir, 'build');
-
-  beforeAll(async () => {
-    // Compile the store alone (it needs only node builtins at run time) so a separate process can run it.
-    await promisify(execFile)(
-      process.execPath,
-      [
-        join(process.cwd(), 'node_modules/typescript/bin/tsc'),
-        '--outDir', outDir(), '--rootDir', join(process.cwd(), 'src'),
-        '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--skipLibCheck', '--types', 'node',
-        join(process.cwd(), 'src/store/file.ts'),
-      ],
-      { cwd: process.cwd() },
-    );
-    await writeFile(join(outDir(), 'package.json'), '{"type":"module"}');
-  }, 60_000);
+  // The built store (npm test builds dist/ first), so that a separate process can run it.
+  const built = join(process.cwd(), 'dist/store/file.js');
+  beforeAll(() => {
+    if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
+  });
 
   it('loses nothing that was acknowledged', async () => {
     const dataDir = join(dir, 'kill9');
     const script = `
-      import { FileStore } from ${JSON.stringify(join(outDir(), 'store/file.js'))};
+      import { FileStore } from ${JSON.stringify(built)};
       const logger = { warn() {}, error() {}, info() {} };
       const s = await FileStore.open({ dataDir: ${JSON.stringify(dataDir)}, clock: { now: () => Date.now() }, logger });
       let i = 0;

@@ -1,16 +1,25 @@
-// The embedded store: one append-only JSON-lines log under dataDir. Writes queued in the same tick are
-// group-committed (one append + one fdatasync) and only then acknowledged, so a kill -9 loses nothing that
-// was answered. At open the log is replayed (a torn last line is skipped and reported) and compacted by
-// rewriting to a temp file + fsync + rename, dropping expired entries; compaction also runs periodically.
-import { mkdir, open, readFile, rename, type FileHandle } from 'node:fs/promises';
+// The embedded store: one append-only JSON-lines log under dataDir (src/store/append-log.ts: group commit,
+// fdatasync, whole-or-nothing writes). Nothing is acknowledged before it is durable; a write that fails is
+// rolled back on disk and in memory, and the caller answers 503.
+//
+// Bounded whatever the traffic: memory holds what decisions need (each subnet's last RECENT_KEPT observations,
+// retained reservations) plus the newest observations up to `historyBytes` (the history). Compaction rewrites
+// the log from memory (temp file + fsync + rename) when it has grown past twice its compacted size, hourly, and
+// at open; so the log stays under about 2 × (history + windows + reservations). Open streams the log line by
+// line, validating each record (src/store/records.ts). A disk that is full or read-only at open does not stop
+// the exporter: the store serves what it read, and each write is tried again (503 until one succeeds).
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { AppendLog, type AppendError } from './append-log.js';
+import { logRecordSchema, readRecords, type LogRecord } from './records.js';
 import {
   isLive,
   observationFromRecord,
   observationToRecord,
   reservationSubnet,
+  StoreUnreachableError,
   type AdmissionStore,
   type Observation,
   type ObservationRecord,
@@ -23,263 +32,291 @@ import {
 export const LOG_FILE = 'admission.jsonl';
 /** Observations kept in memory per subnet: the largest lookback the config allows. */
 const RECENT_KEPT = 100;
-
-type LogRecord =
-  | ({ t: 'obs' } & ObservationRecord)
-  | { t: 'res'; r: Reservation }
-  | { t: 'cls'; id: string; how: ReservationClose; at: number };
-
-interface Pending {
-  data: string;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
+/**
+ * Default cap of the history: ~16,000 observations (~250 bytes each): 2.8 hours of a hundred sensors poking
+ * every minute, 58 days of one poking every five minutes. The log stays under about twice this plus what the
+ * decisions need, and start-up reads (and validates) no more than that: well under a second.
+ */
+export const DEFAULT_HISTORY_BYTES = 4 * 1024 * 1024;
+/** After a failed compaction (full disk), growth does not trigger another one before this. */
+const COMPACT_RETRY_MS = 60_000;
+/** Compaction output is written in pieces of about this size. */
+const CHUNK_BYTES = 1024 * 1024;
 
 export interface FileStoreOptions {
   dataDir: string;
   clock: Clock;
   logger: Logger;
-  /** How often the log is compacted while open; 0 disables (compaction at open always runs). */
+  /** How often the log is compacted while open; 0 disables (compaction at open and on growth always run). */
   compactIntervalMs?: number;
+  /** Bytes of observations kept beyond the windows, newest first (default DEFAULT_HISTORY_BYTES). */
+  historyBytes?: number;
 }
 
-function parseLine(line: string): LogRecord | undefined {
-  try {
-    const v = JSON.parse(line) as LogRecord;
-    if (v && v.t === 'obs' && typeof v.subnet_id === 'string' && typeof v.observed_at === 'string') return v;
-    if (v && v.t === 'res' && v.r && typeof v.r.id === 'string' && typeof v.r.subnetId === 'string') return v;
-    if (v && v.t === 'cls' && typeof v.id === 'string') return v;
-  } catch {
-    // fall through: counted as skipped
-  }
-  return undefined;
+/** An observation held in memory, with its log line and its place in log order. */
+interface Held {
+  seq: number;
+  line: string;
+  expiresAt: number;
 }
 
-interface Folded {
-  observations: ObservationRecord[];
-  reservations: Map<string, Reservation>;
-  skipped: number;
-  tornTail: boolean;
-  records: number;
-  dropped: number;
-}
-
-/** Replay the log text: the state it describes, minus what has expired by `now`. */
-function fold(text: string, now: number): Folded {
-  const lines = text.split('\n');
-  // A log that does not end in a newline was cut mid-append: its last line is torn.
-  const tornTail = text.length > 0 && !text.endsWith('\n');
-  let skipped = 0;
-  let records = 0;
-  let dropped = 0;
-  const observations: ObservationRecord[] = [];
-  const reservations = new Map<string, Reservation>();
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    const rec = i === lines.length - 1 && tornTail ? undefined : parseLine(line);
-    if (!rec) {
-      skipped++;
-      return;
-    }
-    records++;
-    if (rec.t === 'obs') {
-      if (rec.expires_at * 1000 > now) observations.push(stripTag(rec));
-      else dropped++;
-    } else if (rec.t === 'res') {
-      reservations.set(rec.r.id, { ...rec.r });
-    } else {
-      const r = reservations.get(rec.id);
-      if (r && r.closed === undefined) {
-        r.closed = rec.how;
-        r.closedAt = rec.at;
-      }
-    }
-  });
-  for (const [id, r] of reservations) {
-    if (r.retainUntil <= now) {
-      reservations.delete(id);
-      dropped++;
-    }
-  }
-  return { observations, reservations, skipped, tornTail, records, dropped };
-}
-
-function stripTag(rec: { t: 'obs' } & ObservationRecord): ObservationRecord {
-  const { t: _t, ...o } = rec;
-  return o;
+interface WindowEntry extends Held {
+  obs: Observation;
 }
 
 function obsLine(o: ObservationRecord): string {
   return JSON.stringify({ t: 'obs', ...o }) + '\n';
 }
 
+function resLine(r: Reservation): string {
+  return JSON.stringify({ t: 'res', r }) + '\n';
+}
+
+/** Join lines into pieces of about CHUNK_BYTES (one Buffer per piece when written). */
+function chunk(lines: Iterable<string>, out: string[]): void {
+  let cur: string[] = [];
+  let len = 0;
+  for (const l of lines) {
+    cur.push(l);
+    len += l.length;
+    if (len >= CHUNK_BYTES) {
+      out.push(cur.join(''));
+      cur = [];
+      len = 0;
+    }
+  }
+  if (cur.length > 0) out.push(cur.join(''));
+}
+
 export class FileStore implements AdmissionStore {
   readonly type = 'file' as const;
-  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, dropped: 0 };
+  openReport: OpenReport = { records: 0, tornTail: false, skipped: 0, rejected: 0, dropped: 0 };
 
-  private fh: FileHandle | undefined;
   private readonly path: string;
-  private readonly recent = new Map<string, Observation[]>();
+  private readonly log: AppendLog;
+  private readonly historyCap: number;
+  private readonly windows = new Map<string, WindowEntry[]>();
+  /** The newest observations, oldest first from `histStart`, at most `historyCap` bytes of lines. */
+  private history: Held[] = [];
+  private histStart = 0;
+  private histBytes = 0;
+  private seq = 0;
   private readonly resv = new Map<string, Map<string, Reservation>>();
-  private queue: Pending[] = [];
-  private inFlight = 0;
-  private scheduled = false;
-  /** Serializes appends and compaction on the file handle. */
-  private io: Promise<void> = Promise.resolve();
-  /** Set after a failed append: the next batch starts with a newline so a fragment cannot swallow it. */
-  private needsNewline = false;
-  private errors = 0;
-  private commitCount = 0;
+  /** Log size after the last compaction. */
+  private compactedBytes = 0;
+  private compacting: Promise<void> | undefined;
+  private compactNotBefore = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(private readonly opts: FileStoreOptions) {
     this.path = join(opts.dataDir, LOG_FILE);
+    this.historyCap = opts.historyBytes ?? DEFAULT_HISTORY_BYTES;
+    this.log = new AppendLog(this.path, {
+      onFailure: (err) => this.opts.logger.error({ err: err.message, code: err.code, path: this.path }, 'store append failed: not acknowledged'),
+      afterCommit: () => this.maybeCompact(),
+    });
   }
 
   static async open(opts: FileStoreOptions): Promise<FileStore> {
     const s = new FileStore(opts);
-    await mkdir(opts.dataDir, { recursive: true });
-    await s.compactNow(true);
+    await s.load();
     if (opts.compactIntervalMs && opts.compactIntervalMs > 0) {
-      s.timer = setInterval(() => {
-        s.compact().catch((err: Error) => s.opts.logger.error({ err: err.message }, 'store compaction failed'));
-      }, opts.compactIntervalMs);
+      s.timer = setInterval(() => void s.compact().catch(() => undefined), opts.compactIntervalMs);
       s.timer.unref();
     }
     return s;
   }
 
-  /** Rewrite the log without expired entries (serialized with appends). */
-  compact(): Promise<void> {
-    return this.exclusive(() => this.compactNow(false));
-  }
-
-  private async compactNow(atOpen: boolean): Promise<void> {
-    const now = this.opts.clock.now();
-    let text = '';
+  private async load(): Promise<void> {
+    const { logger, dataDir } = this.opts;
     try {
-      text = await readFile(this.path, 'utf8');
+      await mkdir(dataDir, { recursive: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // A read-only disk without the directory: nothing to read; writes are tried (and refused) per request.
+      logger.error({ err: (err as Error).message, dataDir }, 'store directory cannot be created');
     }
-    const f = fold(text, now);
-    if (atOpen) {
-      this.openReport = { records: f.records, tornTail: f.tornTail, skipped: f.skipped, dropped: f.dropped };
-      if (f.tornTail || f.skipped > 0) {
-        this.opts.logger.warn(
-          { path: this.path, skipped: f.skipped, tornTail: f.tornTail },
-          'store log had unreadable lines (a write cut short by a crash); skipped them',
-        );
+    const now = this.opts.clock.now();
+    let dropped = 0;
+    const report = await readRecords(
+      this.path,
+      logRecordSchema,
+      (rec, text, exact) => {
+        if (!this.apply(rec, now, exact ? `${text}\n` : undefined)) dropped++;
+      },
+      { logger, what: 'admission log' },
+    );
+    dropped += this.pruneReservations(now);
+    this.openReport = {
+      records: report.records,
+      tornTail: report.tornTail,
+      skipped: report.rejected + (report.tornTail ? 1 : 0),
+      rejected: report.rejected,
+      dropped,
+    };
+    const chunks = this.snapshot();
+    const size = chunks.reduce((n, c) => n + Buffer.byteLength(c), 0);
+    if (!report.tornTail && report.rejected === 0 && dropped === 0 && size === report.goodBytes) {
+      // Already compact (the same records, nothing to drop): no rewrite, start-up reads and goes.
+      this.compactedBytes = size;
+      await this.appendAfter(report.goodBytes);
+      return;
+    }
+    try {
+      // Nothing else runs on the log yet: the snapshot taken above is what it holds.
+      await this.log.rewrite(() => chunks);
+      this.compactedBytes = this.log.size;
+    } catch (err) {
+      // Full disk: keep serving from what was read, and append after the log's last complete line.
+      logger.error({ err: (err as Error).message, path: this.path }, 'store compaction at open failed; appending to the log as it is');
+      this.compactedBytes = report.goodBytes;
+      this.compactNotBefore = Date.now() + COMPACT_RETRY_MS;
+      await this.appendAfter(report.goodBytes);
+    }
+  }
+
+  /** Append to the log as it is, after its last complete line. */
+  private async appendAfter(goodBytes: number): Promise<void> {
+    const err = await this.log.openAt(goodBytes);
+    if (err) this.opts.logger.error({ err: err.message, path: this.path }, 'admission store is not writable: /admit answers 503 until it is');
+  }
+
+  /** Fold one record read at open into memory; false when it was dropped as expired. `line`: its text, if exact. */
+  private apply(rec: LogRecord, now: number, line: string | undefined): boolean {
+    if (rec.t === 'obs') {
+      const { t: _t, ...o } = rec;
+      if (o.expires_at * 1000 <= now) return false;
+      this.remember(observationFromRecord(o), line ?? obsLine(o));
+    } else if (rec.t === 'res') {
+      this.reservationMap(rec.r.subnetId).set(rec.r.id, { ...rec.r });
+    } else {
+      const subnet = reservationSubnet(rec.id);
+      const r = subnet ? this.resv.get(subnet)?.get(rec.id) : undefined;
+      if (r && r.closed === undefined) {
+        r.closed = rec.how;
+        r.closedAt = rec.at;
       }
-      for (const o of f.observations) this.remember(observationFromRecord(o));
-      for (const r of f.reservations.values()) this.reservationMap(r.subnetId).set(r.id, r);
     }
-    const body = f.observations.map(obsLine).join('') + [...f.reservations.values()].map((r) => JSON.stringify({ t: 'res', r }) + '\n').join('');
-    const tmp = `${this.path}.tmp`;
-    const th = await open(tmp, 'w');
-    try {
-      await th.writeFile(body);
-      await th.sync();
-    } finally {
-      await th.close();
-    }
-    if (this.fh) {
-      await this.fh.close();
-      this.fh = undefined;
-    }
-    await rename(tmp, this.path);
-    await this.syncDir();
-    this.fh = await open(this.path, 'a');
-    this.needsNewline = false;
-    if (!atOpen) this.pruneMemory(now);
+    return true;
   }
 
-  private async syncDir(): Promise<void> {
-    // The rename is durable only once the directory entry is.
-    const dh = await open(this.opts.dataDir, 'r');
-    try {
-      await dh.sync();
-    } catch {
-      // Some filesystems refuse fsync on directories; the rename is still atomic.
-    } finally {
-      await dh.close();
-    }
+  /** Rewrite the log from memory without expired entries (serialized with appends). */
+  compact(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.compacting ??= this.log
+      .rewrite(() => this.snapshot())
+      .then(
+        () => {
+          this.compactedBytes = this.log.size;
+        },
+        (err: AppendError) => {
+          this.compactNotBefore = Date.now() + COMPACT_RETRY_MS;
+          this.opts.logger.error({ err: err.message, path: this.path }, 'store compaction failed; the log keeps growing until it succeeds');
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.compacting = undefined;
+      });
+    return this.compacting;
   }
 
-  private pruneMemory(now: number): void {
+  private maybeCompact(): void {
+    if (this.compacting || this.closed || Date.now() < this.compactNotBefore) return;
+    // Grown by its compacted size, and by a quarter of the history at least (no rewrite per append when small).
+    if (this.log.size < this.compactedBytes + Math.max(this.compactedBytes, this.historyCap / 4)) return;
+    void this.compact().catch(() => undefined);
+  }
+
+  /**
+   * The log's content as memory holds it, expired entries pruned: windows older than the history, the history,
+   * then retained reservations. Runs synchronously at a point where memory is exactly what is durable.
+   */
+  private snapshot(): string[] {
+    const now = this.opts.clock.now();
+    this.pruneReservations(now);
+    const older: WindowEntry[] = [];
+    const histOldest = this.histStart < this.history.length ? this.history[this.histStart].seq : Number.POSITIVE_INFINITY;
+    for (const [subnet, list] of this.windows) {
+      const kept = list.filter((e) => e.expiresAt > now).slice(-RECENT_KEPT);
+      if (kept.length === 0) this.windows.delete(subnet);
+      else this.windows.set(subnet, kept);
+      for (const e of kept) if (e.seq < histOldest) older.push(e);
+    }
+    older.sort((a, b) => a.seq - b.seq);
+    const hist = this.history.slice(this.histStart).filter((h) => h.expiresAt > now);
+    this.history = hist;
+    this.histStart = 0;
+    this.histBytes = hist.reduce((n, h) => n + h.line.length, 0);
+    const out: string[] = [];
+    chunk(
+      (function* (resv: Map<string, Map<string, Reservation>>) {
+        for (const e of older) yield e.line;
+        for (const h of hist) yield h.line;
+        for (const m of resv.values()) for (const r of m.values()) yield resLine(r);
+      })(this.resv),
+      out,
+    );
+    return out;
+  }
+
+  private pruneReservations(now: number): number {
+    let n = 0;
     for (const [subnet, m] of this.resv) {
-      for (const [id, r] of m) if (r.retainUntil <= now) m.delete(id);
+      for (const [id, r] of m) {
+        if (r.retainUntil <= now) {
+          m.delete(id);
+          n++;
+        }
+      }
       if (m.size === 0) this.resv.delete(subnet);
     }
-    for (const [subnet, list] of this.recent) {
-      const kept = list.filter((o) => o.expiresAt > now);
-      if (kept.length === 0) this.recent.delete(subnet);
-      else this.recent.set(subnet, kept);
-    }
+    return n;
   }
 
-  private exclusive(fn: () => Promise<void>): Promise<void> {
-    const p = this.io.then(fn);
-    this.io = p.catch(() => undefined);
-    return p;
-  }
-
-  private append(data: string): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('store is closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Everything queued in this tick goes out in one append + one fdatasync.
-        setImmediate(() => {
-          void this.exclusive(() => this.flush());
-        });
-      }
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.scheduled = false;
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    this.inFlight = batch.length;
-    const data = (this.needsNewline ? '\n' : '') + batch.map((p) => p.data).join('');
-    try {
-      if (!this.fh) throw new Error('store is not open');
-      await this.fh.write(data);
-      await this.fh.datasync();
-      this.commitCount++;
-      this.needsNewline = false;
-      for (const p of batch) p.resolve();
-    } catch (err) {
-      this.errors++;
-      this.needsNewline = true;
-      this.opts.logger.error({ err: (err as Error).message, path: this.path }, 'store append failed');
-      for (const p of batch) p.reject(err as Error);
-    } finally {
-      this.inFlight = 0;
-    }
-  }
-
-  private remember(o: Observation): void {
-    let list = this.recent.get(o.subnetId);
-    if (!list) this.recent.set(o.subnetId, (list = []));
-    list.push(o);
+  private remember(obs: Observation, line: string): WindowEntry {
+    const e: WindowEntry = { seq: this.seq++, line, expiresAt: obs.expiresAt, obs };
+    let list = this.windows.get(obs.subnetId);
+    if (!list) this.windows.set(obs.subnetId, (list = []));
+    list.push(e);
     if (list.length > RECENT_KEPT * 2) list.splice(0, list.length - RECENT_KEPT);
+    this.history.push({ seq: e.seq, line, expiresAt: e.expiresAt });
+    this.histBytes += line.length;
+    while (this.histBytes > this.historyCap && this.histStart < this.history.length) {
+      this.histBytes -= this.history[this.histStart].line.length;
+      this.histStart++;
+    }
+    if (this.histStart > 4096 && this.histStart * 2 > this.history.length) {
+      this.history = this.history.slice(this.histStart);
+      this.histStart = 0;
+    }
+    return e;
   }
 
-  private forget(o: Observation): void {
-    const list = this.recent.get(o.subnetId);
-    const i = list ? list.lastIndexOf(o) : -1;
+  /** Undo `remember` of an entry whose write failed. */
+  private forget(e: WindowEntry): void {
+    const list = this.windows.get(e.obs.subnetId);
+    const i = list ? list.lastIndexOf(e) : -1;
     if (list && i >= 0) list.splice(i, 1);
+    for (let j = this.history.length - 1; j >= this.histStart; j--) {
+      if (this.history[j].seq === e.seq) {
+        this.histBytes -= this.history[j].line.length;
+        this.history.splice(j, 1);
+        break;
+      }
+      if (this.history[j].seq < e.seq) break;
+    }
   }
 
   private reservationMap(subnetId: string): Map<string, Reservation> {
     let m = this.resv.get(subnetId);
     if (!m) this.resv.set(subnetId, (m = new Map()));
     return m;
+  }
+
+  /** A failed write, as the 503 its caller answers. */
+  private refused(err: unknown): StoreUnreachableError {
+    return new StoreUnreachableError(`admission store could not record this decision, so it is not given: ${(err as Error).message}`, { cause: err });
   }
 
   async recentObservations(subnetId: string, n: number, now: number): Promise<Observation[]> {
@@ -291,9 +328,9 @@ export class FileStore implements AdmissionStore {
   }
 
   private lastN(subnetId: string, n: number, now: number): Observation[] {
-    const list = this.recent.get(subnetId) ?? [];
+    const list = this.windows.get(subnetId) ?? [];
     const out: Observation[] = [];
-    for (let i = list.length - 1; i >= 0 && out.length < n; i--) if (list[i].expiresAt > now) out.push(list[i]);
+    for (let i = list.length - 1; i >= 0 && out.length < n; i--) if (list[i].expiresAt > now) out.push(list[i].obs);
     return out;
   }
 
@@ -303,19 +340,21 @@ export class FileStore implements AdmissionStore {
     const m = this.reservationMap(subnetId);
     const retained = [...m.values()].filter((r) => r.retainUntil > now);
     const p = plan(retained);
-    let data = obsLine(observationToRecord(p.observation));
+    const line = obsLine(observationToRecord(p.observation));
+    let data = line;
     if (p.add) {
       m.set(p.add.id, p.add);
-      data += JSON.stringify({ t: 'res', r: p.add }) + '\n';
+      data += resLine(p.add);
     }
-    this.remember(p.observation);
+    const held = this.remember(p.observation, line);
     try {
-      await this.append(data);
+      await this.log.append(data, () => {
+        // Not durable, so not granted: take it back (a decision made meanwhile only over-counted).
+        if (p.add) m.delete(p.add.id);
+        this.forget(held);
+      });
     } catch (err) {
-      // Not durable, so not granted: take it back (a decision made meanwhile only over-counted).
-      if (p.add) m.delete(p.add.id);
-      this.forget(p.observation);
-      throw err;
+      throw this.refused(err);
     }
     return p.result;
   }
@@ -336,37 +375,38 @@ export class FileStore implements AdmissionStore {
     r.closed = how;
     r.closedAt = now;
     try {
-      await this.append(JSON.stringify({ t: 'cls', id, how, at: now }) + '\n');
+      await this.log.append(JSON.stringify({ t: 'cls', id, how, at: now }) + '\n', () => {
+        delete r.closed;
+        delete r.closedAt;
+      });
     } catch (err) {
-      delete r.closed;
-      delete r.closedAt;
-      throw err;
+      throw this.refused(err);
     }
     return { ...r };
   }
 
   pendingWrites(): number {
-    return this.queue.length + this.inFlight;
+    return this.log.pending;
   }
 
   errorCount(): number {
-    return this.errors;
+    return this.log.errors;
+  }
+
+  storeBytes(): number {
+    return this.log.size;
   }
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    // Let queued writes finish before the handle goes.
-    await new Promise<void>((r) => setImmediate(r));
-    await this.exclusive(async () => {
-      this.closed = true;
-      await this.fh?.close();
-      this.fh = undefined;
-    });
+    await this.compacting?.catch(() => undefined);
+    this.closed = true;
+    await this.log.close();
   }
 
   /** Group commits (append + fdatasync) done since open. */
   get commits(): number {
-    return this.commitCount;
+    return this.log.commits;
   }
 
   /** The log's path. */

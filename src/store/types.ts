@@ -52,8 +52,10 @@ export interface OpenReport {
   records: number;
   /** The last line was incomplete (a write cut short by a crash): skipped. */
   tornTail: boolean;
-  /** Unparseable lines skipped (the torn tail included). */
+  /** Lines not loaded: the torn tail plus the rejected ones. */
   skipped: number;
+  /** Complete lines that failed validation (bad JSON, a field out of range): set aside in `<file>.rejected`. */
+  rejected: number;
   /** Expired records dropped by the compaction at open. */
   dropped: number;
 }
@@ -80,6 +82,8 @@ export interface AdmissionStore {
   pendingWrites(): number;
   /** Failed store operations since start. */
   errorCount(): number;
+  /** Bytes the store holds on local disk (the file store's log, the DynamoDB store's outage journal). */
+  storeBytes(): number;
   close(): Promise<void>;
 }
 

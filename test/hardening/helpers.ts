@@ -2,10 +2,14 @@
 // the admission log read straight from disk, and the real CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'cli.js');
@@ -83,6 +87,64 @@ export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: 
   return out;
 }
 
+export interface RawConnection {
+  socket: Socket;
+  /** Send more bytes, if the server has not closed the connection yet. */
+  send(bytes: string): void;
+  /** Send `bytes` every `everyMs` until the server closes the connection. */
+  drip(bytes: string, everyMs: number): void;
+  /** Everything the server sent, the status of its first answer, and when it closed (ms after connecting). */
+  closed: Promise<{ text: string; status?: number; json?: Record<string, unknown>; ms: number }>;
+}
+
+/** A bare TCP connection that writes exactly the bytes given: for clients that HTTP libraries cannot be. */
+export function rawConnection(base: string, first: string): RawConnection {
+  const u = new URL(base);
+  const socket = connect(Number(u.port), u.hostname);
+  const t0 = Date.now();
+  let text = '';
+  let timer: NodeJS.Timeout | undefined;
+  socket.setEncoding('utf8');
+  socket.on('data', (d: string) => (text += d));
+  socket.on('error', () => {});
+  const send = (bytes: string) => {
+    if (!socket.destroyed && socket.writable) socket.write(bytes);
+  };
+  const closed = new Promise<{ text: string; status?: number; json?: Record<string, unknown>; ms: number }>((resolveClosed) =>
+    socket.once('close', () => {
+      clearInterval(timer);
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1];
+      const body = text.slice(text.indexOf('\r\n\r\n') + 4);
+      let json: Record<string, unknown> | undefined;
+      try {
+        json = JSON.parse(body) as Record<string, unknown>;
+      } catch {
+        // not JSON, or no answer at all
+      }
+      resolveClosed({ text, status: status ? Number(status) : undefined, json, ms: Date.now() - t0 });
+    }),
+  );
+  send(first);
+  return {
+    socket,
+    send,
+    drip(bytes, everyMs) {
+      timer = setInterval(() => send(bytes), everyMs);
+    },
+    closed,
+  };
+}
+
+/** `p`, or a rejection naming `what` after `ms`. */
+export function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+    }),
+  ]);
+}
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -160,21 +222,40 @@ export function assertBuilt(): void {
   if (src > built + 1000) throw new Error(`${CLI} is older than src/cli.ts: run npm run build`);
 }
 
-export function startServe(opts: { config: string; port: number; env?: NodeJS.ProcessEnv }): ServeProc {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`], {
-    cwd: ROOT,
-    env: { ...process.env, ...SIM_ENV, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+export interface ServeOptions {
+  config: string;
+  port: number;
+  env?: NodeJS.ProcessEnv;
+  /** stdout appended to this file instead of a pipe (stderr stays a pipe). */
+  stdoutFile?: string;
+  /** Run under `ulimit -f` in KiB, so that writes past it fail with EFBIG (output through pipes unless stdoutFile). */
+  fileSizeLimitKb?: number;
+}
+
+export function startServe(opts: ServeOptions): ServeProc {
+  const args = [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`];
+  const env = { ...process.env, ...SIM_ENV, ...opts.env };
+  const limit = `ulimit -f ${opts.fileSizeLimitKb ?? 'unlimited'}`;
+  const child =
+    opts.stdoutFile !== undefined
+      ? spawn('bash', ['-c', `${limit} && exec "$0" "$@" >> "$SERVE_STDOUT_FILE"`, process.execPath, ...args], {
+          cwd: ROOT,
+          env: { ...env, SERVE_STDOUT_FILE: opts.stdoutFile },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : opts.fileSizeLimitKb !== undefined
+        ? spawn('bash', ['-c', `${limit} && exec "$0" "$@"`, process.execPath, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let captured = '';
+  child.stdout?.on('data', (d: Buffer) => (captured += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (captured += d.toString()));
+  const out = () => (opts.stdoutFile !== undefined && existsSync(opts.stdoutFile) ? `${readFileSync(opts.stdoutFile, 'utf8')}\n` : '') + captured;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
     child.once('exit', (code, signal) => r({ code, signal })),
   );
   const logs = () => {
     const lines: Record<string, unknown>[] = [];
-    for (const l of out.split('\n')) {
+    for (const l of out().split('\n')) {
       if (!l.startsWith('{')) continue;
       try {
         lines.push(JSON.parse(l) as Record<string, unknown>);
@@ -187,7 +268,7 @@ export function startServe(opts: { config: string; port: number; env?: NodeJS.Pr
   return {
     child,
     url: `http://127.0.0.1:${opts.port}`,
-    output: () => out,
+    output: out,
     logs,
     waitForLog: (what, pred, timeoutMs = 15_000) => waitFor(what, () => logs().find(pred), timeoutMs),
     exited,
@@ -202,3 +283,68 @@ export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL')
 }
 
 export { freePort } from '../helpers/net.js';
+
+// ---- one simulator, one temp dir, every process cleaned up ------------------------------------------------
+
+export interface SimFixture {
+  sim: RunningSimulator;
+  dir: string;
+  /** Killed after the file's tests. */
+  procs: ServeProc[];
+  /** Closed after the file's tests. */
+  closers: { close(): Promise<void> }[];
+  /** A `serve` config on the simulator, one subnet, written to `<dir>/<name>.yml`, data in `<dir>/<name>-data`. */
+  config(name: string, o?: { schedule?: string; level?: string }): string;
+}
+
+/** Registers the file's beforeAll/afterAll: the CLI built, the simulator at the seeds' morning, a temp dir. */
+export function simFixture(prefix: string): SimFixture {
+  const f: SimFixture = {
+    sim: undefined as unknown as RunningSimulator,
+    dir: '',
+    procs: [],
+    closers: [],
+    config(name, o = {}) {
+      const path = join(f.dir, `${name}.yml`);
+      writeFileSync(
+        path,
+        [
+          'region: us-east-1',
+          `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
+          'subnets:',
+          '  - {id: subnet-0a1, name: critical}',
+          `dataDir: "${join(f.dir, `${name}-data`)}"`,
+          `sample: {schedule: "${o.schedule ?? '*/2 * * * * *'}", maxAgeSeconds: 3600}`,
+          `log: {level: ${o.level ?? 'info'}}`,
+          '',
+        ].join('\n'),
+      );
+      return path;
+    },
+  };
+  beforeAll(async () => {
+    assertBuilt();
+    useSimCredentials();
+    f.sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
+    f.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+  });
+  afterAll(async () => {
+    for (const p of f.procs) await killProc(p);
+    for (const c of f.closers) await c.close();
+    await f.sim?.close();
+    if (f.dir) rmSync(f.dir, { recursive: true, force: true });
+  });
+  return f;
+}
+
+/** Poll /-/ready of a CLI child until 200; fail at once, with its output, if it exits. */
+export async function waitReady(p: ServeProc, timeoutMs = 20_000): Promise<void> {
+  await waitFor(
+    `ready (output: ${p.output().slice(-300)})`,
+    async () => {
+      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
+      return (await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ? true : undefined;
+    },
+    timeoutMs,
+  );
+}

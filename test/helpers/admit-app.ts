@@ -16,6 +16,9 @@ export async function startAdmitApp(opts: { cache: SnapshotCache; config: Config
   app.use(createAdmitRouter({ cache: opts.cache, config: opts.config, service, logger: silentLogger }));
   const server = await new Promise<Server>((r) => {
     const s = app.listen(0, '127.0.0.1', () => r(s));
+    // Longer than any test: the client drops an idle socket first, so a long synchronous step in the test
+    // cannot make the server close one the client is about to reuse (ECONNRESET).
+    s.keepAliveTimeout = 120_000;
   });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
