@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
-import type { Reservation } from '../store/types.js';
+import type { Reservation } from './types.js';
 import { BypassMemory, bypassHorizonMs, learnedMargin } from './bypass.js';
 import { eni } from './fixtures.js';
 

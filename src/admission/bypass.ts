@@ -11,28 +11,14 @@
 import { z } from 'zod';
 import type { EniView } from '../snapshot/types.js';
 import { epochMs, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
-import type { Reservation } from '../store/types.js';
 import { claims } from './reservations.js';
+import type { BypassHistory, Reservation } from './types.js';
+
+export type { BypassEvent, BypassHistory } from './types.js';
 
 const DAY_MS = 86_400_000;
 /** A gap longer than this many sample intervals breaks watching (as the lifecycle tracker's timing does). */
 const MAX_GAP_FACTOR = 3;
-
-export interface BypassEvent {
-  /** Sample time at which the addresses were first seen. */
-  at: number;
-  addresses: number;
-}
-
-/** What the memory knows of one subnet: all the forecast policy reads. */
-export interface BypassHistory {
-  /** Sampled time without gaps since the subnet was first watched, ms. */
-  watchedMs: number;
-  /** Samples that showed bypass addresses, oldest first, within the memory horizon. */
-  events: BypassEvent[];
-  /** Bypass addresses seen since the subnet was first watched (for the counter). */
-  totalAddresses: number;
-}
 
 /** The margin the history supports at `now`, or `learned: false` while less than `horizonMs` was watched. */
 export function learnedMargin(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
-import type { Reservation } from '../store/types.js';
+import type { Reservation } from './types.js';
 import { unseenWorkers, type ForecastInput } from './forecast.js';
 import { decide, defaultPolicySettings } from './policy.js';
 import { eni } from './fixtures.js';

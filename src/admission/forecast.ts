@@ -16,27 +16,12 @@
 // Pure: same DecisionInput as /admit plus optional fields the exporter has in memory; without them the
 // policy is MIN_BUFFER plus nothing unseen, which is what a fresh sample and an empty ledger mean.
 import type { EniView } from '../snapshot/types.js';
-import { isLive, type Reservation } from '../store/types.js';
-// Types only from policy.ts: policy.ts may import this module's functions without a runtime cycle.
-import type { Decision, DecisionInput, WindowEntry } from './policy.js';
-import { bypassHorizonMs, learnedMargin, type BypassHistory } from './bypass.js';
+import { bypassHorizonMs, learnedMargin } from './bypass.js';
 import { coverage } from './reservations.js';
+import { isLive, type DecisionInput, type ForecastExtras, type Reservation, type WindowEntry } from './types.js';
+import { windowEntries } from './window.js';
 
-/** What the exporter has in memory beside /admit's DecisionInput; every field optional. */
-export interface ForecastExtras {
-  /** Seconds since the sample the decision reads was taken (the cache's age). */
-  snapshotAgeSeconds?: number;
-  /** Seconds between samples (from the sample schedule); default 60. */
-  sampleIntervalSeconds?: number;
-  /** The subnet's retained reservations (live, closed and expired, until retainUntil). */
-  reservations?: readonly Reservation[];
-  /** The subnet's ENIs in the sample (SubnetView.enis), to see which reservations are covered. */
-  enis?: readonly EniView[];
-  /** Decision time, epoch ms (for reservation expiry and the bypass horizon). */
-  now?: number;
-  /** The subnet's gate-bypass memory; absent → not learned yet (margin = minBuffer). */
-  bypass?: BypassHistory;
-}
+export type { ForecastExtras } from './types.js';
 
 export type ForecastInput = DecisionInput & ForecastExtras;
 
@@ -70,11 +55,7 @@ export function forecastBuffer(input: ForecastInput): { buffer: number; window: 
   let peak = 0;
   let window: WindowEntry[] = [];
   if (stale) {
-    window = input.window.slice(0, settings.lookback).map((s) => {
-      const e: WindowEntry = { observedAt: s.observedAt, value: s.available + (s.lingering ?? 0) };
-      if (s.dagRunId !== undefined) e.dagRunId = s.dagRunId;
-      return e;
-    });
+    window = windowEntries(input.window, settings.lookback, 'tail');
     peak = window.reduce((m, e) => Math.max(m, e.value), 0);
     parts.push(`stale sample (${Math.round(age)} s): peak tail ${peak} over last ${window.length} observations`);
   }

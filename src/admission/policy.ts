@@ -6,24 +6,12 @@
 //   buffer   = per policy (below)
 //   admit   iff free − reserved ≥ workers + buffer
 
-import type { bufferSources, policyNames } from '../config/schema.js';
-import { forecastBuffer, type ForecastExtras } from './forecast.js';
+import { forecastBuffer } from './forecast.js';
+import type { BufferSource, Decision, DecisionInput, PolicySettings, WindowEntry } from './types.js';
+import { sourceValue, windowEntries } from './window.js';
 
-export type PolicyName = (typeof policyNames)[number];
-export type BufferSource = (typeof bufferSources)[number];
-
-export interface PolicySettings {
-  policy: PolicyName;
-  /** Observations the rolling max looks back over (N). */
-  lookback: number;
-  /** Floor of the buffer (MIN_BUFFER). */
-  minBuffer: number;
-  bufferSource: BufferSource;
-  /** The flat buffer of the `static` policy. */
-  staticBuffer: number;
-  /** forecast: days of gate bypasses its margin is learned from (minBuffer until watched this long). */
-  bypassMemoryDays: number;
-}
+export type { BufferSource, Decision, DecisionInput, PolicyName, PolicySettings, WindowEntry, WindowSample } from './types.js';
+export { sourceValue } from './window.js';
 
 export const defaultPolicySettings: PolicySettings = {
   policy: 'rolling-max',
@@ -34,64 +22,11 @@ export const defaultPolicySettings: PolicySettings = {
   bypassMemoryDays: 7,
 };
 
-/** One observation as the policy sees it. */
-export interface WindowSample {
-  observedAt: number;
-  dagRunId?: string;
-  available: number;
-  /** Undefined when Glue data was unknown: counted as 0 (the tail is then at least `available`). */
-  lingering?: number;
-}
-
-export interface DecisionInput extends ForecastExtras {
-  settings: PolicySettings;
-  workers: number;
-  free: number;
-  reserved: number;
-  /** The subnet's current tail parts (tail-aware subtracts what `free` already excludes). */
-  current: { available: number; lingering?: number };
-  /** Recorded observations, newest first; the policy uses the first `lookback`. */
-  window: readonly WindowSample[];
-}
-
-export interface WindowEntry {
-  observedAt: number;
-  dagRunId?: string;
-  value: number;
-}
-
-export interface Decision {
-  admit: boolean;
-  reason: string;
-  policy: PolicyName;
-  bufferSource: BufferSource;
-  buffer: number;
-  workers: number;
-  free: number;
-  reserved: number;
-  /** The most workers this subnet would admit now. */
-  headroom: number;
-  /** The observations the buffer came from (empty for `static` and `none`). */
-  window: WindowEntry[];
-}
-
-export function sourceValue(sample: { available: number; lingering?: number }, source: BufferSource): number {
-  return source === 'tail' ? sample.available + (sample.lingering ?? 0) : sample.available;
-}
-
 interface BufferResult {
   buffer: number;
   window: WindowEntry[];
   /** How the buffer was reached, for the reason sentence. */
   why: string;
-}
-
-function windowEntries(input: DecisionInput, source: BufferSource): WindowEntry[] {
-  return input.window.slice(0, input.settings.lookback).map((s) => {
-    const e: WindowEntry = { observedAt: s.observedAt, value: sourceValue(s, source) };
-    if (s.dagRunId !== undefined) e.dagRunId = s.dagRunId;
-    return e;
-  });
 }
 
 function bufferFor(input: DecisionInput): BufferResult {
@@ -102,7 +37,7 @@ function bufferFor(input: DecisionInput): BufferResult {
     case 'static':
       return { buffer: settings.staticBuffer, window: [], why: `static buffer ${settings.staticBuffer}` };
     case 'rolling-max': {
-      const window = windowEntries(input, settings.bufferSource);
+      const window = windowEntries(input.window, settings.lookback, settings.bufferSource);
       const peak = window.reduce((m, e) => Math.max(m, e.value), 0);
       const buffer = Math.max(peak, settings.minBuffer);
       return {
@@ -115,7 +50,7 @@ function bufferFor(input: DecisionInput): BufferResult {
       // `free` already excludes the tail held right now; what can still bite is the part of the recent worst
       // tail that is not held now (it comes back as other jobs finish). Counting the present tail twice is
       // what made the static buffer wrong on fast-cleanup days.
-      const window = windowEntries(input, 'tail');
+      const window = windowEntries(input.window, settings.lookback, 'tail');
       const peak = window.reduce((m, e) => Math.max(m, e.value), 0);
       const now = sourceValue(input.current, 'tail');
       const buffer = Math.max(peak - now, settings.minBuffer);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
-import { isLive, type Reservation } from '../store/types.js';
+import { isLive, type Reservation } from './types.js';
 import { eni } from './fixtures.js';
 import { attachIndex, claims, coverage, reservedWorkers, type AccountedEni } from './reservations.js';
 

@@ -12,7 +12,7 @@
 // applies the reservations added since (a new one is younger than all others), re-applying the whole ledger
 // only when a reservation that claimed something left it. No decision walks the ENIs.
 import type { EniView } from '../snapshot/types.js';
-import { isLive, type Reservation } from '../store/types.js';
+import { isLive, type Reservation } from './types.js';
 
 /** What the accounting reads of an ENI. */
 export type AccountedEni = Pick<EniView, 'id' | 'owner' | 'attachTime'>;

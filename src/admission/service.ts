@@ -7,11 +7,13 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
-import { isLive, StoreUnreachableError, type AdmissionStore, type DecisionKind, type Observation, type Reservation } from '../store/types.js';
 import { BypassMemory, bypassHorizonMs } from './bypass.js';
-import type { ForecastExtras } from './forecast.js';
-import { decide, resolveSettings, type Decision, type PolicySettings, type WindowEntry, type WindowSample } from './policy.js';
-import { attachIndex, reservedWorkers } from './reservations.js';
+import { resolveSettings } from './policy.js';
+import { StoreUnreachableError, type AdmissionLedger } from './ports.js';
+import { attachIndex } from './reservations.js';
+import { assessAdmission, consumedBy, planAdmission, type StepContext } from './step.js';
+import { isLive, type Decision, type DecisionKind, type Observation, type PolicySettings, type Reservation, type WindowEntry } from './types.js';
+import { windowOf, windowSample } from './window.js';
 
 /** A refusal with its HTTP status and the field it is about. */
 export class AdmitError extends Error {
@@ -57,7 +59,7 @@ export interface SubnetAdmissionStatus {
 export interface AdmissionServiceDeps {
   cache: SnapshotCache;
   config: Pick<Config, 'admission' | 'sample' | 'store' | 'dataDir'>;
-  store: AdmissionStore;
+  store: AdmissionLedger;
   clock: Clock;
   logger: Logger;
 }
@@ -101,7 +103,7 @@ export class AdmissionService {
     });
   }
 
-  get store(): AdmissionStore {
+  get store(): AdmissionLedger {
     return this.deps.store;
   }
 
@@ -207,18 +209,16 @@ export class AdmissionService {
     }
 
     const now = clock.now();
+    const sample = windowSample(subnet, now, dagRunId);
     const observation: Observation = {
       subnetId: subnet.subnetId,
-      observedAt: now,
       uniq: `${this.instance}${(this.seq++).toString(36)}`,
       totalEnis: subnet.totalEnis,
       inUse: subnet.inUse,
-      available: subnet.available,
       decision: 'wait',
       expiresAt: now + config.store.retentionDays * DAY_MS,
+      ...sample,
     };
-    if (subnet.lingering !== undefined) observation.lingering = subnet.lingering;
-    if (dagRunId !== undefined) observation.dagRunId = dagRunId;
 
     const view = subnet;
     const w = workers;
@@ -230,28 +230,28 @@ export class AdmissionService {
     } catch (err) {
       throw this.storeError(err);
     }
-    const window: WindowSample[] = [observation, ...prior];
-    const ttlMs = config.admission.reservationTtlSeconds * 1000;
+    const window = windowOf(sample, prior, settings.lookback);
     let granted: Reservation | undefined;
     let decision: Decision;
     try {
-      decision = await store.transact(view.subnetId, now, (reservations) => {
-        const { reserved } = reservedWorkers(reservations, view.enis, now);
-        const d = decide({ settings, workers: w, free: view.free, reserved, current: view, window, ...this.forecastExtras(view, reservations, now) });
-        let add: Reservation | undefined;
-        if (d.admit) {
-          add = {
-            id: `${view.subnetId}.${randomUUID()}`,
-            subnetId: view.subnetId,
+      decision = await store.transact(view.subnetId, now, (ledger) => {
+        // Consumption is the snapshot housekeeping's job (it closes them in the store); the plan only decides.
+        const plan = planAdmission(
+          {
+            ...this.stepContext(view.subnetId),
+            subnet: view,
+            ledger,
+            window,
+            settings,
             workers: w,
-            createdAt: now,
-            expiresAt: now + ttlMs,
-            retainUntil: now + 2 * ttlMs,
-          };
-          if (dagRunId !== undefined) add.dagRunId = dagRunId;
-        }
-        granted = add;
-        return { add, observation: { ...observation, decision: d.admit ? 'admit' : 'wait' }, result: d };
+            ...(dagRunId !== undefined ? { dagRunId } : {}),
+            reservationTtlMs: config.admission.reservationTtlSeconds * 1000,
+            reservationId: (subnetId) => `${subnetId}.${randomUUID()}`,
+          },
+          now,
+        );
+        granted = plan.reservation;
+        return { add: plan.reservation, observation: { ...observation, decision: plan.decision.admit ? 'admit' : 'wait' }, result: plan.decision };
       });
     } catch (err) {
       throw this.storeError(err);
@@ -344,7 +344,7 @@ export class AdmissionService {
 
   private async consume(s: SubnetView, ledger: readonly Reservation[], now: number): Promise<void> {
     try {
-      for (const r of reservedWorkers(ledger, s.enis, now).consumed) {
+      for (const r of consumedBy(ledger, s.enis, now)) {
         await this.deps.store.closeReservation(r.id, 'consumed', now);
         this.deps.logger.info({ reservation: r.id, subnet_id: s.subnetId, workers: r.workers }, 'reservation consumed: its ENIs are visible');
       }
@@ -353,18 +353,13 @@ export class AdmissionService {
     }
   }
 
-  /** What the forecast policy reads beside the window: the cache's age and the subnet's reservations. */
-  private forecastExtras(view: SubnetView, reservations: readonly Reservation[], now: number): ForecastExtras {
-    const extras: ForecastExtras = {
+  /** What the step reads beside the sample and the ledger: the cache's age, the schedule, the bypass memory. */
+  private stepContext(subnetId: string): StepContext {
+    return {
       snapshotAgeSeconds: this.deps.cache.ageSeconds(),
       sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
-      reservations,
-      enis: view.enis,
-      now,
+      bypass: this.bypass.history(subnetId),
     };
-    const bypass = this.bypass.history(view.subnetId);
-    if (bypass) extras.bypass = bypass;
-    return extras;
   }
 
   /**
@@ -387,10 +382,9 @@ export class AdmissionService {
     return snap.subnets.map((s) => {
       const settings = this.settingsFor(s);
       const recorded = this.deps.store.peekObservations(s.subnetId, settings.lookback) ?? [];
-      const reservations = this.deps.store.peekReservations(s.subnetId) ?? [];
-      const { reserved } = reservedWorkers(reservations, s.enis, now);
-      const d = decide({ settings, workers: 0, free: s.free, reserved, current: s, window: recorded, ...this.forecastExtras(s, reservations, now) });
-      return { subnetId: s.subnetId, subnet: s.name, settings, buffer: d.buffer, headroom: d.headroom, reserved, window: d.window };
+      const ledger = this.deps.store.peekReservations(s.subnetId) ?? [];
+      const { decision: d } = assessAdmission({ ...this.stepContext(s.subnetId), subnet: s, ledger, window: recorded, settings, workers: 0 }, now);
+      return { subnetId: s.subnetId, subnet: s.name, settings, buffer: d.buffer, headroom: d.headroom, reserved: d.reserved, window: d.window };
     });
   }
 }

@@ -4,14 +4,14 @@
 // live world: that staleness is part of what is measured. No HTTP, no timers, no sleeping.
 import type { RawEni } from '../aws/types.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
-import type { ForecastInput } from '../admission/forecast.js';
-import { decide, defaultPolicySettings, type Decision, type DecisionInput, type PolicySettings, type WindowSample } from '../admission/policy.js';
-import { reservedWorkers } from '../admission/reservations.js';
+import { defaultPolicySettings } from '../admission/policy.js';
+import { planAdmission } from '../admission/step.js';
+import { closeReservation, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
+import { windowOf, windowSample } from '../admission/window.js';
 import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { EXHAUSTION_MESSAGE, World, type LaunchRequest } from '../sim/model.js';
 import type { Scenario } from '../sim/scenario.js';
-import type { Reservation } from '../store/types.js';
 import { WorldMirror, type Capture } from './mirror.js';
 
 const MINUTE = 60_000;
@@ -107,11 +107,6 @@ export function settingsFor(policy: BacktestPolicy, over: BacktestOptions['polic
   return { ...defaultPolicySettings, ...over, policy } as PolicySettings & { policy: BacktestPolicy };
 }
 
-/** One decision, through the same function /admit calls (or the forecast policy's, given its extra inputs). */
-function decideFor(policy: BacktestPolicy, input: DecisionInput, extra: Omit<ForecastInput, keyof DecisionInput>): Decision {
-  return decide({ ...input, ...(policy === 'forecast' ? extra : {}) });
-}
-
 interface Pending {
   request: LaunchRequest;
   subnetId: string;
@@ -195,7 +190,6 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
   // What /admit keeps per subnet: recorded observations (newest first) and the reservation ledger.
   const observations = new Map<string, WindowSample[]>();
   const reservations = new Map<string, Reservation[]>();
-  const keepObservations = Math.max(settings.lookback, 1);
   const liveLedger = (subnetId: string, t: number): Reservation[] => (reservations.get(subnetId) ?? []).filter((r) => r.retainUntil > t);
 
   // forecast learns its margin from gate bypasses seen sample by sample, as the exporter does on each snapshot.
@@ -243,34 +237,31 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     const snap = snapshotNow();
     const view: SubnetView | undefined = snap.subnets.find((s) => s.subnetId === p.subnetId);
     if (!view) throw new Error(`subnet ${p.subnetId} missing from the snapshot`);
-    const obs: WindowSample = { observedAt: t, dagRunId: p.request.id, available: view.available };
-    if (view.lingering !== undefined) obs.lingering = view.lingering;
-    const prior = observations.get(p.subnetId) ?? [];
-    const window = [obs, ...prior.slice(0, keepObservations - 1)];
+    const window = windowOf(windowSample(view, t, p.request.id), observations.get(p.subnetId) ?? [], settings.lookback);
     const ledger = liveLedger(p.subnetId, t);
-    const { reserved, consumed } = reservedWorkers(ledger, view.enis, t);
-    for (const r of consumed) {
-      r.closed = 'consumed';
-      r.closedAt = t;
-    }
-    const d = decideFor(
-      policy,
-      { settings: settings as PolicySettings, workers: p.request.workers, free: view.free, reserved, current: view, window },
+    // The step /admit runs in its store transaction; the request id makes the reservation id reproducible.
+    const plan = planAdmission(
       {
         snapshotAgeSeconds: (t - capture.takenAt) / 1000,
         sampleIntervalSeconds: sensor.sampleIntervalSeconds,
-        enis: view.enis,
-        now: t,
-        reservations: ledger,
-        ...(bypass?.history(p.subnetId) ? { bypass: bypass.history(p.subnetId) } : {}),
+        bypass: bypass?.history(p.subnetId),
+        subnet: view,
+        ledger,
+        window,
+        settings,
+        workers: p.request.workers,
+        dagRunId: p.request.id,
+        reservationTtlMs: ttlMs,
+        reservationId: (subnetId) => `${subnetId}.${p.request.id}`,
       },
+      t,
     );
+    for (const r of plan.consumed) closeReservation(r, 'consumed', t);
+    const d = plan.decision;
     decisions++;
     opts.onDecision?.({ at: t, jobName: p.request.jobName, requestId: p.request.id, subnetId: p.subnetId, sampleTakenAt: capture.takenAt, decision: d });
     observations.set(p.subnetId, window);
-    if (d.admit) {
-      ledger.push({ id: `${p.subnetId}.${p.request.id}`, subnetId: p.subnetId, workers: p.request.workers, createdAt: t, expiresAt: t + ttlMs, retainUntil: t + 2 * ttlMs });
-    }
+    if (plan.reservation) ledger.push(plan.reservation);
     reservations.set(p.subnetId, ledger);
     return d.admit;
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bufferSources, policyNames } from '../admission/types.js';
 import { isValidSchedule } from './schedule.js';
 
 const subnetId = z
@@ -20,9 +21,6 @@ const intIn = (min: number, max: number) => {
 };
 
 const url = z.url({ error: 'expected an http(s) URL' });
-
-export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware', 'forecast'] as const;
-export const bufferSources = ['available', 'tail'] as const;
 
 /** Admission knobs; the same shape serves the defaults and each per-subnet override. */
 const admissionPolicy = z

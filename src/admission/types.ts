@@ -1,0 +1,154 @@
+// The admission vocabulary: policy names, the records a decision reads and writes (observations,
+// reservations) and the rules of a reservation. Plain data and pure functions; every other module of the
+// project that speaks of admission (config, store, http, metrics, backtest) takes its words from here.
+import type { EniView } from '../snapshot/types.js';
+
+/** The policies, in the order the config's error message and the backtest list them. */
+export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware', 'forecast'] as const;
+export const bufferSources = ['available', 'tail'] as const;
+
+export type PolicyName = (typeof policyNames)[number];
+export type BufferSource = (typeof bufferSources)[number];
+
+export type DecisionKind = 'admit' | 'wait' | 'error';
+
+/** What one /admit call saw in its subnet, recorded before it was answered. */
+export interface Observation {
+  subnetId: string;
+  /** Clock time, epoch ms. */
+  observedAt: number;
+  /** Makes two observations of one subnet in the same millisecond distinct (DynamoDB sort key). */
+  uniq: string;
+  totalEnis: number;
+  inUse: number;
+  available: number;
+  /** Undefined when Glue data was unknown at the time. */
+  lingering?: number;
+  dagRunId?: string;
+  decision: DecisionKind;
+  /** Clock time (epoch ms) after which the observation is dropped. */
+  expiresAt: number;
+}
+
+export type ReservationClose = 'released' | 'consumed';
+
+/**
+ * An admission's claim on its workers' addresses until they show up as ENIs or `expiresAt` passes.
+ * Closed and expired reservations are kept until `retainUntil` so that they keep claiming the ENIs their job
+ * attached: otherwise a younger reservation would mistake those ENIs for its own and under-reserve.
+ */
+export interface Reservation {
+  id: string;
+  subnetId: string;
+  workers: number;
+  createdAt: number;
+  expiresAt: number;
+  retainUntil: number;
+  dagRunId?: string;
+  closed?: ReservationClose;
+  closedAt?: number;
+}
+
+/** Reservation ids carry their subnet so a DELETE finds the subnet's ledger without a lookup. */
+export function reservationSubnet(id: string): string | undefined {
+  const m = /^(subnet-[0-9a-f]+)\.[0-9a-f-]{8,64}$/.exec(id);
+  return m ? m[1] : undefined;
+}
+
+export function isLive(r: Reservation, now: number): boolean {
+  return r.closed === undefined && now < r.expiresAt;
+}
+
+/** Close a reservation in place (a ledger kept in memory; the stores write the same fields). */
+export function closeReservation(r: Reservation, how: ReservationClose, now: number): Reservation {
+  r.closed = how;
+  r.closedAt = now;
+  return r;
+}
+
+/** One observation as the policy sees it. */
+export interface WindowSample {
+  observedAt: number;
+  dagRunId?: string;
+  available: number;
+  /** Undefined when Glue data was unknown: counted as 0 (the tail is then at least `available`). */
+  lingering?: number;
+}
+
+/** One observation of the window as a decision reports it: the value the buffer was taken from. */
+export interface WindowEntry {
+  observedAt: number;
+  dagRunId?: string;
+  value: number;
+}
+
+export interface PolicySettings {
+  policy: PolicyName;
+  /** Observations the rolling max looks back over (N). */
+  lookback: number;
+  /** Floor of the buffer (MIN_BUFFER). */
+  minBuffer: number;
+  bufferSource: BufferSource;
+  /** The flat buffer of the `static` policy. */
+  staticBuffer: number;
+  /** forecast: days of gate bypasses its margin is learned from (minBuffer until watched this long). */
+  bypassMemoryDays: number;
+}
+
+export interface Decision {
+  admit: boolean;
+  reason: string;
+  policy: PolicyName;
+  bufferSource: BufferSource;
+  buffer: number;
+  workers: number;
+  free: number;
+  reserved: number;
+  /** The most workers this subnet would admit now. */
+  headroom: number;
+  /** The observations the buffer came from (empty for `static` and `none`). */
+  window: WindowEntry[];
+}
+
+export interface BypassEvent {
+  /** Sample time at which the addresses were first seen. */
+  at: number;
+  addresses: number;
+}
+
+/** What the gate-bypass memory knows of one subnet: all the forecast policy reads. */
+export interface BypassHistory {
+  /** Sampled time without gaps since the subnet was first watched, ms. */
+  watchedMs: number;
+  /** Samples that showed bypass addresses, oldest first, within the memory horizon. */
+  events: BypassEvent[];
+  /** Bypass addresses seen since the subnet was first watched (for the counter). */
+  totalAddresses: number;
+}
+
+/** What the exporter has in memory beside /admit's DecisionInput (the forecast policy reads it); every field optional. */
+export interface ForecastExtras {
+  /** Seconds since the sample the decision reads was taken (the cache's age). */
+  snapshotAgeSeconds?: number;
+  /** Seconds between samples (from the sample schedule); default 60. */
+  sampleIntervalSeconds?: number;
+  /** The subnet's retained reservations (live, closed and expired, until retainUntil). */
+  reservations?: readonly Reservation[];
+  /** The subnet's ENIs in the sample (SubnetView.enis), to see which reservations are covered. */
+  enis?: readonly EniView[];
+  /** Decision time, epoch ms (for reservation expiry and the bypass horizon). */
+  now?: number;
+  /** The subnet's gate-bypass memory; absent → not learned yet (margin = minBuffer). */
+  bypass?: BypassHistory;
+}
+
+export interface DecisionInput extends ForecastExtras {
+  settings: PolicySettings;
+  workers: number;
+  free: number;
+  reserved: number;
+  /** The subnet's current tail parts (tail-aware subtracts what `free` already excludes). */
+  current: { available: number; lingering?: number };
+  /** Recorded observations, newest first; the policy uses the first `lookback`. */
+  window: readonly WindowSample[];
+}
