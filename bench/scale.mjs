@@ -198,7 +198,7 @@ async function benchRender(renders) {
   return withWorld(world, async (exporter) => {
     // A recorded window in every subnet, as a day of /admit calls leaves it.
     for (let i = 0; i < 100; i++) {
-      for (let k = 0; k < 5; k++) await exporter.admission.admit({ subnet: subnetId(i), workers: '10', dag_run_id: `run-${k}` });
+      for (let k = 0; k < 5; k++) await exporter.admission.admit({ subnet: subnetId(i), workers: 10, dagRunId: `run-${k}` });
     }
     const { registry } = exporter.metrics;
     const text = await registry.metrics();

@@ -74,7 +74,7 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
 
     for (let i = 0; i < 600; i++) {
       now += 10;
-      const out = await service.admit({ subnet: i % 2 ? 'big' : 'forecasted', workers: 1 + (i % 3), dag_run_id: `run-${i}` });
+      const out = await service.admit({ subnet: i % 2 ? 'big' : 'forecasted', workers: 1 + (i % 3), dagRunId: `run-${i}` });
       expect(out.decision.admit).toBe(true);
       if (i % 100 === 0) await registry.metrics();
     }

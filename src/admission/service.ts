@@ -1,39 +1,28 @@
-// /admit's logic between the HTTP layer and the pure policy: input checks, subnet/job resolution from the
-// cache, the window from the store, and the atomic decide-and-reserve. It never calls AWS.
+// /admit's logic between the HTTP layer and the pure step: subnet/job resolution from the cache, the window
+// from the store, and the atomic decide-and-reserve. It never calls AWS.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
-import { BypassMemory, bypassHorizonMs } from './bypass.js';
+import { AdmitError } from './errors.js';
+import { SnapshotHousekeeping } from './housekeeping.js';
 import { resolveSettings } from './policy.js';
 import { StoreUnreachableError, type AdmissionLedger } from './ports.js';
-import { attachIndex } from './reservations.js';
-import { assessAdmission, consumedBy, planAdmission, type StepContext } from './step.js';
-import { isLive, type Decision, type DecisionKind, type Observation, type PolicySettings, type Reservation, type WindowEntry } from './types.js';
+import { assessAdmission, planAdmission, type StepContext } from './step.js';
+import { type Decision, type DecisionKind, type Observation, type PolicySettings, type Reservation, type WindowEntry } from './types.js';
 import { windowOf, windowSample } from './window.js';
 
-/** A refusal with its HTTP status and the field it is about. */
-export class AdmitError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly field?: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'AdmitError';
-  }
-}
-
-/** Raw request fields (query string or JSON body), checked here. */
-export interface AdmitRequest {
-  subnet?: unknown;
-  job?: unknown;
-  workers?: unknown;
-  dag_run_id?: unknown;
+/** /admit's input, checked for type and form by the HTTP layer (src/http/admit-input.ts). */
+export interface AdmitInput {
+  /** A subnet id or configured name. */
+  subnet?: string;
+  /** A Glue job name: stands for the subnet and the workers when they are not given. */
+  job?: string;
+  /** An integer, NaN when the request's value was not one (the range depends on the subnet). */
+  workers?: number;
+  dagRunId?: string;
 }
 
 export interface AdmitResult {
@@ -65,41 +54,23 @@ export interface AdmissionServiceDeps {
 }
 
 const DAY_MS = 86_400_000;
-const MAX_KEY = 128;
-const MAX_DAG_RUN_ID = 250;
-
-function optionalString(v: unknown, field: string, max: number): string | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new AdmitError(400, `${field} must be a string`, field);
-  if (v.length > max) throw new AdmitError(400, `${field} must be at most ${max} characters`, field);
-  // Control characters have no business in ids and would forge log lines.
-  if (/[\u0000-\u001f\u007f]/.test(v)) throw new AdmitError(400, `${field} must not contain control characters`, field);
-  return v;
-}
-
-/** An integer ≥ 1 from a JSON number or a decimal string; NaN when it is neither. */
-function parseWorkers(v: unknown): number | undefined {
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v === 'number') return Number.isSafeInteger(v) ? v : Number.NaN;
-  if (typeof v === 'string' && /^[0-9]{1,9}$/.test(v.trim())) return Number(v.trim());
-  if (typeof v === 'string' && /^[0-9]+$/.test(v.trim())) return Number.MAX_SAFE_INTEGER;
-  return Number.NaN;
-}
 
 export class AdmissionService {
   private readonly counts = new Map<string, { subnetId: string; subnet: string; decision: DecisionKind; count: number }>();
   private readonly instance = randomBytes(3).toString('hex');
   private seq = 0;
-  private housekeeping: Promise<void> = Promise.resolve();
-  private unsubscribe: (() => void) | undefined;
-  /** Addresses taken without an admission, per subnet: what the forecast policy's margin is learned from. */
-  private readonly bypass: BypassMemory;
+  private readonly housekeeping: SnapshotHousekeeping;
   private statusOfTurn: readonly SubnetAdmissionStatus[] | undefined;
 
   constructor(private readonly deps: AdmissionServiceDeps) {
-    this.bypass = new BypassMemory({
-      file: join(deps.config.dataDir, 'bypass.json'),
-      intervalSeconds: () => deps.config.sample.intervalSeconds,
+    this.housekeeping = new SnapshotHousekeeping({
+      cache: deps.cache,
+      store: deps.store,
+      clock: deps.clock,
+      logger: deps.logger,
+      dataDir: deps.config.dataDir,
+      sampleIntervalSeconds: () => deps.config.sample.intervalSeconds,
+      settingsOf: (s) => this.settingsFor(s),
     });
   }
 
@@ -107,22 +78,23 @@ export class AdmissionService {
     return this.deps.store;
   }
 
-  /** Mark reservations consumed as their ENIs show up in each new snapshot, and watch for gate bypasses. */
+  /** Start the snapshot housekeeping: reservations consumed as their ENIs show up, gate bypasses watched. */
   start(): void {
-    if (this.unsubscribe) return;
-    const note = this.bypass.load();
-    if (note) this.deps.logger.warn(note);
-    this.unsubscribe = this.deps.cache.onSnapshot((snap) => this.onSnapshot(snap));
+    this.housekeeping.start();
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    this.housekeeping.stop();
   }
 
   /** Resolves once the housekeeping started by past snapshots is done. */
   idle(): Promise<void> {
-    return this.housekeeping;
+    return this.housekeeping.idle();
+  }
+
+  /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
+  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+    return this.housekeeping.bypassTotals();
   }
 
   settingsFor(subnet: SubnetView): PolicySettings {
@@ -142,7 +114,7 @@ export class AdmissionService {
     return [...this.counts.values()].map((c) => ({ ...c }));
   }
 
-  async admit(req: AdmitRequest): Promise<AdmitResult> {
+  async admit(req: AdmitInput): Promise<AdmitResult> {
     let resolved: SubnetView | undefined;
     try {
       const out = await this.admitInner(req, (s) => (resolved = s));
@@ -154,15 +126,9 @@ export class AdmissionService {
     }
   }
 
-  private async admitInner(req: AdmitRequest, onResolved: (s: SubnetView) => void): Promise<AdmitResult> {
+  private async admitInner(req: AdmitInput, onResolved: (s: SubnetView) => void): Promise<AdmitResult> {
     const { cache, config, store, clock } = this.deps;
-    const subnetKey = optionalString(req.subnet, 'subnet', MAX_KEY);
-    const job = optionalString(req.job, 'job', MAX_KEY);
-    const dagRunId = optionalString(req.dag_run_id, 'dag_run_id', MAX_DAG_RUN_ID);
-    const workersIn = parseWorkers(req.workers);
-    if (subnetKey === undefined && job === undefined) {
-      throw new AdmitError(400, 'subnet is required (a subnet id or configured name), or job (a Glue job name)', 'subnet');
-    }
+    const { subnet: subnetKey, job, dagRunId, workers: workersIn } = req;
     if (workersIn !== undefined && (Number.isNaN(workersIn) || workersIn < 1)) {
       const known = subnetKey !== undefined ? cache.subnet(subnetKey) : undefined;
       throw new AdmitError(400, `workers must be an integer from 1 to ${known ? known.usable : 'the usable addresses of the subnet'}`, 'workers');
@@ -298,67 +264,12 @@ export class AdmissionService {
     }
   }
 
-  private onSnapshot(snap: Snapshot): void {
-    const now = this.deps.clock.now();
-    // Index each subnet's ENIs for the reservation accounting now, before any request reads the snapshot:
-    // once per snapshot, never per decision.
-    for (const s of snap.subnets) attachIndex(s.enis);
-    this.housekeeping = this.housekeeping.then(() => this.housekeep(snap, now));
-  }
-
-  /**
-   * Per subnet, read the ledger once when a live reservation may be consumed or new ENIs are to be judged;
-   * then mark consumed reservations and classify the new ENIs: covered by a reservation, or a gate bypass.
-   */
-  private async housekeep(snap: Snapshot, now: number): Promise<void> {
-    const { store, logger } = this.deps;
-    for (const s of snap.subnets) {
-      const live = store.peekReservations(s.subnetId)?.some((r) => isLive(r, now)) ?? false;
-      const fresh = this.bypass.unclassified(s.subnetId, s.enis);
-      let ledger: Reservation[] | undefined = [];
-      if (live || fresh.length > 0) {
-        try {
-          ledger = await store.reservations(s.subnetId, now);
-        } catch (err) {
-          logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not read reservations for the snapshot');
-          // New ENIs that cannot be judged make the sample a gap in watching, not a bypass.
-          ledger = undefined;
-        }
-      }
-      if (live && ledger) await this.consume(s, ledger, now);
-      const added = this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.settingsFor(s).bypassMemoryDays));
-      if (added > 0) logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
-    }
-    try {
-      this.bypass.save();
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
-    }
-  }
-
-  /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
-  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
-    const snap = this.deps.cache.current();
-    return (snap?.subnets ?? []).map((s) => ({ subnetId: s.subnetId, subnet: s.name, addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0 }));
-  }
-
-  private async consume(s: SubnetView, ledger: readonly Reservation[], now: number): Promise<void> {
-    try {
-      for (const r of consumedBy(ledger, s.enis, now)) {
-        await this.deps.store.closeReservation(r.id, 'consumed', now);
-        this.deps.logger.info({ reservation: r.id, subnet_id: s.subnetId, workers: r.workers }, 'reservation consumed: its ENIs are visible');
-      }
-    } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not update reservations from the snapshot');
-    }
-  }
-
   /** What the step reads beside the sample and the ledger: the cache's age, the schedule, the bypass memory. */
   private stepContext(subnetId: string): StepContext {
     return {
       snapshotAgeSeconds: this.deps.cache.ageSeconds(),
       sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
-      bypass: this.bypass.history(subnetId),
+      bypass: this.housekeeping.bypassHistory(subnetId),
     };
   }
 

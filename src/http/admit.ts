@@ -4,9 +4,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler, type Response, type Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import type { AdmissionService, AdmitRequest, AdmitResult } from '../admission/service.js';
-import { AdmitError } from '../admission/service.js';
+import { AdmitError } from '../admission/errors.js';
+import type { AdmissionService, AdmitInput, AdmitResult } from '../admission/service.js';
 import type { Config } from '../config/load.js';
+import { parseAdmitRequest, type AdmitRequest } from './admit-input.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 
@@ -103,7 +104,14 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
 
   const decideAndAnswer = async (fields: AdmitRequest, res: Response): Promise<void> => {
     try {
-      const out = await service.admit(fields);
+      let input: AdmitInput;
+      try {
+        input = parseAdmitRequest(fields);
+      } catch (err) {
+        service.countDecision('error');
+        throw err;
+      }
+      const out = await service.admit(input);
       if (!out.decision.admit) res.set('Retry-After', String(out.retryAfterSeconds));
       res.status(200).json(admitResponse(out));
     } catch (err) {

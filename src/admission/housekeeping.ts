@@ -1,0 +1,111 @@
+// Snapshot housekeeping: per new snapshot, close the reservations whose ENIs it shows (consumed) and classify
+// the ENIs new to it as gated or gate bypasses. It runs in the background, one snapshot after the other, and
+// never holds up /admit.
+import { join } from 'node:path';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { SnapshotCache } from '../snapshot/cache.js';
+import type { Snapshot, SubnetView } from '../snapshot/types.js';
+import { BypassMemory, bypassHorizonMs, type BypassHistory } from './bypass.js';
+import type { AdmissionLedger } from './ports.js';
+import { attachIndex } from './reservations.js';
+import { consumedBy } from './step.js';
+import { isLive, type PolicySettings, type Reservation } from './types.js';
+
+export interface SnapshotHousekeepingDeps {
+  cache: SnapshotCache;
+  store: AdmissionLedger;
+  clock: Clock;
+  logger: Logger;
+  /** <dataDir>/bypass.json keeps the gate-bypass memory across restarts. */
+  dataDir: string;
+  sampleIntervalSeconds: () => number;
+  settingsOf: (subnet: SubnetView) => PolicySettings;
+}
+
+export class SnapshotHousekeeping {
+  private chain: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | undefined;
+  /** Addresses taken without an admission, per subnet: what the forecast policy's margin is learned from. */
+  private readonly bypass: BypassMemory;
+
+  constructor(private readonly deps: SnapshotHousekeepingDeps) {
+    this.bypass = new BypassMemory({ file: join(deps.dataDir, 'bypass.json'), intervalSeconds: deps.sampleIntervalSeconds });
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    const note = this.bypass.load();
+    if (note) this.deps.logger.warn(note);
+    this.unsubscribe = this.deps.cache.onSnapshot((snap) => this.onSnapshot(snap));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  /** Resolves once the housekeeping started by past snapshots is done. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  bypassHistory(subnetId: string): BypassHistory | undefined {
+    return this.bypass.history(subnetId);
+  }
+
+  /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
+  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+    const snap = this.deps.cache.current();
+    return (snap?.subnets ?? []).map((s) => ({ subnetId: s.subnetId, subnet: s.name, addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0 }));
+  }
+
+  private onSnapshot(snap: Snapshot): void {
+    const now = this.deps.clock.now();
+    // Index each subnet's ENIs for the reservation accounting now, before any request reads the snapshot:
+    // once per snapshot, never per decision.
+    for (const s of snap.subnets) attachIndex(s.enis);
+    this.chain = this.chain.then(() => this.housekeep(snap, now));
+  }
+
+  /**
+   * Per subnet, read the ledger once when a live reservation may be consumed or new ENIs are to be judged;
+   * then mark consumed reservations and classify the new ENIs: covered by a reservation, or a gate bypass.
+   */
+  private async housekeep(snap: Snapshot, now: number): Promise<void> {
+    const { store, logger } = this.deps;
+    for (const s of snap.subnets) {
+      const live = store.peekReservations(s.subnetId)?.some((r) => isLive(r, now)) ?? false;
+      const newcomers = this.bypass.unclassified(s.subnetId, s.enis);
+      let ledger: Reservation[] | undefined = [];
+      if (live || newcomers.length > 0) {
+        try {
+          ledger = await store.reservations(s.subnetId, now);
+        } catch (err) {
+          logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not read reservations for the snapshot');
+          // New ENIs that cannot be judged make the sample a gap in watching, not a bypass.
+          ledger = undefined;
+        }
+      }
+      if (live && ledger) await this.consume(s, ledger, now);
+      const added = this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.deps.settingsOf(s).bypassMemoryDays));
+      if (added > 0) logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
+    }
+    try {
+      this.bypass.save();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
+    }
+  }
+
+  private async consume(s: SubnetView, ledger: readonly Reservation[], now: number): Promise<void> {
+    try {
+      for (const r of consumedBy(ledger, s.enis, now)) {
+        await this.deps.store.closeReservation(r.id, 'consumed', now);
+        this.deps.logger.info({ reservation: r.id, subnet_id: s.subnetId, workers: r.workers }, 'reservation consumed: its ENIs are visible');
+      }
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message, subnet_id: s.subnetId }, 'could not update reservations from the snapshot');
+    }
+  }
+}
