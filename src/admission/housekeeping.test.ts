@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../log.js';
+import { SnapshotCache } from '../snapshot/cache.js';
+import { FileStore } from '../store/file.js';
+import { eni, snapshotOf, subnetView } from './fixtures.js';
+import { SnapshotHousekeeping } from './housekeeping.js';
+import { defaultPolicySettings } from './policy.js';
+import type { Reservation } from './types.js';
+
+const T0 = Date.parse('2026-04-12T07:00:00.000Z');
+const MIN = 60_000;
+const S = 'subnet-0a';
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup() {
+  const dir = await mkdtemp(join(tmpdir(), 'glue-eni-housekeeping-'));
+  let now = T0;
+  const clock = { now: () => now };
+  const store = await FileStore.open({ dataDir: dir, clock, logger: silentLogger });
+  const cache = new SnapshotCache(() => 0);
+  const hk = new SnapshotHousekeeping({
+    cache,
+    store,
+    clock,
+    logger: silentLogger,
+    dataDir: dir,
+    sampleIntervalSeconds: () => 60,
+    settingsOf: () => defaultPolicySettings,
+  });
+  hk.start();
+  cleanups.push(async () => {
+    hk.stop();
+    await hk.idle();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const sample = async (at: number, extra: ReturnType<typeof eni>[]) => {
+    now = at;
+    cache.set(snapshotOf([subnetView({ subnetId: S, inUse: 5, attachTime: T0 - 60 * MIN, lingering: 0, extraEnis: extra })], { takenAt: at, completedMono: 0, glueKnown: true }));
+    await hk.idle();
+  };
+  return { store, hk, sample };
+}
+
+describe('SnapshotHousekeeping', () => {
+  it('closes a reservation as consumed once a snapshot shows all its workers, and counts unreserved new ENIs as a bypass', async () => {
+    const { store, hk, sample } = await setup();
+    await sample(T0, []);
+    const r: Reservation = { id: `${S}.0123456789abcdef`, subnetId: S, workers: 2, createdAt: T0 + 10_000, expiresAt: T0 + 5 * MIN, retainUntil: T0 + 10 * MIN };
+    await store.transact(S, T0 + 10_000, () => ({
+      add: r,
+      observation: { subnetId: S, observedAt: T0 + 10_000, uniq: 'a', totalEnis: 5, inUse: 5, available: 0, decision: 'admit', expiresAt: T0 + 30 * 86_400_000 },
+      result: undefined,
+    }));
+
+    // One of its two workers attached: still live, nothing new unreserved.
+    await sample(T0 + MIN, [eni('eni-r1', 'in-use', T0 + 30_000)]);
+    expect((await store.reservations(S, T0 + MIN)).map((x) => x.closed)).toEqual([undefined]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 0 }]);
+
+    // Both attached, and one more ENI no reservation covers.
+    await sample(T0 + 2 * MIN, [eni('eni-r1', 'in-use', T0 + 30_000), eni('eni-r2', 'in-use', T0 + 70_000), eni('eni-x', 'in-use', T0 + 80_000)]);
+    const [after] = await store.reservations(S, T0 + 2 * MIN);
+    expect(after).toMatchObject({ id: r.id, closed: 'consumed', closedAt: T0 + 2 * MIN });
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
+    expect(hk.bypassHistory(S)).toMatchObject({ watchedMs: 2 * MIN, totalAddresses: 1 });
+  });
+});
