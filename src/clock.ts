@@ -5,3 +5,13 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+export const DAY_MS = 86_400_000;
+
+/** Samples further apart than this many intervals leave a gap: what happened between them was not watched. */
+export const GAP_INTERVALS = 3;
+
+/** True when two samples `elapsedMs` apart are close enough to follow one another (no gap between them). */
+export function samplesContiguous(elapsedMs: number, intervalSeconds: number): boolean {
+  return elapsedMs <= GAP_INTERVALS * intervalSeconds * 1000;
+}

@@ -9,6 +9,7 @@
 // reservation → gated; otherwise its addresses are a bypass. Samples after a gap (a restart, failed samples,
 // a store that could not be read) classify nothing and do not count as watched time.
 import { z } from 'zod';
+import { DAY_MS, samplesContiguous } from '../clock.js';
 import type { EniView } from '../snapshot/types.js';
 import { epochMs, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
 import { claims } from './reservations.js';
@@ -16,9 +17,6 @@ import type { BypassHistory, Reservation } from './types.js';
 
 export type { BypassEvent, BypassHistory } from './types.js';
 
-const DAY_MS = 86_400_000;
-/** A gap longer than this many sample intervals breaks watching (as the lifecycle tracker's timing does). */
-const MAX_GAP_FACTOR = 3;
 
 /** The margin the history supports at `now`, or `learned: false` while less than `horizonMs` was watched. */
 export function learnedMargin(
@@ -47,10 +45,10 @@ export function learnedMargin(
 /** What classification reads of an ENI (a snapshot's EniView has it all). */
 export type BypassEni = Pick<EniView, 'id' | 'owner' | 'addresses' | 'attachTime'>;
 
-/** Addresses of ENIs in `fresh` that no reservation of `ledger` claims (claims are judged over all `enis`). */
-export function bypassAddresses(fresh: readonly BypassEni[], enis: readonly BypassEni[], ledger: readonly Reservation[]): number {
+/** Addresses of ENIs in `newcomers` that no reservation of `ledger` claims (claims are judged over all `enis`). */
+export function bypassAddresses(newcomers: readonly BypassEni[], enis: readonly BypassEni[], ledger: readonly Reservation[]): number {
   const { claimed } = claims(ledger, enis);
-  return fresh.reduce((n, e) => (claimed.has(e.id) ? n : n + e.addresses), 0);
+  return newcomers.reduce((n, e) => (claimed.has(e.id) ? n : n + e.addresses), 0);
 }
 
 interface SubnetMemory extends BypassHistory {
@@ -157,20 +155,19 @@ export class BypassMemory {
   observe(subnetId: string, takenAt: number, enis: readonly BypassEni[], ledger: readonly Reservation[] | undefined, horizonMs: number): number {
     const mem = (this.state.subnets[subnetId] ??= { watchedMs: 0, events: [], totalAddresses: 0 });
     const known = this.known.get(subnetId);
-    const gap = MAX_GAP_FACTOR * this.opts.intervalSeconds() * 1000;
     const contiguous =
-      known !== undefined && mem.lastSampleAt !== undefined && takenAt > mem.lastSampleAt && takenAt - mem.lastSampleAt <= gap;
+      known !== undefined && mem.lastSampleAt !== undefined && takenAt > mem.lastSampleAt && samplesContiguous(takenAt - mem.lastSampleAt, this.opts.intervalSeconds());
     if (contiguous && this.settled.get(subnetId) === enis) {
       mem.watchedMs += takenAt - (mem.lastSampleAt as number);
       mem.lastSampleAt = takenAt;
       this.dirty = true;
       return 0;
     }
-    const fresh = this.unclassified(subnetId, enis);
+    const newcomers = this.unclassified(subnetId, enis);
     let addresses = 0;
-    if (contiguous && (fresh.length === 0 || ledger !== undefined)) {
+    if (contiguous && (newcomers.length === 0 || ledger !== undefined)) {
       mem.watchedMs += takenAt - (mem.lastSampleAt as number);
-      addresses = fresh.length === 0 ? 0 : bypassAddresses(fresh, enis, ledger ?? []);
+      addresses = newcomers.length === 0 ? 0 : bypassAddresses(newcomers, enis, ledger ?? []);
       if (addresses > 0) {
         mem.events.push({ at: takenAt, addresses });
         mem.totalAddresses += addresses;

@@ -15,6 +15,7 @@
 //   admit  iff free − reserved ≥ workers + buffer
 // Pure: same DecisionInput as /admit plus optional fields the exporter has in memory; without them the
 // policy is MIN_BUFFER plus nothing unseen, which is what a fresh sample and an empty ledger mean.
+import { DAY_MS } from '../clock.js';
 import type { EniView } from '../snapshot/types.js';
 import { bypassHorizonMs, learnedMargin } from './bypass.js';
 import { coverage } from './reservations.js';
@@ -48,7 +49,7 @@ export function forecastBuffer(input: ForecastInput): { buffer: number; window: 
   const margin = learned.learned ? learned.margin : settings.minBuffer;
   const marginWhy = learned.learned
     ? `margin ${margin} (most bypass addresses in 2 samples over ${days} d)`
-    : `margin ${margin} (min buffer: ${(learned.watchedMs / 86_400_000).toFixed(1)} of ${days} d of bypasses watched)`;
+    : `margin ${margin} (min buffer: ${(learned.watchedMs / DAY_MS).toFixed(1)} of ${days} d of bypasses watched)`;
   const age = input.snapshotAgeSeconds;
   const stale = age !== undefined && age > 2 * interval;
   const parts = [marginWhy, `unseen ${unseen}`];

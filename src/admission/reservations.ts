@@ -116,10 +116,10 @@ class AttachIndex {
   claimsFor(ledger: readonly Reservation[]): LedgerClaims {
     const kept = this.claims;
     if (kept && this.extend(kept, ledger)) return kept;
-    const fresh = new LedgerClaims(this);
-    for (const r of [...ledger].sort(byAge)) fresh.apply(r);
-    if (uniqueIds(ledger)) this.claims = fresh;
-    return fresh;
+    const rebuilt = new LedgerClaims(this);
+    for (const r of [...ledger].sort(byAge)) rebuilt.apply(r);
+    if (uniqueIds(ledger)) this.claims = rebuilt;
+    return rebuilt;
   }
 
   /**

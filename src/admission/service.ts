@@ -1,7 +1,7 @@
 // /admit's logic between the HTTP layer and the pure step: subnet/job resolution from the cache, the window
 // from the store, and the atomic decide-and-reserve. It never calls AWS.
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Clock } from '../clock.js';
+import { DAY_MS, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
@@ -52,8 +52,6 @@ export interface AdmissionServiceDeps {
   clock: Clock;
   logger: Logger;
 }
-
-const DAY_MS = 86_400_000;
 
 export class AdmissionService {
   private readonly counts = new Map<string, { subnetId: string; subnet: string; decision: DecisionKind; count: number }>();

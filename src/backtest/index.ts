@@ -3,7 +3,7 @@ export {
   runBacktest,
   backtestPolicies,
   defaultSensorSettings,
-  settingsFor,
+  backtestSettings,
   type BacktestOptions,
   type BacktestPolicy,
   type BacktestResult,

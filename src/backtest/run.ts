@@ -3,6 +3,7 @@
 // exporter's own buildSnapshot from a sampler that runs every 60 s. Decisions read the last sample, not the
 // live world: that staleness is part of what is measured. No HTTP, no timers, no sleeping.
 import type { RawEni } from '../aws/types.js';
+import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
 import { planAdmission } from '../admission/step.js';
@@ -17,7 +18,6 @@ import { WorldMirror, type Capture } from './mirror.js';
 const MINUTE = 60_000;
 /** The exporter's default glue.ownerDescriptionPrefixes: the simulator describes Glue ENIs as AWS does. */
 const OWNER_PREFIXES = ['Attached to Glue using role', 'Glue_'];
-const DAY = 24 * 60 * MINUTE;
 
 export const backtestPolicies = ['none', 'static', 'rolling-max', 'tail-aware', 'forecast'] as const;
 export type BacktestPolicy = (typeof backtestPolicies)[number];
@@ -103,7 +103,7 @@ export interface BacktestResult {
 }
 
 /** The knobs the exporter would use for `policy`: defaults, then the overrides. */
-export function settingsFor(policy: BacktestPolicy, over: BacktestOptions['policySettings'] = {}): PolicySettings & { policy: BacktestPolicy } {
+export function backtestSettings(policy: BacktestPolicy, over: BacktestOptions['policySettings'] = {}): PolicySettings & { policy: BacktestPolicy } {
   return { ...defaultPolicySettings, ...over, policy } as PolicySettings & { policy: BacktestPolicy };
 }
 
@@ -129,13 +129,13 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
     throw new RangeError(`policy: expected one of ${backtestPolicies.join(', ')}, got "${policy}"`);
   }
   const sensor = { ...defaultSensorSettings, ...opts.sensor };
-  const settings = settingsFor(policy, opts.policySettings);
+  const settings = backtestSettings(policy, opts.policySettings);
   const pokeMs = sensor.pokeIntervalSeconds * 1000;
   const timeoutMs = sensor.timeoutSeconds * 1000;
   const sampleMs = sensor.sampleIntervalSeconds * 1000;
   const ttlMs = sensor.reservationTtlSeconds * 1000;
   const start: number = Number(scenario.start);
-  const end = start + Math.round(opts.days * DAY);
+  const end = start + Math.round(opts.days * DAY_MS);
 
   const mirror = new WorldMirror();
   let enisCreated = true;

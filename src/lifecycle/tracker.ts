@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { RawSample } from '../aws/types.js';
+import { samplesContiguous } from '../clock.js';
 import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
 import type { Snapshot } from '../snapshot/types.js';
 import { epochMs, firstIssue, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
@@ -88,8 +89,6 @@ export function checkLifecycleState(parsed: unknown): CheckedState<PersistedStat
   return { state, rejected };
 }
 
-/** Beyond this gap between samples, a disappearance cannot be timed (e.g. the exporter was down). */
-const MAX_TIMEABLE_GAP_FACTOR = 3;
 
 export class LifecycleTracker {
   private state: PersistedState = { version: 1, enis: {}, countedFailures: {}, failureTotals: {} };
@@ -142,7 +141,7 @@ export class LifecycleTracker {
     // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
     // that (first sample after a restart) judge on the data clock, which is real time in production.
     const gapOk =
-      opts.contiguous ?? (prevAt === undefined || at - prevAt <= MAX_TIMEABLE_GAP_FACTOR * this.opts.intervalSeconds * 1000);
+      opts.contiguous ?? (prevAt === undefined || samplesContiguous(at - prevAt, this.opts.intervalSeconds));
     const watched = new Set(raw.subnets.map((s) => s.subnetId));
     const runsBySubnet = groupRunsBySubnet(raw.glue);
     const seen = new Set<string>();

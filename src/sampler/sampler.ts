@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { RawSample } from '../aws/types.js';
-import type { Clock } from '../clock.js';
+import { samplesContiguous, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { LifecycleTracker } from '../lifecycle/tracker.js';
 import type { Logger } from '../log.js';
@@ -197,8 +197,7 @@ export class Sampler {
       // Learn names first: lifecycle events label their series with them.
       const names = this.names(raw);
       const prev = cache.current();
-      const maxGapMs = 3 * config.sample.intervalSeconds * 1000;
-      tracker.observe(raw, takenAt, { contiguous: prev ? t0 - prev.completedMono <= maxGapMs : undefined });
+      tracker.observe(raw, takenAt, { contiguous: prev ? samplesContiguous(t0 - prev.completedMono, config.sample.intervalSeconds) : undefined });
       const completedMono = performance.now();
       const snapshot = buildSnapshot(raw, {
         names,
