@@ -1,27 +1,26 @@
 // What the sampler would read from the simulated world, as the raw records of src/aws/types.ts, so that the
 // backtest builds its snapshots with the exporter's own buildSnapshot. A sample of an unchanged world reuses
 // the previous records, and unchanged ENIs keep their record, which keeps 90 days of one-minute samples cheap.
-import type { RawEni, RawJob, RawJobRun, RawSample, RawSubnet } from '../aws/types.js';
+import { rawEni, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from '../aws/types.js';
 import type { JobRun, NetworkInterface, World, WorldEvent } from '../sim/model.js';
 
+/** The ENI's record as the sampler reads it over the EC2 wire: through the one RawEni builder. */
 export function rawEniOf(ni: NetworkInterface): RawEni {
-  const eni: RawEni = {
+  return rawEni({
     id: ni.NetworkInterfaceId,
     subnetId: ni.SubnetId,
     status: ni.Status,
     description: ni.Description,
+    requesterId: ni.RequesterId,
     requesterManaged: ni.RequesterManaged,
     interfaceType: ni.InterfaceType,
-    privateIpCount: ni.PrivateIpAddresses.length,
-    ipv4PrefixCount: 0,
-  };
-  if (ni.RequesterId !== undefined) eni.requesterId = ni.RequesterId;
-  if (ni.Attachment) {
-    eni.attachTime = ni.Attachment.AttachTime;
-    eni.attachmentStatus = ni.Attachment.Status;
-    eni.deleteOnTermination = ni.Attachment.DeleteOnTermination;
-  }
-  return eni;
+    hasPrimaryIp: ni.PrivateIpAddress !== undefined,
+    privateIps: ni.PrivateIpAddresses.length,
+    prefixes: 0,
+    attachTime: ni.Attachment?.AttachTime,
+    attachmentStatus: ni.Attachment?.Status,
+    deleteOnTermination: ni.Attachment?.DeleteOnTermination,
+  });
 }
 
 export function rawRunOf(r: JobRun): RawJobRun {

@@ -122,30 +122,63 @@ function median(xs: number[]): number {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function runBacktest(opts: BacktestOptions): BacktestResult {
-  const { scenario, policy } = opts;
-  if (!Number.isFinite(opts.days) || opts.days <= 0) throw new RangeError(`days: expected a positive number, got ${opts.days}`);
-  if (!(backtestPolicies as readonly string[]).includes(policy)) {
-    throw new RangeError(`policy: expected one of ${backtestPolicies.join(', ')}, got "${policy}"`);
-  }
-  const sensor = { ...defaultSensorSettings, ...opts.sensor };
-  const settings = backtestSettings(policy, opts.policySettings);
-  const pokeMs = sensor.pokeIntervalSeconds * 1000;
-  const timeoutMs = sensor.timeoutSeconds * 1000;
-  const sampleMs = sensor.sampleIntervalSeconds * 1000;
-  const ttlMs = sensor.reservationTtlSeconds * 1000;
-  const start: number = Number(scenario.start);
-  const end = start + Math.round(opts.days * DAY_MS);
+/** What the world told the backtest since it last looked (its listener writes here). */
+interface WorldNews {
+  enisCreated: boolean;
+  due: LaunchRequest[];
+}
 
+/** One backtest run: the world, the sampler's last capture, what /admit keeps per subnet, and the counts. */
+interface Run {
+  opts: BacktestOptions;
+  policy: BacktestPolicy;
+  sensor: SensorSettings;
+  settings: PolicySettings & { policy: BacktestPolicy };
+  start: number;
+  end: number;
+  world: World;
+  mirror: WorldMirror;
+  news: WorldNews;
+  names: Map<string, string>;
+  subnetOfJob: Map<string, string>;
+  stats: Map<string, SubnetResult>;
+  jobStats: Map<string, JobResult>;
+  /** Sampler state: the last capture and (lazily) its snapshot; decisions never read the live world. */
+  capture: Capture;
+  snapshot: Snapshot | undefined;
+  nextSample: number;
+  /** What /admit keeps per subnet: recorded observations (newest first) and the reservation ledger. */
+  observations: Map<string, WindowSample[]>;
+  reservations: Map<string, Reservation[]>;
+  /** forecast learns its margin from gate bypasses seen sample by sample, as the exporter does on each snapshot. */
+  bypass: BypassMemory | undefined;
+  bypassViews: WeakMap<RawEni, BypassEni>;
+  bypassEnis: Map<string, BypassEni[]>;
+  waits: number[];
+  decisions: number;
+  seq: number;
+  pending: Pending[];
+}
+
+function checkOptions(opts: BacktestOptions): void {
+  if (!Number.isFinite(opts.days) || opts.days <= 0) throw new RangeError(`days: expected a positive number, got ${opts.days}`);
+  if (!(backtestPolicies as readonly string[]).includes(opts.policy)) {
+    throw new RangeError(`policy: expected one of ${backtestPolicies.join(', ')}, got "${opts.policy}"`);
+  }
+}
+
+function newRun(opts: BacktestOptions): Run {
+  const { scenario, policy } = opts;
+  const sensor = { ...defaultSensorSettings, ...opts.sensor };
+  const start: number = Number(scenario.start);
   const mirror = new WorldMirror();
-  let enisCreated = true;
-  const due: LaunchRequest[] = [];
+  const news: WorldNews = { enisCreated: true, due: [] };
   const world = new World(scenario, {
     autoLaunch: false,
     listener: (ev) => {
       mirror.onEvent(ev);
-      if (ev.type === 'eni-created') enisCreated = true;
-      if (ev.type === 'launch-due') due.push(ev.request);
+      if (ev.type === 'eni-created') news.enisCreated = true;
+      if (ev.type === 'launch-due') news.due.push(ev.request);
     },
   });
   mirror.attach(world);
@@ -167,186 +200,235 @@ export function runBacktest(opts: BacktestOptions): BacktestResult {
       tailIpMinutes: 0,
     });
   }
-
   const jobStats = new Map<string, JobResult>();
   for (const [job, subnetId] of subnetOfJob) jobStats.set(job, { job, subnetId, runs: 0, exhaustionFailures: 0, held: 0, gaveUp: 0 });
 
-  // Sampler state: the last capture and (lazily) its snapshot; decisions never read the live world.
-  let capture: Capture = mirror.capture(start);
-  let snapshot: Snapshot | undefined;
-  let nextSample = start + sampleMs;
-  const snapshotNow = (): Snapshot => {
-    snapshot ??= buildSnapshot(capture.raw, {
-      names,
-      ownerDescriptionPrefixes: OWNER_PREFIXES,
-      takenAt: capture.takenAt,
-      completedMono: 0,
-      durationMs: 0,
-      availableSince: capture.availableSince,
-    });
-    return snapshot;
+  return {
+    opts,
+    policy,
+    sensor,
+    settings: backtestSettings(policy, opts.policySettings),
+    start,
+    end: start + Math.round(opts.days * DAY_MS),
+    world,
+    mirror,
+    news,
+    names,
+    subnetOfJob,
+    stats,
+    jobStats,
+    capture: mirror.capture(start),
+    snapshot: undefined,
+    nextSample: start + sensor.sampleIntervalSeconds * 1000,
+    observations: new Map(),
+    reservations: new Map(),
+    bypass: policy === 'forecast' ? new BypassMemory({ intervalSeconds: () => sensor.sampleIntervalSeconds }) : undefined,
+    bypassViews: new WeakMap(),
+    bypassEnis: new Map(),
+    waits: [],
+    decisions: 0,
+    seq: 0,
+    pending: [],
   };
+}
 
-  // What /admit keeps per subnet: recorded observations (newest first) and the reservation ledger.
-  const observations = new Map<string, WindowSample[]>();
-  const reservations = new Map<string, Reservation[]>();
-  const liveLedger = (subnetId: string, t: number): Reservation[] => (reservations.get(subnetId) ?? []).filter((r) => r.retainUntil > t);
+function snapshotNow(run: Run): Snapshot {
+  run.snapshot ??= buildSnapshot(run.capture.raw, {
+    names: run.names,
+    ownerDescriptionPrefixes: OWNER_PREFIXES,
+    takenAt: run.capture.takenAt,
+    completedMono: 0,
+    durationMs: 0,
+    availableSince: run.capture.availableSince,
+  });
+  return run.snapshot;
+}
 
-  // forecast learns its margin from gate bypasses seen sample by sample, as the exporter does on each snapshot.
-  const bypass = policy === 'forecast' ? new BypassMemory({ intervalSeconds: () => sensor.sampleIntervalSeconds }) : undefined;
-  const horizonMs = bypassHorizonMs(settings.bypassMemoryDays);
-  // Classification reads a few fields of each raw record (the mirror keeps a record while its ENI is
-  // unchanged): cheaper than building a snapshot at every sample, with the snapshot's own owner and
-  // address rules.
-  const bypassViews = new WeakMap<RawEni, BypassEni>();
-  const bypassView = (e: RawEni): BypassEni => {
-    let v = bypassViews.get(e);
-    if (!v) bypassViews.set(e, (v = { id: e.id, owner: ownerOf(e.description, OWNER_PREFIXES), addresses: addressesHeld(e), attachTime: e.attachTime }));
-    return v;
-  };
-  let bypassEnis = new Map<string, BypassEni[]>();
-  const observeBypasses = (t: number): void => {
-    if (!bypass) return;
-    // Only a created ENI, or one that was waiting to attach, can be new to classify; otherwise the previous
-    // lists stand and the memory only counts the watched time.
-    if (enisCreated || [...bypassEnis.keys()].some((id) => !bypass.isSettled(id))) {
-      enisCreated = false;
-      bypassEnis = new Map([...stats.keys()].map((id) => [id, [] as BypassEni[]]));
-      for (const e of capture.raw.enis) bypassEnis.get(e.subnetId)?.push(bypassView(e));
-    }
-    for (const [id, enis] of bypassEnis) bypass.observe(id, t, enis, liveLedger(id, t), horizonMs);
-  };
+/** The subnet's retained reservations at `t` (what the store would hand the transaction). */
+function liveLedger(run: Run, subnetId: string, t: number): Reservation[] {
+  return (run.reservations.get(subnetId) ?? []).filter((r) => r.retainUntil > t);
+}
 
-  const waits: number[] = [];
-  let decisions = 0;
-  let seq = 0;
-  const pending: Pending[] = [];
+/**
+ * Classification reads a few fields of each raw record (the mirror keeps a record while its ENI is unchanged):
+ * cheaper than building a snapshot at every sample, with the snapshot's own owner and address rules.
+ */
+function bypassView(run: Run, e: RawEni): BypassEni {
+  let v = run.bypassViews.get(e);
+  if (!v) run.bypassViews.set(e, (v = { id: e.id, owner: ownerOf(e.description, OWNER_PREFIXES), addresses: addressesHeld(e), attachTime: e.attachTime }));
+  return v;
+}
 
-  const launch = (p: { request: LaunchRequest; subnetId: string }, at: number): void => {
-    const run = world.launchDue(p.request.id, { at });
-    const st = stats.get(p.subnetId)!;
-    if (run.JobRunState === 'FAILED' && run.ErrorMessage === EXHAUSTION_MESSAGE) {
-      st.exhaustionFailures++;
-      jobStats.get(p.request.jobName)!.exhaustionFailures++;
-    }
-    const sub = world.subnet(p.subnetId)!;
-    st.peakUtilization = Math.max(st.peakUtilization, (sub.usable - sub.AvailableIpAddressCount) / sub.usable);
-  };
-
-  const poke = (p: Pending, t: number): boolean => {
-    const snap = snapshotNow();
-    const view: SubnetView | undefined = snap.subnets.find((s) => s.subnetId === p.subnetId);
-    if (!view) throw new Error(`subnet ${p.subnetId} missing from the snapshot`);
-    const window = windowOf(windowSample(view, t, p.request.id), observations.get(p.subnetId) ?? [], settings.lookback);
-    const ledger = liveLedger(p.subnetId, t);
-    // The step /admit runs in its store transaction; the request id makes the reservation id reproducible.
-    const plan = planAdmission(
-      {
-        snapshotAgeSeconds: (t - capture.takenAt) / 1000,
-        sampleIntervalSeconds: sensor.sampleIntervalSeconds,
-        bypass: bypass?.history(p.subnetId),
-        subnet: view,
-        ledger,
-        window,
-        settings,
-        workers: p.request.workers,
-        dagRunId: p.request.id,
-        reservationTtlMs: ttlMs,
-        reservationId: (subnetId) => `${subnetId}.${p.request.id}`,
-      },
-      t,
-    );
-    for (const r of plan.consumed) closeReservation(r, 'consumed', t);
-    const d = plan.decision;
-    decisions++;
-    opts.onDecision?.({ at: t, jobName: p.request.jobName, requestId: p.request.id, subnetId: p.subnetId, sampleTakenAt: capture.takenAt, decision: d });
-    observations.set(p.subnetId, window);
-    if (plan.reservation) ledger.push(plan.reservation);
-    reservations.set(p.subnetId, ledger);
-    return d.admit;
-  };
-
-  for (;;) {
-    const tEvent = world.nextEventTime() ?? Number.POSITIVE_INFINITY;
-    let tPoke = Number.POSITIVE_INFINITY;
-    for (const p of pending) if (p.nextPoke < tPoke) tPoke = p.nextPoke;
-    const t = Math.min(tEvent, tPoke, nextSample);
-    if (t >= end) break;
-    if (tEvent <= t) mirror.touch();
-    world.advanceTo(t);
-
-    // New launch requests: blind ones go now; gated ones are poked from their due time.
-    for (const request of due.splice(0)) {
-      const subnetId = subnetOfJob.get(request.jobName)!;
-      stats.get(subnetId)!.runs++;
-      jobStats.get(request.jobName)!.runs++;
-      if (policy === 'none' || sensor.blindSources.includes(request.source)) launch({ request, subnetId }, t);
-      else pending.push({ request, subnetId, seq: seq++, nextPoke: request.dueAt, held: false });
-    }
-
-    // Pokes due now (new requests included), oldest request first; they read the last sample, taken before now.
-    if (pending.some((p) => p.nextPoke <= t)) {
-      const now = pending.filter((p) => p.nextPoke <= t).sort((a, b) => a.seq - b.seq);
-      for (const p of now) {
-        if (poke(p, t)) {
-          launch(p, t);
-          if (p.held) waits.push((t - p.request.dueAt) / 1000);
-          pending.splice(pending.indexOf(p), 1);
-          continue;
-        }
-        if (!p.held) {
-          p.held = true;
-          stats.get(p.subnetId)!.held++;
-          jobStats.get(p.request.jobName)!.held++;
-        }
-        if (t + pokeMs - p.request.dueAt > timeoutMs) {
-          world.dropDue(p.request.id);
-          stats.get(p.subnetId)!.gaveUp++;
-          jobStats.get(p.request.jobName)!.gaveUp++;
-          pending.splice(pending.indexOf(p), 1);
-        } else p.nextPoke = t + pokeMs;
-      }
-    }
-
-    if (t >= nextSample) {
-      capture = mirror.capture(t);
-      snapshot = undefined;
-      observeBypasses(t);
-      nextSample += sampleMs;
-    }
+function observeBypasses(run: Run, t: number): void {
+  const { bypass } = run;
+  if (!bypass) return;
+  // Only a created ENI, or one that was waiting to attach, can be new to classify; otherwise the previous
+  // lists stand and the memory only counts the watched time.
+  if (run.news.enisCreated || [...run.bypassEnis.keys()].some((id) => !bypass.isSettled(id))) {
+    run.news.enisCreated = false;
+    run.bypassEnis = new Map([...run.stats.keys()].map((id) => [id, [] as BypassEni[]]));
+    for (const e of run.capture.raw.enis) run.bypassEnis.get(e.subnetId)?.push(bypassView(run, e));
   }
-  world.advanceTo(end);
+  const horizonMs = bypassHorizonMs(run.settings.bypassMemoryDays);
+  for (const [id, enis] of run.bypassEnis) bypass.observe(id, t, enis, liveLedger(run, id, t), horizonMs);
+}
 
-  // The cleanup tail from ground truth: each Glue ENI's address from its run's end (or its attach, if later)
-  // until deletion, within the backtest's span.
-  for (const e of world.eniTruth()) {
+function launch(run: Run, p: { request: LaunchRequest; subnetId: string }, at: number): void {
+  const r = run.world.launchDue(p.request.id, { at });
+  const st = run.stats.get(p.subnetId)!;
+  if (r.JobRunState === 'FAILED' && r.ErrorMessage === EXHAUSTION_MESSAGE) {
+    st.exhaustionFailures++;
+    run.jobStats.get(p.request.jobName)!.exhaustionFailures++;
+  }
+  const sub = run.world.subnet(p.subnetId)!;
+  st.peakUtilization = Math.max(st.peakUtilization, (sub.usable - sub.AvailableIpAddressCount) / sub.usable);
+}
+
+/** One poke of the sensor: the admission step /admit runs, against the last sample. True when admitted. */
+function poke(run: Run, p: Pending, t: number): boolean {
+  const view: SubnetView | undefined = snapshotNow(run).subnets.find((s) => s.subnetId === p.subnetId);
+  if (!view) throw new Error(`subnet ${p.subnetId} missing from the snapshot`);
+  const window = windowOf(windowSample(view, t, p.request.id), run.observations.get(p.subnetId) ?? [], run.settings.lookback);
+  const ledger = liveLedger(run, p.subnetId, t);
+  // The step /admit runs in its store transaction; the request id makes the reservation id reproducible.
+  const plan = planAdmission(
+    {
+      snapshotAgeSeconds: (t - run.capture.takenAt) / 1000,
+      sampleIntervalSeconds: run.sensor.sampleIntervalSeconds,
+      bypass: run.bypass?.history(p.subnetId),
+      subnet: view,
+      ledger,
+      window,
+      settings: run.settings,
+      workers: p.request.workers,
+      dagRunId: p.request.id,
+      reservationTtlMs: run.sensor.reservationTtlSeconds * 1000,
+      reservationId: (subnetId) => `${subnetId}.${p.request.id}`,
+    },
+    t,
+  );
+  for (const r of plan.consumed) closeReservation(r, 'consumed', t);
+  run.decisions++;
+  run.opts.onDecision?.({
+    at: t,
+    jobName: p.request.jobName,
+    requestId: p.request.id,
+    subnetId: p.subnetId,
+    sampleTakenAt: run.capture.takenAt,
+    decision: plan.decision,
+  });
+  run.observations.set(p.subnetId, window);
+  if (plan.reservation) ledger.push(plan.reservation);
+  run.reservations.set(p.subnetId, ledger);
+  return plan.decision.admit;
+}
+
+/** New launch requests: blind ones go now; gated ones are poked from their due time. */
+function takeDue(run: Run, t: number): void {
+  for (const request of run.news.due.splice(0)) {
+    const subnetId = run.subnetOfJob.get(request.jobName)!;
+    run.stats.get(subnetId)!.runs++;
+    run.jobStats.get(request.jobName)!.runs++;
+    if (run.policy === 'none' || run.sensor.blindSources.includes(request.source)) launch(run, { request, subnetId }, t);
+    else run.pending.push({ request, subnetId, seq: run.seq++, nextPoke: request.dueAt, held: false });
+  }
+}
+
+/** Pokes due now (new requests included), oldest request first; they read the last sample, taken before now. */
+function pokeDue(run: Run, t: number): void {
+  const { pending } = run;
+  if (!pending.some((p) => p.nextPoke <= t)) return;
+  const pokeMs = run.sensor.pokeIntervalSeconds * 1000;
+  const now = pending.filter((p) => p.nextPoke <= t).sort((a, b) => a.seq - b.seq);
+  for (const p of now) {
+    if (poke(run, p, t)) {
+      launch(run, p, t);
+      if (p.held) run.waits.push((t - p.request.dueAt) / 1000);
+      pending.splice(pending.indexOf(p), 1);
+      continue;
+    }
+    if (!p.held) {
+      p.held = true;
+      run.stats.get(p.subnetId)!.held++;
+      run.jobStats.get(p.request.jobName)!.held++;
+    }
+    if (t + pokeMs - p.request.dueAt > run.sensor.timeoutSeconds * 1000) {
+      run.world.dropDue(p.request.id);
+      run.stats.get(p.subnetId)!.gaveUp++;
+      run.jobStats.get(p.request.jobName)!.gaveUp++;
+      pending.splice(pending.indexOf(p), 1);
+    } else p.nextPoke = t + pokeMs;
+  }
+}
+
+/** The sampler's turn: a new capture, and the gate-bypass memory fed from it. */
+function sample(run: Run, t: number): void {
+  run.capture = run.mirror.capture(t);
+  run.snapshot = undefined;
+  observeBypasses(run, t);
+  run.nextSample += run.sensor.sampleIntervalSeconds * 1000;
+}
+
+/** The next moment anything happens: a world event, a poke or a sample. */
+function nextTime(run: Run): { t: number; tEvent: number } {
+  const tEvent = run.world.nextEventTime() ?? Number.POSITIVE_INFINITY;
+  let tPoke = Number.POSITIVE_INFINITY;
+  for (const p of run.pending) if (p.nextPoke < tPoke) tPoke = p.nextPoke;
+  return { t: Math.min(tEvent, tPoke, run.nextSample), tEvent };
+}
+
+/**
+ * The cleanup tail from ground truth: each Glue ENI's address from its run's end (or its attach, if later)
+ * until deletion, within the backtest's span.
+ */
+function countTail(run: Run): void {
+  for (const e of run.world.eniTruth()) {
     const ended = e.runEndedAt;
     if (e.owner !== 'glue' || ended === undefined) continue;
-    const from = Math.max(ended, e.attachedAt ?? e.createdAt, start);
-    const to = Math.min(e.deletedAt ?? end, end);
-    if (to > from) stats.get(e.subnetId)!.tailIpMinutes += (to - from) / MINUTE;
+    const from = Math.max(ended, e.attachedAt ?? e.createdAt, run.start);
+    const to = Math.min(e.deletedAt ?? run.end, run.end);
+    if (to > from) run.stats.get(e.subnetId)!.tailIpMinutes += (to - from) / MINUTE;
   }
+}
 
-  const subnets = [...stats.values()].map((s) => ({ ...s, tailIpMinutes: round(s.tailIpMinutes, 1), peakUtilization: round(s.peakUtilization, 4) }));
+function summarize(run: Run): BacktestResult {
+  const subnets = [...run.stats.values()].map((s) => ({ ...s, tailIpMinutes: round(s.tailIpMinutes, 1), peakUtilization: round(s.peakUtilization, 4) }));
   const sum = (k: 'runs' | 'exhaustionFailures' | 'held' | 'gaveUp') => subnets.reduce((n, s) => n + s[k], 0);
   const runs = sum('runs');
   return {
-    policy,
-    days: opts.days,
+    policy: run.policy,
+    days: run.opts.days,
     runs,
     exhaustionFailures: sum('exhaustionFailures'),
     failureRate: runs === 0 ? 0 : round(sum('exhaustionFailures') / runs, 4),
     held: sum('held'),
     heldRate: runs === 0 ? 0 : round(sum('held') / runs, 4),
-    medianWaitSeconds: median(waits),
-    maxWaitSeconds: waits.reduce((m, w) => Math.max(m, w), 0),
+    medianWaitSeconds: median(run.waits),
+    maxWaitSeconds: run.waits.reduce((m, w) => Math.max(m, w), 0),
     gaveUp: sum('gaveUp'),
     peakUtilization: subnets.reduce((m, s) => Math.max(m, s.peakUtilization), 0),
     tailIpMinutes: round(subnets.reduce((n, s) => n + s.tailIpMinutes, 0), 1),
-    decisions,
+    decisions: run.decisions,
     subnets,
-    jobs: [...jobStats.values()],
+    jobs: [...run.jobStats.values()],
   };
+}
+
+export function runBacktest(opts: BacktestOptions): BacktestResult {
+  checkOptions(opts);
+  const run = newRun(opts);
+  for (;;) {
+    const { t, tEvent } = nextTime(run);
+    if (t >= run.end) break;
+    if (tEvent <= t) run.mirror.touch();
+    run.world.advanceTo(t);
+    takeDue(run, t);
+    pokeDue(run, t);
+    if (t >= run.nextSample) sample(run, t);
+  }
+  run.world.advanceTo(run.end);
+  countTail(run);
+  return summarize(run);
 }
 
 function round(x: number, digits: number): number {
