@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotOf, subnetView } from '../src/admission/fixtures.js';
+import { snapshotOf, subnetView } from './helpers/world.js';
 import { AdmissionService } from '../src/admission/service.js';
 import { parseConfig } from '../src/config/load.js';
 import { createAdmitRouter } from '../src/http/admit.js';

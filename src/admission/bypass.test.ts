@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from '../store/types.js';
 import { BypassMemory, bypassHorizonMs, learnedMargin } from './bypass.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
 
 const S = 'subnet-0a1';
 const MIN = 60_000;

@@ -3,7 +3,7 @@ import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from '../store/types.js';
 import { unseenWorkers, type ForecastInput } from './forecast.js';
 import { decide, defaultPolicySettings } from './policy.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
 
 const settings = { ...defaultPolicySettings, policy: 'forecast' as const, minBuffer: 10 };
 /** The forecast policy through decide(), the entry point /admit and the backtest call. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reservation } from '../store/types.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
 import { coverage, reservedWorkers } from './reservations.js';
 
 const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation => ({

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eni, snapshotOf, subnetView, type SubnetSpec } from '../admission/fixtures.js';
+import { eni, snapshotOf, subnetView, type SubnetSpec } from '../../test/helpers/world.js';
 import { AdmissionService } from '../admission/service.js';
 import { parseConfig, type Config } from '../config/load.js';
 import { silentLogger } from '../log.js';

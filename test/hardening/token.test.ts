@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { snapshotOf, subnetView } from '../../src/admission/fixtures.js';
+import { snapshotOf, subnetView } from '../helpers/world.js';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger, silentLogger } from '../../src/log.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
