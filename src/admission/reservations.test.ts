@@ -2,16 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { Reservation } from '../store/types.js';
 import { eni } from '../../test/helpers/world.js';
 import { coverage, reservedWorkers } from './reservations.js';
+import { reservation } from '../../test/helpers/records.js';
 
-const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation => ({
-  id,
-  subnetId: 'subnet-0a',
-  workers,
-  createdAt,
-  expiresAt: createdAt + 300_000,
-  retainUntil: createdAt + 600_000,
-  ...extra,
-});
+const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation =>
+  reservation(id, createdAt, { workers, ...extra });
 
 describe('coverage', () => {
   it('apportions Glue ENIs attached after creation, oldest reservation first', () => {

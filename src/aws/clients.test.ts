@@ -9,8 +9,6 @@ import { GetJobsCommand } from '@aws-sdk/client-glue';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { apiName, createAwsClients, instrumentClient } from './clients.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const EC2_URL = 'http://127.0.0.1:45101';
 const GLUE_URL = 'http://127.0.0.1:45102';
 

@@ -20,8 +20,6 @@ import { initStore } from '../store/index.js';
 import type { AdmissionStore } from '../store/types.js';
 import { createAdmitRouter } from './admit.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const TOKEN = 'correct-horse-battery-staple';
 const A = 'subnet-0a';
 const T0 = Date.parse('2026-04-12T07:00:00.000Z');

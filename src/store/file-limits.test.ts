@@ -11,6 +11,7 @@ import { reservedWorkers } from '../admission/reservations.js';
 import { FileStore, LOG_FILE } from './file.js';
 import { SpillJournal } from './journal.js';
 import { StoreUnreachableError, type Observation, type Reservation } from './types.js';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
 let now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -18,29 +19,10 @@ const clock = { now: () => now };
 let dir: string;
 let n = 0;
 
-const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observation => ({
-  subnetId,
-  observedAt: now,
-  uniq: `u${n++}`,
-  totalEnis: 40,
-  inUse: 30,
-  available: 5,
-  lingering: 2,
-  dagRunId: `run-${n}`,
-  decision: 'wait',
-  expiresAt: now + 30 * DAY,
-  ...over,
-});
-
-const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation => ({
-  id: `${subnetId}.${(n++).toString(16).padStart(8, '0')}`,
-  subnetId,
-  workers: 3,
-  createdAt: now,
-  expiresAt: now + 300_000,
-  retainUntil: now + 600_000,
-  ...over,
-});
+const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observation =>
+  observation(now, { subnetId, uniq: `u${n++}`, available: 5, lingering: 2, dagRunId: `run-${n}`, ...over });
+const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation =>
+  reservation(`${subnetId}.${(n++).toString(16).padStart(8, '0')}`, now, { subnetId, workers: 3, ...over });
 
 /** A logger whose lines can be read back. */
 function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,7 +22,6 @@ export const SIM_ENV = {
   AWS_SECRET_ACCESS_KEY: 'hardening/secret/not-a-real-key',
   AWS_REGION: 'us-east-1',
   AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
 };
 
 export function useSimCredentials(): void {
@@ -135,34 +135,9 @@ export function rawConnection(base: string, first: string): RawConnection {
   };
 }
 
-/** `p`, or a rejection naming `what` after `ms`. */
-export function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll until `fn` returns a value other than undefined, or fail with `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+// The shared pieces, for the hardening tests that import them from this kit.
+export { freePort } from '../helpers/net.js';
+export { sleep, waitFor, within } from '../helpers/wait.js';
 
 // ---- the admission log on disk ------------------------------------------------------------------------------
 
@@ -281,8 +256,6 @@ export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL')
   p.child.kill(signal);
   await p.exited;
 }
-
-export { freePort } from '../helpers/net.js';
 
 // ---- one simulator, one temp dir, every process cleaned up ------------------------------------------------
 
