@@ -4,13 +4,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger } from '../log.js';
+import { silentLogger } from '../log.js';
 import { reservedWorkers } from '../admission/reservations.js';
 import { FileStore, LOG_FILE } from './file.js';
 import { SpillJournal } from './journal.js';
 import { StoreUnreachableError, type Observation, type Reservation } from './types.js';
+import { captureLogger } from '../../test/helpers/log-capture.js';
 import { observation, reservation } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
@@ -23,19 +23,6 @@ const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observati
   observation(now, { subnetId, uniq: `u${n++}`, available: 5, lingering: 2, dagRunId: `run-${n}`, ...over });
 const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation =>
   reservation(`${subnetId}.${(n++).toString(16).padStart(8, '0')}`, now, { subnetId, workers: 3, ...over });
-
-/** A logger whose lines can be read back. */
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  const logger = createLogger('info', sink);
-  return { logger, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'glue-eni-store-limits-'));
@@ -202,7 +189,7 @@ describe('records read from disk are validated', () => {
         '{"t":"queue-ticket-from-the-future","id":1}\n' +
         'x'.repeat(70_000) + '\n',
     );
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = captureLogger();
     const r = await FileStore.open({ dataDir, clock, logger });
     expect(r.openReport).toMatchObject({ records: 2, rejected: 4, skipped: 4, tornTail: false });
     const rs = await r.reservations('subnet-0a', now);
@@ -210,7 +197,7 @@ describe('records read from disk are validated', () => {
     expect(reservedWorkers(rs, [], now).reserved).toBe(4);
     expect((await r.recentObservations('subnet-0a', 10, now)).every((o) => Number.isFinite(o.available))).toBe(true);
 
-    const named = lines().filter((l) => l.msg === 'admission log: invalid record set aside');
+    const named = lines.filter((l) => l.msg === 'admission log: invalid record set aside');
     expect(named.map((l) => [l.line, l.field])).toEqual([
       [3, 'r.workers'],
       [4, 'available'],

@@ -270,8 +270,11 @@ export interface SimFixture {
   config(name: string, o?: { schedule?: string; level?: string }): string;
 }
 
-/** Registers the file's beforeAll/afterAll: the CLI built, the simulator at the seeds' morning, a temp dir. */
-export function simFixture(prefix: string): SimFixture {
+/**
+ * Registers the file's beforeAll/afterAll: the CLI built, credentials for the simulator, the simulator at the
+ * seeds' morning (or `startAt`), a temp dir; afterwards every process in `procs` is killed and all of it removed.
+ */
+export function simFixture(prefix: string, opts: { startAt?: string } = {}): SimFixture {
   const f: SimFixture = {
     sim: undefined as unknown as RunningSimulator,
     dir: '',
@@ -298,7 +301,7 @@ export function simFixture(prefix: string): SimFixture {
   beforeAll(async () => {
     assertBuilt();
     useSimCredentials();
-    f.sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
+    f.sim = await startSimulator({ scenario: SCENARIO, startAt: opts.startAt ?? '2026-04-06T07:05:00Z' });
     f.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   });
   afterAll(async () => {
@@ -310,14 +313,17 @@ export function simFixture(prefix: string): SimFixture {
   return f;
 }
 
-/** Poll /-/ready of a CLI child until 200; fail at once, with its output, if it exits. */
-export async function waitReady(p: ServeProc, timeoutMs = 20_000): Promise<void> {
-  await waitFor(
-    `ready (output: ${p.output().slice(-300)})`,
+/** Poll /-/ready of a CLI child until 200 and return that answer; fail at once, with its output, if it exits. */
+export async function waitReady(p: ServeProc, timeoutMs = 20_000, what = 'ready'): Promise<RawResponse> {
+  const r = await waitFor(
+    `${what} (output: ${p.output().slice(-300)})`,
     async () => {
-      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
-      return (await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ? true : undefined;
+      if (p.child.exitCode !== null || p.child.signalCode !== null) return 'exited' as const;
+      const res = await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined);
+      return res?.status === 200 ? res : undefined;
     },
     timeoutMs,
   );
+  if (r === 'exited') throw new Error(`${what}: exited (${p.child.exitCode ?? p.child.signalCode}) before it was ready: ${p.output().slice(-800)}`);
+  return r;
 }
