@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/sim/index.js';
 import { freePort } from './helpers/net.js';
+import { CLI } from './helpers/paths.js';
 import { parseExposition, select } from './helpers/prom.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'cli-'));
 const children: ChildProcess[] = [];
 afterAll(() => {

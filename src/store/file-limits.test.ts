@@ -11,6 +11,7 @@ import { FileStore, LOG_FILE } from './file.js';
 import { SpillJournal } from './journal.js';
 import { StoreUnreachableError, type Observation, type Reservation } from './types.js';
 import { captureLogger } from '../../test/helpers/log-capture.js';
+import { tryMount } from '../../test/helpers/tmpfs.js';
 import { observation, reservation } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
@@ -32,16 +33,6 @@ afterAll(() => {
 });
 
 // ---- a real small filesystem ---------------------------------------------------------------------------------
-
-function tryMount(path: string, size: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-}
 
 const probe = join(tmpdir(), `glue-eni-mount-probe-${process.pid}`);
 const mountProblem = tryMount(probe, '64k');

@@ -1,15 +1,14 @@
-// Shared plumbing for the monitoring bundle tests: repository paths, binaries, free ports, child processes.
+// Shared plumbing for the monitoring bundle tests: repository paths, binaries, child processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { repoPath, ROOT } from '../helpers/paths.js';
 
-export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-export const repoPath = (...p: string[]) => join(ROOT, ...p);
+export { repoPath, ROOT } from '../helpers/paths.js';
 export const readYaml = <T = unknown>(...p: string[]): T => parse(readFileSync(repoPath(...p), 'utf8')) as T;
 
 export const execFileP = promisify(execFile);

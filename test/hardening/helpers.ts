@@ -6,14 +6,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { CLI, ROOT } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli.js');
+export { CLI, ROOT } from '../helpers/paths.js';
 export const SCENARIO = join(ROOT, 'scenarios', 'seed-split.yml');
 
 /** Dummy credentials for the SDK against the simulator or nock; no real AWS is ever reached. */

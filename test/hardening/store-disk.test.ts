@@ -13,6 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { FileStore, LOG_FILE } from '../../src/store/file.js';
+import { tryMount } from '../helpers/tmpfs.js';
 import { freePort, killProc, rawRequest, readLedger, simFixture, startServe, waitReady, type ServeProc } from './helpers.js';
 
 const CLIENTS = 8;
@@ -111,20 +112,10 @@ describe('the admission log on a disk that runs out', () => {
 
 // ---- a full disk at start-up --------------------------------------------------------------------------------
 
-function tryMount(path: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', path], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-}
-
 describe('a full disk at start-up', () => {
   it('serves /metrics and answers /admit 503 naming ENOSPC instead of exiting; admits again once there is room', async (ctx) => {
     const mnt = join(f.dir, 'full');
-    const problem = tryMount(mnt);
+    const problem = tryMount(mnt, '128k');
     if (problem) ctx.skip(`cannot mount a tmpfs here (${problem})`);
     try {
       const dataDir = join(mnt, 'data');
