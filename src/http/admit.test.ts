@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenLocal } from '../../test/helpers/net.js';
 import { eni, snapshotOf, subnetView, type SubnetSpec } from '../../test/helpers/world.js';
 import { AdmissionService } from '../admission/service.js';
 import { parseConfig, type Config } from '../config/load.js';
@@ -65,14 +66,9 @@ async function instance(store: AdmissionStore, cfg: Config, cache?: SnapshotCach
   registerAdmissionMetrics(registry, { service, store });
   app.get('/metrics', async (_req, res) => void res.type('text/plain').send(await registry.metrics()));
   app.use(createAdmitRouter({ cache, config: cfg, service, logger: silentLogger }));
-  const server = await new Promise<Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-    // Longer than any test: the client drops an idle socket first, so a long synchronous step in the test
-    // cannot make the server close one the client is about to reuse (ECONNRESET).
-    s.keepAliveTimeout = 120_000;
-  });
+  const { server, url } = await listenLocal(app);
   servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cache, service, store, registry, mono };
+  return { url, cache, service, store, registry, mono };
 }
 
 function setSnapshot(i: Instance, subnets = [subnetA()], glueKnown = true): void {
