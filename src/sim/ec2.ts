@@ -2,14 +2,9 @@
 // Element names follow the EC2 API (networkInterfaceSet/item, privateIpAddressesSet, attachment, ...).
 import { XMLBuilder } from 'fast-xml-parser';
 import { type NetworkInterface, type Subnet, type World, WorldError } from './model.js';
+import type { WireResponse } from './wire.js';
 
 export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
-
-export interface WireResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
 
 export class Ec2Error extends Error {
   constructor(

@@ -2,7 +2,7 @@
 // seconds as JSON numbers, as the protocol carries them.
 import type { Connection, Job, JobRun, World } from './model.js';
 import { WorldError } from './model.js';
-import type { WireResponse } from './ec2.js';
+import type { WireResponse } from './wire.js';
 
 export class GlueError extends Error {
   constructor(

@@ -4,10 +4,11 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { VirtualClock } from './clock.js';
-import { Ec2Error, ec2ErrorResponse, handleEc2, type WireResponse } from './ec2.js';
+import { Ec2Error, ec2ErrorResponse, handleEc2 } from './ec2.js';
 import type { FaultInjector } from './faults.js';
 import { GlueError, glueErrorResponse, handleGlue } from './glue.js';
 import type { World } from './model.js';
+import type { WireResponse } from './wire.js';
 
 const MAX_BODY = 1 << 20;
 

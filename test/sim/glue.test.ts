@@ -11,8 +11,8 @@ import {
   paginateGetJobRuns,
 } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXHAUSTION_MESSAGE, startSimulator, type RunningSimulator } from './index.js';
-import { parseScenario } from './scenario.js';
+import { EXHAUSTION_MESSAGE, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { parseScenario } from '../../src/sim/scenario.js';
 
 const MIN = 60_000;
 const START = Date.parse('2026-04-06T00:00:00Z');

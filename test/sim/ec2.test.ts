@@ -7,8 +7,8 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from './index.js';
-import { parseScenario } from './scenario.js';
+import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
+import { parseScenario } from '../../src/sim/scenario.js';
 
 const MIN = 60_000;
 const START = Date.parse('2026-04-06T06:58:00Z');

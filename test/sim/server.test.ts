@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { DescribeNetworkInterfacesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetJobsCommand, GlueClient } from '@aws-sdk/client-glue';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FaultInjector } from './faults.js';
-import { parseListen, runSimCommand, startSimulator, World, type RunningSimulator } from './index.js';
-import { loadScenarioFile, parseScenario } from './scenario.js';
+import { FaultInjector } from '../../src/sim/faults.js';
+import { parseListen, runSimCommand, startSimulator, World, type RunningSimulator } from '../../src/sim/index.js';
+import { loadScenarioFile, parseScenario } from '../../src/sim/scenario.js';
 
 const MIN = 60_000;
 const hasAwsCli = (() => {
