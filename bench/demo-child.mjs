@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 
 export const dist = resolve(process.env.GLUE_ENI_DIST ?? new URL('../dist', import.meta.url).pathname);
 
-async function freePort() {
+export async function freePort() {
   const srv = createServer().listen(0, '127.0.0.1');
   await once(srv, 'listening');
   const { port } = srv.address();

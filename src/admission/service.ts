@@ -11,7 +11,7 @@ import { isLive, StoreUnreachableError, type AdmissionStore, type DecisionKind, 
 import { BypassMemory, bypassHorizonMs } from './bypass.js';
 import type { ForecastExtras } from './forecast.js';
 import { decide, resolveSettings, type Decision, type PolicySettings, type WindowEntry, type WindowSample } from './policy.js';
-import { reservedWorkers } from './reservations.js';
+import { attachIndex, reservedWorkers } from './reservations.js';
 
 /** A refusal with its HTTP status and the field it is about. */
 export class AdmitError extends Error {
@@ -92,6 +92,7 @@ export class AdmissionService {
   private unsubscribe: (() => void) | undefined;
   /** Addresses taken without an admission, per subnet: what the forecast policy's margin is learned from. */
   private readonly bypass: BypassMemory;
+  private statusOfTurn: readonly SubnetAdmissionStatus[] | undefined;
 
   constructor(private readonly deps: AdmissionServiceDeps) {
     this.bypass = new BypassMemory({
@@ -299,6 +300,9 @@ export class AdmissionService {
 
   private onSnapshot(snap: Snapshot): void {
     const now = this.deps.clock.now();
+    // Index each subnet's ENIs for the reservation accounting now, before any request reads the snapshot:
+    // once per snapshot, never per decision.
+    for (const s of snap.subnets) attachIndex(s.enis);
     this.housekeeping = this.housekeeping.then(() => this.housekeep(snap, now));
   }
 
@@ -363,8 +367,20 @@ export class AdmissionService {
     return extras;
   }
 
-  /** Per-subnet state for /metrics, from memory only (no store I/O, no AWS). */
-  status(): SubnetAdmissionStatus[] {
+  /**
+   * Per-subnet state for /metrics, from memory only (no store I/O, no AWS). Several collectors read it in one
+   * scrape, and prom-client calls every collector in the same synchronous turn: the first computes it, the
+   * others share it, and the next turn (the next scrape) computes it afresh. Callers must not change it.
+   */
+  status(): readonly SubnetAdmissionStatus[] {
+    if (this.statusOfTurn) return this.statusOfTurn;
+    const status = this.computeStatus();
+    this.statusOfTurn = status;
+    queueMicrotask(() => (this.statusOfTurn = undefined));
+    return status;
+  }
+
+  private computeStatus(): SubnetAdmissionStatus[] {
     const snap = this.deps.cache.current();
     if (!snap) return [];
     const now = this.deps.clock.now();

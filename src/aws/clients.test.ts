@@ -7,7 +7,8 @@ import { DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
 import { GetJobsCommand } from '@aws-sdk/client-glue';
 // The SDK's own standard strategy with no backoff, so retry tests stay fast.
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { apiName, createAwsClients, instrumentClient } from './clients.js';
+import { apiName, createAwsClients, createDynamoClient, DYNAMODB_TIMEOUTS, instrumentClient } from './clients.js';
+import { dynamoDbSdk } from './sdk.js';
 
 const EC2_URL = 'http://127.0.0.1:45101';
 const GLUE_URL = 'http://127.0.0.1:45102';
@@ -183,4 +184,31 @@ describe('createAwsClients', () => {
     expect(first).toEqual([]);
     expect(second).toEqual(['GetJobs']);
   });
+});
+
+describe('createDynamoClient', () => {
+  it('gives up on a DynamoDB that never answers after its request timeout, twice, instead of hanging', async () => {
+    let requests = 0;
+    const sockets = new Set<Socket>();
+    const server = createServer(() => requests++);
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    nock.enableNetConnect('127.0.0.1:' + port);
+    const client = createDynamoClient({ region: 'eu-west-1', endpoint: `http://127.0.0.1:${port}` });
+    try {
+      expect(await client.config.region()).toBe('eu-west-1');
+      const { GetItemCommand } = dynamoDbSdk();
+      const err = await client
+        .send(new GetItemCommand({ TableName: 't', Key: { subnet_id: { S: 'probe' }, observed_at: { S: 'probe' } } }))
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'TimeoutError' });
+      expect(requests).toBe(DYNAMODB_TIMEOUTS.maxAttempts);
+    } finally {
+      nock.disableNetConnect();
+      client.destroy();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 30_000);
 });

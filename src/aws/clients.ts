@@ -1,9 +1,10 @@
 // The only place AWS SDK clients are built. Region, endpoints and credentials are passed only when the
-// configuration names them, so that the SDK's own resolution (AWS_REGION, AWS_ENDPOINT_URL[_EC2|_GLUE],
+// configuration names them, so that the SDK's own resolution (AWS_REGION, AWS_ENDPOINT_URL[_EC2|_GLUE|_DYNAMODB],
 // profiles, the credentials chain) stays in charge otherwise.
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EC2Client, EC2ClientConfig } from '@aws-sdk/client-ec2';
 import type { GlueClient, GlueClientConfig } from '@aws-sdk/client-glue';
-import { ec2Sdk, glueSdk } from './sdk.js';
+import { dynamoDbSdk, ec2Sdk, glueSdk } from './sdk.js';
 
 /** A retry strategy accepted by both clients (the SDK's standard one unless a test swaps it). */
 export type AwsRetryStrategy = NonNullable<EC2ClientConfig['retryStrategy']> & NonNullable<GlueClientConfig['retryStrategy']>;
@@ -104,4 +105,25 @@ export function createAwsClients(opts: AwsClientOptions = {}): AwsClients {
   instrumentClient(ec2, opts);
   instrumentClient(glue, opts);
   return { ec2, glue };
+}
+
+/**
+ * Short timeouts: /admit waits on the first failing call before it switches to the journal, so an unreachable
+ * DynamoDB must fail in about a second or two, never hang (the SDK's defaults have no request timeout).
+ */
+export const DYNAMODB_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, maxAttempts: 2 } as const;
+
+/** The admission store's DynamoDB client (the SDK is loaded here, on first use: a file store never needs it). */
+export function createDynamoClient(opts: { region?: string | undefined; endpoint?: string | undefined } = {}): DynamoDBClient {
+  return new (dynamoDbSdk().DynamoDBClient)({
+    maxAttempts: DYNAMODB_TIMEOUTS.maxAttempts,
+    requestHandler: {
+      connectionTimeout: DYNAMODB_TIMEOUTS.connectionTimeout,
+      requestTimeout: DYNAMODB_TIMEOUTS.requestTimeout,
+      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
+    ...(opts.region ? { region: opts.region } : {}),
+    ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
+  });
 }

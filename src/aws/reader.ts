@@ -4,7 +4,7 @@
 import type { EC2Client, NetworkInterface, Subnet } from '@aws-sdk/client-ec2';
 import type { GlueClient, Job, JobRun } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
-import { sendEniPage } from './eni-pages.js';
+import { sendEniPage } from './eni-page-command.js';
 import { ec2Sdk, glueSdk } from './sdk.js';
 import { ACTIVE_RUN_STATES, rawEni, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
 

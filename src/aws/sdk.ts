@@ -8,6 +8,8 @@ const require = createRequire(import.meta.url);
 export type Ec2Sdk = typeof import('@aws-sdk/client-ec2');
 export type GlueSdk = typeof import('@aws-sdk/client-glue');
 export type DynamoDbSdk = typeof import('@aws-sdk/client-dynamodb');
+/** The DynamoDB types the store names, so that only src/aws/ imports the SDK. */
+export type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export const ec2Sdk = (): Ec2Sdk => require('@aws-sdk/client-ec2') as Ec2Sdk;
 export const glueSdk = (): GlueSdk => require('@aws-sdk/client-glue') as GlueSdk;

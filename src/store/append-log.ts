@@ -1,5 +1,7 @@
 // One append-only file of JSON lines, shared by the file store and the DynamoDB outage journal.
 //
+// At open the log is read back (`replay`: streamed, each line validated by src/store/records.ts); appends go
+// after its last complete line, so a torn tail (a write cut short by a crash) is skipped and then cut off.
 // Appends queued in the same tick are group-committed: one write at the log's last good offset + one fdatasync,
 // and only then acknowledged. A write is whole or absent: a short write is continued until every byte is out,
 // and any failure (ENOSPC, EFBIG, EIO, a failed fdatasync) truncates the file back to the last good offset and
@@ -8,12 +10,20 @@
 import { constants } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { z } from 'zod';
+import type { Logger } from '../log.js';
+import { readRecords, type ReadReport } from './records.js';
 
 interface Pending {
   data: string;
   resolve: () => void;
   reject: (err: Error) => void;
   undo?: () => void;
+}
+
+export interface ReplayReport extends ReadReport {
+  /** Lines not loaded: the torn tail plus the rejected ones. */
+  skipped: number;
 }
 
 /** A write that did not become durable; the message names the file and the system's reason. */
@@ -71,16 +81,25 @@ export class AppendLog {
   ) {}
 
   /**
-   * Open for appending after the first `goodBytes` bytes (what a reader found complete). Whatever lies beyond
-   * is cut at the first append. Never throws: a log that cannot be opened now is retried at the next append.
+   * Read the log back: valid records go to `onRecord` in log order (see readRecords). The next append goes after
+   * the last complete line; whatever lies beyond (a torn tail) is cut at the first append.
    */
-  async openAt(goodBytes: number): Promise<AppendError | undefined> {
-    this.good = goodBytes;
+  async replay<S extends z.ZodType>(
+    schema: S,
+    onRecord: (rec: z.infer<S>, text: string, exact: boolean) => void,
+    opts: { logger: Logger; what: string },
+  ): Promise<ReplayReport> {
+    const report = await readRecords(this.path, schema, onRecord, opts);
+    this.good = report.goodBytes;
     this.dirty = true;
-    return this.reopen();
+    return { ...report, skipped: report.rejected + (report.tornTail ? 1 : 0) };
   }
 
-  private async reopen(): Promise<AppendError | undefined> {
+  /**
+   * Open for appending (after what `replay` found complete). Never throws: a log that cannot be opened now is
+   * opened again at the next append.
+   */
+  async open(): Promise<AppendError | undefined> {
     try {
       this.fh = await open(this.path, constants.O_RDWR | constants.O_CREAT, 0o644);
       return undefined;
@@ -144,7 +163,7 @@ export class AppendLog {
     try {
       if (this.closed) throw new Error('log is closed');
       if (!this.fh) {
-        const err = await this.reopen();
+        const err = await this.open();
         if (err) throw err.cause;
       }
       const fh = this.fh!;
@@ -220,7 +239,7 @@ export class AppendLog {
       await old?.close().catch(() => undefined);
       this.good = size;
       this.dirty = false;
-      await this.reopen();
+      await this.open();
     });
   }
 

@@ -1,6 +1,5 @@
 // DynamoDB going away under the store: a TCP proxy in front of an in-process dynalite is switched to refusing
 // or black-holing connections (dynalite keeps running, so its data survives), while the store keeps serving.
-import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { mkdtemp, readFile, rm, stat, appendFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -8,10 +7,16 @@ import { createServer, connect, type AddressInfo, type Server as NetServer, type
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { silentLogger } from '../log.js';
-import { DynamoStore, initDynamoTable, journalFile } from './dynamodb.js';
+import { initDynamoTable } from './dynamodb-init.js';
+import { journalFile } from './dynamodb-outbox.js';
+import { DynamoStore } from './dynamodb.js';
 import { StoreUnreachableError, type Observation, type Reservation, type TransactPlan } from './types.js';
-import { observation } from '../../test/helpers/records.js';
+import { observation, reservation } from '../../test/helpers/records.js';
+
+// The SDK only through src/aws/, as everywhere outside it.
+const { DynamoDBClient: Client, QueryCommand } = dynamoDbSdk();
 
 type Mode = 'pass' | 'refuse' | 'blackhole';
 
@@ -82,8 +87,8 @@ beforeAll(async () => {
   const dbPort = (db.address() as AddressInfo).port;
   proxy = new SwitchProxy(dbPort);
   const proxyPort = await proxy.listen();
-  direct = new DynamoDBClient({ endpoint: `http://127.0.0.1:${dbPort}`, region: 'us-east-1', credentials: creds });
-  proxied = new DynamoDBClient({
+  direct = new Client({ endpoint: `http://127.0.0.1:${dbPort}`, region: 'us-east-1', credentials: creds });
+  proxied = new Client({
     endpoint: `http://127.0.0.1:${proxyPort}`,
     region: 'us-east-1',
     credentials: creds,
@@ -127,7 +132,7 @@ const planFor =
     const taken = reservations.reduce((n, r) => n + r.workers, 0);
     const admit = taken + workers <= budget;
     const add: Reservation | undefined = admit
-      ? { id: `${o.subnetId}.${o.uniq.padStart(8, '0').replace(/o/g, 'a')}`, subnetId: o.subnetId, workers, createdAt: now, expiresAt: now + 300_000, retainUntil: now + 600_000 }
+      ? reservation(`${o.subnetId}.${o.uniq.padStart(8, '0').replace(/o/g, 'a')}`, now, { subnetId: o.subnetId, workers })
       : undefined;
     return { add, observation: { ...o, decision: admit ? 'admit' : 'wait' }, result: admit };
   };

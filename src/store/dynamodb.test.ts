@@ -1,13 +1,16 @@
-import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { createLogger } from '../log.js';
 import { DynamoStore } from './dynamodb.js';
 import { initStore } from './index.js';
 import type { Observation, Reservation } from './types.js';
 import { observation, reservation } from '../../test/helpers/records.js';
+
+// The SDK only through src/aws/, as everywhere outside it.
+const { DescribeTableCommand, DynamoDBClient: Client, PutItemCommand } = dynamoDbSdk();
 
 const TABLE = 'glue-eni-observations';
 const now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -21,7 +24,7 @@ beforeAll(async () => {
   server = dynalite({ createTableMs: 0, updateTableMs: 0, deleteTableMs: 0 });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  client = new DynamoDBClient({
+  client = new Client({
     endpoint: `http://127.0.0.1:${port}`,
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -102,7 +105,6 @@ describe('DynamoStore against dynalite', () => {
 
 describe('DynamoStore ledger from the table', () => {
   it('a reservation with workers "zz" in the shared ledger is ignored and logged, never summed', async () => {
-    const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
     const good = resv('0000aaaa', { subnetId: 'subnet-0f', id: 'subnet-0f.0000aaaa', workers: 4 });
     const bad = { ...good, id: 'subnet-0f.0000bbbb', workers: 'zz' };
     await client.send(

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { AppendLog, type AppendError } from './append-log.js';
-import { logRecordSchema, readRecords, type LogRecord } from './records.js';
+import { logRecordSchema, type LogRecord } from './records.js';
 import {
   isLive,
   observationFromRecord,
@@ -138,8 +138,7 @@ export class FileStore implements AdmissionStore {
     }
     const now = this.opts.clock.now();
     let dropped = 0;
-    const report = await readRecords(
-      this.path,
+    const report = await this.log.replay(
       logRecordSchema,
       (rec, text, exact) => {
         if (!this.apply(rec, now, exact ? `${text}\n` : undefined)) dropped++;
@@ -150,7 +149,7 @@ export class FileStore implements AdmissionStore {
     this.openReport = {
       records: report.records,
       tornTail: report.tornTail,
-      skipped: report.rejected + (report.tornTail ? 1 : 0),
+      skipped: report.skipped,
       rejected: report.rejected,
       dropped,
     };
@@ -159,7 +158,7 @@ export class FileStore implements AdmissionStore {
     if (!report.tornTail && report.rejected === 0 && dropped === 0 && size === report.goodBytes) {
       // Already compact (the same records, nothing to drop): no rewrite, start-up reads and goes.
       this.compactedBytes = size;
-      await this.appendAfter(report.goodBytes);
+      await this.appendAfter();
       return;
     }
     try {
@@ -171,13 +170,13 @@ export class FileStore implements AdmissionStore {
       logger.error({ err: (err as Error).message, path: this.path }, 'store compaction at open failed; appending to the log as it is');
       this.compactedBytes = report.goodBytes;
       this.compactNotBefore = Date.now() + COMPACT_RETRY_MS;
-      await this.appendAfter(report.goodBytes);
+      await this.appendAfter();
     }
   }
 
   /** Append to the log as it is, after its last complete line. */
-  private async appendAfter(goodBytes: number): Promise<void> {
-    const err = await this.log.openAt(goodBytes);
+  private async appendAfter(): Promise<void> {
+    const err = await this.log.open();
     if (err) this.opts.logger.error({ err: err.message, path: this.path }, 'admission store is not writable: /admit answers 503 until it is');
   }
 

@@ -1,10 +1,10 @@
 // Store selection from config, and `init-store` (create the DynamoDB table, enable TTL).
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdir } from 'node:fs/promises';
 import type { Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log.js';
-import { dynamoDbSdk } from '../aws/sdk.js';
+import { createDynamoClient } from '../aws/clients.js';
+import type { DynamoDBClient } from '../aws/sdk.js';
 import { FileStore } from './file.js';
 import type { AdmissionStore } from './types.js';
 
@@ -19,24 +19,9 @@ export interface StoreDeps {
 
 type StoreConfig = Pick<Config, 'store' | 'dataDir' | 'region' | 'endpoints'>;
 
-/**
- * Short timeouts: /admit waits on the first failing call before it switches to the journal, so an unreachable
- * DynamoDB must fail in about a second or two, never hang (the SDK's defaults have no request timeout).
- */
-export const DYNAMODB_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, maxAttempts: 2 } as const;
-
-export function dynamoClientFor(config: StoreConfig): DynamoDBClient {
-  return new (dynamoDbSdk().DynamoDBClient)({
-    maxAttempts: DYNAMODB_TIMEOUTS.maxAttempts,
-    requestHandler: {
-      connectionTimeout: DYNAMODB_TIMEOUTS.connectionTimeout,
-      requestTimeout: DYNAMODB_TIMEOUTS.requestTimeout,
-      // Without this the SDK only logs a warning when requestTimeout passes and keeps waiting.
-      throwOnRequestTimeout: true,
-    },
-    ...(config.region ? { region: config.region } : {}),
-    ...(config.endpoints.dynamodb ? { endpoint: config.endpoints.dynamodb } : {}),
-  });
+/** The DynamoDB client the config names (region, endpoint), built where every AWS client is. */
+function dynamoClientFor(config: StoreConfig): DynamoDBClient {
+  return createDynamoClient({ region: config.region, endpoint: config.endpoints.dynamodb });
 }
 
 const HOUR_MS = 3600_000;
@@ -71,7 +56,7 @@ export async function initStore(config: StoreConfig, deps: { logger: Logger; dyn
   if (config.store.type === 'dynamodb') {
     const client = deps.dynamodb ?? dynamoClientFor(config);
     try {
-      const { initDynamoTable } = await import('./dynamodb.js');
+      const { initDynamoTable } = await import('./dynamodb-init.js');
       await initDynamoTable(client, config.store.table, deps.logger);
     } finally {
       if (!deps.dynamodb) client.destroy();

@@ -1,12 +1,11 @@
 // A local write-ahead journal for the observations DynamoDB has not taken yet: JSON lines under dataDir,
-// appended through the shared append log (group commit, fdatasync, whole-or-nothing writes) before the write
-// is acknowledged, replayed (validated, line by line) at open, and emptied once everything in it has reached
-// DynamoDB.
+// appended through the shared append log (group commit, fdatasync, whole-or-nothing writes, torn-tail replay)
+// before the write is acknowledged, and emptied once everything in it has reached DynamoDB.
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from '../log.js';
 import { AppendLog } from './append-log.js';
-import { observationRecordSchema, readRecords } from './records.js';
+import { observationRecordSchema } from './records.js';
 import type { ObservationRecord } from './types.js';
 
 export interface JournalContents {
@@ -29,14 +28,14 @@ export class SpillJournal {
   static async open(path: string, logger: Logger): Promise<{ journal: SpillJournal; contents: JournalContents }> {
     await mkdir(dirname(path), { recursive: true }).catch(() => undefined);
     const records: ObservationRecord[] = [];
-    const report = await readRecords(path, observationRecordSchema, (rec) => records.push(rec), { logger, what: 'DynamoDB journal' });
     const log = new AppendLog(path);
+    const report = await log.replay(observationRecordSchema, (rec) => records.push(rec), { logger, what: 'DynamoDB journal' });
     // The next append cuts a torn tail off; a journal that cannot be opened now is tried again per append.
-    const err = await log.openAt(report.goodBytes);
+    const err = await log.open();
     if (err) logger.error({ err: err.message, path }, 'DynamoDB journal is not writable: observations DynamoDB does not take are refused (503)');
     return {
       journal: new SpillJournal(path, log),
-      contents: { records, skipped: report.rejected + (report.tornTail ? 1 : 0), rejected: report.rejected, tornTail: report.tornTail },
+      contents: { records, skipped: report.skipped, rejected: report.rejected, tornTail: report.tornTail },
     };
   }
 

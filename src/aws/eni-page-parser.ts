@@ -1,13 +1,10 @@
-// DescribeNetworkInterfaces pages read straight into RawEni records. The SDK's own deserializer builds a
-// complete object tree of every ENI (tags, groups, addresses, ...) from ~1.3 KB of XML each: at 10,000 ENIs
-// that is most of a sample's CPU and memory. Here a successful response body is streamed through htmlparser2's
-// XML tokenizer, keeping only the fields the reader maps; everything else (endpoint, signing, retries, error
-// parsing, request counting) stays with the EC2 client, and non-2xx responses still go through the SDK's
-// deserializer, so throttling is classified and retried exactly as for any other command.
-import type { DescribeNetworkInterfacesCommand, DescribeNetworkInterfacesCommandInput, EC2Client } from '@aws-sdk/client-ec2';
+// A DescribeNetworkInterfaces response document (EC2 Query protocol, XML) read straight into RawEni records,
+// streamed through htmlparser2's XML tokenizer and keeping only the fields the reader maps. Pure: text or bytes
+// in, records out; no SDK. The SDK's own deserializer builds a complete object tree of every ENI (tags, groups,
+// addresses, ...) from ~1.3 KB of XML each: at 10,000 ENIs that is most of a sample's CPU and memory.
+// eni-page-command.ts puts this parser in the EC2 client's place for that one command.
 import { Buffer } from 'node:buffer';
 import { Tokenizer, type TokenizerCallbacks } from 'htmlparser2';
-import { ec2Sdk } from './sdk.js';
 import { rawEni, type EniFields, type RawEni } from './types.js';
 
 /** One page of DescribeNetworkInterfaces. */
@@ -18,8 +15,6 @@ export interface EniPage {
 }
 
 const ROOT = 'DescribeNetworkInterfacesResponse';
-/** Name under which the SDK installs its deserializer (`deserializerMiddlewareOption` of @smithy/core/schema). */
-const SDK_DESERIALIZER = 'deserializerMiddleware';
 
 /** The ENI fields kept: elements directly under `networkInterfaceSet/item`, and under its `attachment`. */
 const ENI_FIELDS = [
@@ -399,87 +394,4 @@ export async function parseEniPageBody(body: unknown): Promise<EniPage> {
   }
   for await (const chunk of b) parser.write(chunk);
   return parser.end();
-}
-
-// Minimal shapes of the middleware contract (@smithy/types), kept local to this module.
-interface HttpResponseLike {
-  statusCode: number;
-  headers: Record<string, string | undefined>;
-  body?: unknown;
-}
-type DeserializeNext = (args: unknown) => Promise<{ response: unknown; output?: unknown }>;
-type DeserializeMiddleware = (next: DeserializeNext, context: unknown) => (args: unknown) => Promise<{ response: unknown; output: unknown }>;
-interface StackEntry {
-  name?: string;
-  step?: string;
-}
-
-/** What `send` resolves to for a DescribeEniPageCommand. */
-export interface EniPageOutput {
-  $metadata: { httpStatusCode?: number; requestId?: string; attempts?: number; totalRetryDelay?: number };
-  NextToken?: string;
-  enis: RawEni[];
-}
-
-/** The SDK's own deserializer middleware as installed on a client's stack (found by its documented name). */
-function sdkDeserializer(clientStack: unknown): DeserializeMiddleware {
-  let found: DeserializeMiddleware | undefined;
-  // applyToStack copies every entry into the given stack; this one only records the deserializer.
-  (clientStack as { applyToStack(to: unknown): void }).applyToStack({
-    add(mw: DeserializeMiddleware, opts: StackEntry = {}) {
-      if (opts.name === SDK_DESERIALIZER && opts.step === 'deserialize') found = mw;
-    },
-    addRelativeTo() {},
-    identifyOnResolve() {
-      return false;
-    },
-  });
-  if (!found) throw new Error(`EC2 client: no "${SDK_DESERIALIZER}" middleware to delegate errors to`);
-  return found;
-}
-
-function eniPageDeserializer(errors: DeserializeMiddleware): DeserializeMiddleware {
-  return (next, context) => async (args) => {
-    const { response } = await next(args);
-    const res = response as HttpResponseLike;
-    if (!(res.statusCode >= 200 && res.statusCode < 300)) {
-      // The SDK's path for errors: same codes, same $metadata, hence the same retry decisions.
-      return errors(async () => ({ response }), context)(args);
-    }
-    const page = await parseEniPageBody(res.body);
-    const output: EniPageOutput = { $metadata: { httpStatusCode: res.statusCode }, enis: page.enis };
-    const requestId = page.requestId ?? res.headers['x-amzn-requestid'];
-    if (requestId !== undefined) output.$metadata.requestId = requestId;
-    if (page.nextToken !== undefined) output.NextToken = page.nextToken;
-    return { response, output };
-  };
-}
-
-type ResolveArgs = Parameters<DescribeNetworkInterfacesCommand['resolveMiddleware']>;
-
-/**
- * DescribeNetworkInterfaces exactly as the SDK sends it (same serializer, endpoint, signing, retries), whose
- * successful responses are read by EniPageParser. Send it with `sendEniPage`.
- */
-export class DescribeEniPageCommand extends ec2Sdk().DescribeNetworkInterfacesCommand {
-  override resolveMiddleware(...[clientStack, configuration, options]: ResolveArgs): ReturnType<DescribeNetworkInterfacesCommand['resolveMiddleware']> {
-    // Same name, step and priority as the SDK's deserializer: the command's entry replaces the client's.
-    this.middlewareStack.add(eniPageDeserializer(sdkDeserializer(clientStack)) as never, {
-      name: SDK_DESERIALIZER,
-      step: 'deserialize',
-      tags: ['DESERIALIZER'],
-      override: true,
-    });
-    return super.resolveMiddleware(clientStack, configuration, options);
-  }
-}
-
-/** One page of ENIs through the client's full middleware stack; `signal` aborts it, in flight included. */
-export async function sendEniPage(ec2: EC2Client, input: DescribeNetworkInterfacesCommandInput, signal?: AbortSignal): Promise<EniPage> {
-  // The signal also cuts a body still streaming in: the handler destroys the request, the parser's stream errors.
-  const out = (await ec2.send(new DescribeEniPageCommand(input), signal ? { abortSignal: signal } : {})) as unknown as EniPageOutput;
-  const page: EniPage = { enis: out.enis };
-  if (out.NextToken) page.nextToken = out.NextToken;
-  if (out.$metadata.requestId) page.requestId = out.$metadata.requestId;
-  return page;
 }

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DescribeNetworkInterfacesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { parseEniPage, parseEniPageBody, sendEniPage } from './eni-pages.js';
+import { sendEniPage } from './eni-page-command.js';
+import { parseEniPage } from './eni-page-parser.js';
 import { toRawEni } from './reader.js';
 import type { RawEni } from './types.js';
 import { XMLNS, ec2ErrorXml, eniXml, enisPageXml } from '../../test/helpers/aws-wire.js';
@@ -69,7 +70,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-describe('EniPageParser', () => {
+describe('sendEniPage: DescribeNetworkInterfaces read by the streaming parser, as the SDK reads it', () => {
   it('decodes XML entities in descriptions and requester ids', async () => {
     const xml = page([
       eniXml({
@@ -186,39 +187,7 @@ describe('EniPageParser', () => {
     expect(b.sdkToken).toBe('tok-2');
   });
 
-  it('parses a body streamed in small chunks, split inside multi-byte characters', async () => {
-    const xml = page(
-      Array.from({ length: 30 }, (_, i) =>
-        eniXml({ id: `eni-0s${i}`, subnetId: 'subnet-0aaa', status: 'in-use', description: `Glue café &amp; ☃ ${i}`, ips: ['10.0.1.1', '10.0.1.2'] }),
-      ),
-      'tok-next',
-    );
-    const bytes = Buffer.from(xml, 'utf8');
-    async function* chunks(size: number): AsyncGenerator<Uint8Array> {
-      for (let i = 0; i < bytes.length; i += size) yield bytes.subarray(i, i + size);
-    }
-    const whole = parseEniPage(xml);
-    for (const size of [1, 2, 7, 4096]) {
-      const streamed = await parseEniPageBody(chunks(size));
-      expect(streamed).toEqual(whole);
-    }
-    expect(await parseEniPageBody(bytes)).toEqual(whole);
-    expect(whole.enis).toHaveLength(30);
-    expect(whole.enis[29]).toMatchObject({ id: 'eni-0s29', description: 'Glue café & ☃ 29', privateIpCount: 2 });
-    expect(whole.nextToken).toBe('tok-next');
-    expect(whole.requestId).toBe('req-1');
-  });
-
   it('refuses a 2xx body that is not a DescribeNetworkInterfaces document, never reading it as no ENIs', async () => {
-    expect(() => parseEniPage('<html><body>proxy</body></html>')).toThrow(/expected <DescribeNetworkInterfacesResponse>, got <html>/);
-    expect(() => parseEniPage('')).toThrow(/^DescribeNetworkInterfaces response: no <DescribeNetworkInterfacesResponse> document/);
-    // A body cut short (connection dropped mid-page) must fail, not read as a shorter page.
-    const full = page([eniXml({ id: 'eni-0t1', subnetId: 'subnet-0aaa', status: 'in-use' }), eniXml({ id: 'eni-0t2', subnetId: 'subnet-0aaa', status: 'in-use' })]);
-    expect(parseEniPage(full).enis).toHaveLength(2);
-    expect(() => parseEniPage(full.slice(0, full.indexOf('eni-0t2')))).toThrow(/truncated body/);
-    expect(() => parseEniPage(full.slice(0, -3))).toThrow(/truncated body/);
-    expect(() => parseEniPage(`${full}<DescribeNetworkInterfacesResponse/>`)).toThrow(/after it/);
-
     reply = { status: 200, body: '<html><body>proxy</body></html>' };
     const ec2 = client();
     try {
@@ -246,7 +215,7 @@ describe('EniPageParser', () => {
   });
 });
 
-describe('EniPageParser against the simulator', () => {
+describe('sendEniPage against the simulator', () => {
   let sim: RunningSimulator;
 
   beforeAll(async () => {

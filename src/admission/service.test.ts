@@ -1,0 +1,91 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../config/load.js';
+import { silentLogger } from '../log.js';
+import { registerAdmissionMetrics } from '../metrics/admission.js';
+import { SnapshotCache } from '../snapshot/cache.js';
+import type { EniView } from '../snapshot/types.js';
+import { FileStore } from '../store/file.js';
+import { eni, snapshotOf, subnetView } from '../../test/helpers/world.js';
+import { AdmissionService } from './service.js';
+
+const T0 = Date.parse('2026-04-12T07:00:00.000Z');
+const ENIS = 20_000;
+let dir: string;
+let store: FileStore;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'glue-eni-service-'));
+  store = await FileStore.open({ dataDir: dir, clock: { now: () => T0 }, logger: silentLogger });
+});
+afterAll(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Glue ENIs attached an hour before T0, in a list that throws once more than `reads.limit` elements are read. */
+function guardedEnis(count: number) {
+  const list = Array.from({ length: count }, (_, i) => eni(`eni-${i.toString(16).padStart(8, '0')}`, 'in-use', T0 - 3_600_000 + (i % 600) * 1000));
+  const reads = { n: 0, limit: Number.POSITIVE_INFINITY };
+  const proxy = new Proxy(list, {
+    get(target, key, receiver) {
+      if (typeof key === 'string' && /^\d+$/.test(key) && ++reads.n > reads.limit) throw new Error('ENI list read after the snapshot arrived');
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  return { enis: proxy as EniView[], reads };
+}
+
+describe('AdmissionService cost with many ENIs and reservations', () => {
+  it('reads a snapshot\'s ENIs when it arrives, never per /admit nor per scrape; a scrape computes the status once', async () => {
+    const config = parseConfig(
+      {
+        subnets: [{ id: 'subnet-0a', name: 'big' }, { id: 'subnet-0b', name: 'forecasted' }],
+        sample: { schedule: '* * * * *', maxAgeSeconds: 3600 },
+        admission: { subnets: { forecasted: { policy: 'forecast' } } },
+        dataDir: dir,
+      },
+      {},
+    );
+    const big = guardedEnis(ENIS);
+    const other = guardedEnis(ENIS);
+    const view = (subnetId: string, name: string, g: ReturnType<typeof guardedEnis>) => {
+      const v = subnetView({ subnetId, name, prefix: 16, lingering: 0 });
+      return { ...v, enis: g.enis, totalEnis: ENIS, inUse: ENIS, used: ENIS, free: v.usable - ENIS, awsAvailable: v.usable - ENIS };
+    };
+    const cache = new SnapshotCache(() => 0);
+    let now = T0;
+    const service = new AdmissionService({ cache, config, store, clock: { now: () => now }, logger: silentLogger });
+    service.start();
+    cache.set(snapshotOf([view('subnet-0a', 'big', big), view('subnet-0b', 'forecasted', other)], { takenAt: T0, completedMono: 0, glueKnown: true }));
+    await service.idle();
+    // From here on, a read of either list fails the request that makes it.
+    big.reads.limit = big.reads.n;
+    other.reads.limit = other.reads.n;
+
+    const registry = new Registry();
+    registerAdmissionMetrics(registry, { service, store });
+    let peeks = 0;
+    const peek = store.peekReservations.bind(store);
+    store.peekReservations = (id) => (peeks++, peek(id));
+
+    for (let i = 0; i < 600; i++) {
+      now += 10;
+      const out = await service.admit({ subnet: i % 2 ? 'big' : 'forecasted', workers: 1 + (i % 3), dag_run_id: `run-${i}` });
+      expect(out.decision.admit).toBe(true);
+      if (i % 100 === 0) await registry.metrics();
+    }
+    peeks = 0;
+    const text = await registry.metrics();
+    // One status per scrape: each subnet's ledger read once, not once per collector (four read it).
+    expect(peeks).toBe(2);
+    // 300 admissions per subnet of 1, 2 or 3 workers, none visible: all reserved.
+    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="big"\} 600/);
+    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0b",subnet="forecasted"\} 600/);
+    expect(big.reads.n).toBe(big.reads.limit);
+    expect(other.reads.n).toBe(other.reads.limit);
+  });
+});

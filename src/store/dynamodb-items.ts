@@ -1,0 +1,94 @@
+// Records ↔ DynamoDB items: the one place that knows how the store lays out its table (the seeds'
+// glue-eni-observations, key subnet_id + observed_at).
+//   observation: subnet_id = <subnet>,          observed_at = <ISO ms>#<uniq>, expires_at = TTL (epoch s)
+//   ledger:      subnet_id = ledger#<subnet>,   observed_at = "ledger", version (N), reservations (S, JSON)
+import type { AttributeValue } from '../aws/sdk.js';
+import type { Logger } from '../log.js';
+import { reservationSchema } from './records.js';
+import { observationFromRecord, type Observation, type ObservationRecord, type Reservation } from './types.js';
+
+export type Item = Record<string, AttributeValue>;
+
+const LEDGER_SORT = 'ledger';
+
+/** A key no item ever has: reading it tells whether DynamoDB answers, nothing more. */
+export const PROBE_KEY: Item = { subnet_id: { S: 'probe' }, observed_at: { S: 'probe' } };
+
+export function observationItem(rec: ObservationRecord): Item {
+  const item: Item = {
+    subnet_id: { S: rec.subnet_id },
+    observed_at: { S: `${rec.observed_at}#${rec.uniq}` },
+    total_enis: { N: String(rec.total_enis) },
+    in_use: { N: String(rec.in_use) },
+    available: { N: String(rec.available) },
+    tail: { N: String(rec.tail) },
+    decision: { S: rec.decision },
+    expires_at: { N: String(rec.expires_at) },
+  };
+  if (rec.lingering !== undefined) item.lingering = { N: String(rec.lingering) };
+  if (rec.dag_run_id !== undefined) item.dag_run_id = { S: rec.dag_run_id };
+  return item;
+}
+
+export function observationFromItem(item: Item): Observation {
+  const sort = item.observed_at?.S ?? '';
+  const hash = sort.indexOf('#');
+  const num = (k: string): number => Number(item[k]?.N ?? '0');
+  const rec: ObservationRecord = {
+    subnet_id: item.subnet_id?.S ?? '',
+    observed_at: hash >= 0 ? sort.slice(0, hash) : sort,
+    uniq: hash >= 0 ? sort.slice(hash + 1) : '',
+    total_enis: num('total_enis'),
+    in_use: num('in_use'),
+    available: num('available'),
+    tail: num('tail'),
+    decision: (item.decision?.S ?? 'wait') as ObservationRecord['decision'],
+    expires_at: num('expires_at'),
+  };
+  if (item.lingering?.N !== undefined) rec.lingering = Number(item.lingering.N);
+  if (item.dag_run_id?.S !== undefined) rec.dag_run_id = item.dag_run_id.S;
+  return observationFromRecord(rec);
+}
+
+/** Sort key of an observation: the same order as the table's range key. */
+export function observationSortKey(o: Observation): string {
+  return `${new Date(o.observedAt).toISOString()}#${o.uniq}`;
+}
+
+/** One subnet's reservation ledger and the version its conditional writes check. */
+export interface Ledger {
+  version: number;
+  reservations: Reservation[];
+}
+
+export function ledgerKey(subnetId: string): Item {
+  return { subnet_id: { S: `ledger#${subnetId}` }, observed_at: { S: LEDGER_SORT } };
+}
+
+export function ledgerItem(subnetId: string, version: number, reservations: Reservation[]): Item {
+  return { ...ledgerKey(subnetId), version: { N: String(version) }, reservations: { S: JSON.stringify(reservations) } };
+}
+
+/** A ledger item read back (none: the empty ledger, version 0). The table is shared input: see `validLedger`. */
+export function ledgerFromItem(subnetId: string, item: Item | undefined, logger: Logger): Ledger {
+  if (!item) return { version: 0, reservations: [] };
+  return { version: Number(item.version?.N ?? '0'), reservations: validLedger(subnetId, item.reservations?.S ?? '[]', logger) };
+}
+
+/** The ledger's reservations that pass the schema; the others are logged and left out of every decision. */
+function validLedger(subnetId: string, text: string, logger: Logger): Reservation[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    logger.warn({ subnet_id: subnetId, err: (err as Error).message }, 'DynamoDB reservation ledger is not JSON: ignored');
+    return [];
+  }
+  const out: Reservation[] = [];
+  (Array.isArray(raw) ? raw : []).forEach((r, index) => {
+    const p = reservationSchema.safeParse(r);
+    if (p.success) out.push(p.data);
+    else logger.warn({ subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') }, 'DynamoDB reservation ledger: invalid reservation ignored');
+  });
+  return out;
+}
