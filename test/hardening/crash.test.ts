@@ -2,7 +2,7 @@
 // /admit (GET and POST), kill -9 at a random point in every round, restart on the same dataDir. Every answer
 // a client received is a promise: its observation and its reservation must be on disk after any crash, and
 // the store must open again, also after a torn last record.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
@@ -44,23 +44,12 @@ let current: ServeProc | undefined;
 
 beforeAll(async () => {
   dataDir = f.dir;
-  configPath = join(dataDir, 'config.yml');
-  writeFileSync(
-    configPath,
-    [
-      'region: us-east-1',
-      `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
-      'subnets:',
-      '  - {id: subnet-0a1, name: critical}',
-      '  - {id: subnet-0b2}',
-      '  - {id: subnet-0c3}',
-      `dataDir: "${join(dataDir, 'data')}"`,
-      // Samples every 2 s keep reservation housekeeping writing while clients are poking.
-      'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 3600}',
-      'admission: {reservationTtlSeconds: 1800}',
-      '',
-    ].join('\n'),
-  );
+  // Samples every 2 s (the fixture's schedule) keep reservation housekeeping writing while clients are poking.
+  configPath = f.config('config', {
+    subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}', '{id: subnet-0c3}'],
+    dataDir: join(dataDir, 'data'),
+    extra: ['admission: {reservationTtlSeconds: 1800}'],
+  });
   port = await freePort();
 });
 

@@ -258,6 +258,15 @@ export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL')
 
 // ---- one simulator, one temp dir, every process cleaned up ------------------------------------------------
 
+export interface ConfigOptions {
+  schedule?: string;
+  level?: string;
+  /** YAML flow mappings, one a subnet. */
+  subnets?: string[];
+  dataDir?: string;
+  extra?: string[];
+}
+
 export interface SimFixture {
   sim: RunningSimulator;
   dir: string;
@@ -265,8 +274,11 @@ export interface SimFixture {
   procs: ServeProc[];
   /** Closed after the file's tests. */
   closers: { close(): Promise<void> }[];
-  /** A `serve` config on the simulator, one subnet, written to `<dir>/<name>.yml`, data in `<dir>/<name>-data`. */
-  config(name: string, o?: { schedule?: string; level?: string }): string;
+  /**
+   * A `serve` config on the simulator written to `<dir>/<name>.yml`: by default one subnet (critical), data in
+   * `<dir>/<name>-data`, a sample every 2 s; `extra` lines are appended as they are.
+   */
+  config(name: string, o?: ConfigOptions): string;
 }
 
 /**
@@ -287,10 +299,11 @@ export function simFixture(prefix: string, opts: { startAt?: string } = {}): Sim
           'region: us-east-1',
           `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
           'subnets:',
-          '  - {id: subnet-0a1, name: critical}',
-          `dataDir: "${join(f.dir, `${name}-data`)}"`,
+          ...(o.subnets ?? ['{id: subnet-0a1, name: critical}']).map((s) => `  - ${s}`),
+          `dataDir: "${o.dataDir ?? join(f.dir, `${name}-data`)}"`,
           `sample: {schedule: "${o.schedule ?? '*/2 * * * * *'}", maxAgeSeconds: 3600}`,
           `log: {level: ${o.level ?? 'info'}}`,
+          ...(o.extra ?? []),
           '',
         ].join('\n'),
       );

@@ -26,24 +26,8 @@ afterEach(async () => {
   for (const p of procs.splice(0)) await killProc(p);
 });
 
-function writeConfig(name: string, dataDir: string): string {
-  const path = join(f.dir, `${name}.yml`);
-  writeFileSync(
-    path,
-    [
-      'region: us-east-1',
-      `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
-      'subnets:',
-      '  - {id: subnet-0a1, name: critical}',
-      '  - {id: subnet-0b2}',
-      `dataDir: "${dataDir}"`,
-      'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 3600}',
-      'admission: {policy: static, staticBuffer: 0}',
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
+const writeConfig = (name: string, dataDir: string) =>
+  f.config(name, { subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}'], dataDir, extra: ['admission: {policy: static, staticBuffer: 0}'] });
 
 async function serve(config: string, fileSizeLimitKb?: number): Promise<ServeProc> {
   const port = await freePort();
