@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
 import { startExporter, type RunningExporter } from '../src/server.js';
 import { parseScenario, startSimulator, type RunningSimulator } from '../src/sim/index.js';
-import { useSimCredentials } from './hardening/helpers.js';
 import { captureLogger } from './helpers/log-capture.js';
+import { useSimCredentials } from './helpers/sim-env.js';
 
 const scenario = parseScenario({
   start: '2026-04-06T06:00:00Z',

@@ -8,24 +8,13 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { SIM_ENV, useSimCredentials } from '../helpers/sim-env.js';
 import { CLI, ROOT } from '../helpers/paths.js';
 import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
 export { CLI, ROOT } from '../helpers/paths.js';
 export const SCENARIO = join(ROOT, 'scenarios', 'seed-split.yml');
-
-/** Dummy credentials for the SDK against the simulator or nock; no real AWS is ever reached. */
-export const SIM_ENV = {
-  AWS_ACCESS_KEY_ID: 'AKIDHARDENINGTEST',
-  AWS_SECRET_ACCESS_KEY: 'hardening/secret/not-a-real-key',
-  AWS_REGION: 'us-east-1',
-  AWS_EC2_METADATA_DISABLED: 'true',
-};
-
-export function useSimCredentials(): void {
-  Object.assign(process.env, SIM_ENV);
-}
 
 export interface RawResponse {
   status: number;
@@ -135,6 +124,7 @@ export function rawConnection(base: string, first: string): RawConnection {
 }
 
 // The shared pieces, for the hardening tests that import them from this kit.
+export { SIM_ENV, useSimCredentials } from '../helpers/sim-env.js';
 export { freePort } from '../helpers/net.js';
 export { sleep, waitFor, within } from '../helpers/wait.js';
 
