@@ -34,6 +34,8 @@ const { values } = parseArgs({
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const children = [];
+// Should the bench die on an error, its children must not outlive it (they hold ports and a core).
+process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 // Extra node flags for the exporter's and simulator's processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 const nodeArgs = (process.env.GLUE_ENI_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const cli = (args, env = process.env) => {
