@@ -55,7 +55,12 @@ describe('glue-eni-exporter CLI', () => {
         `region: us-east-1\nendpoints: {ec2: "${sim.url}", glue: "${sim.url}"}\nsubnets:\n  - {id: subnet-0a1, name: critical}\nsample: {schedule: "* * * * * *"}\ndataDir: ${join(tmp, 'data')}\n`,
       );
       const proc = start(['serve', '--config', config, '--listen', `127.0.0.1:${port}`], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
-      const ready = await waitFor('ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 ? true : undefined), 15_000, 250);
+      const ready = await waitFor(
+        'ready',
+        async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 ? true : undefined),
+        15_000,
+        250,
+      );
       expect(ready).toBe(true);
       const { samples } = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
       expect(select(samples, 'glue_eni_subnet_usable_ips', { subnet_id: 'subnet-0a1', subnet: 'critical' })[0].value).toBe(59);

@@ -13,7 +13,8 @@ const MIN = 60_000;
 const T = Date.UTC(2026, 3, 6);
 const WEEK = bypassHorizonMs(7);
 
-const reservation = (workers: number, createdAt: number): Reservation => records.reservation(`${S}.r${createdAt}`, createdAt, { subnetId: S, workers });
+const reservation = (workers: number, createdAt: number): Reservation =>
+  records.reservation(`${S}.r${createdAt}`, createdAt, { subnetId: S, workers });
 
 /** A Glue ENI attached at `at` (or not yet, when undefined). */
 const glue = (id: string, at?: number): EniView => eni(id, 'in-use', at);

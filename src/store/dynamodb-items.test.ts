@@ -6,7 +6,14 @@ import { observationToRecord, type Observation, type Reservation } from './types
 import { observation, reservation } from '../../test/helpers/records.js';
 
 const now = Date.parse('2026-04-12T07:00:00.000Z');
-const obs: Observation = observation(now, { uniq: 'u1', available: 5, lingering: 2, dagRunId: 'run-1', decision: 'admit', expiresAt: now + 86_400_000 });
+const obs: Observation = observation(now, {
+  uniq: 'u1',
+  available: 5,
+  lingering: 2,
+  dagRunId: 'run-1',
+  decision: 'admit',
+  expiresAt: now + 86_400_000,
+});
 const resv: Reservation = reservation('subnet-0a.0000aaaa', now, { workers: 4 });
 
 describe('DynamoDB items', () => {

@@ -40,7 +40,8 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-const obs = (i: number, over: Partial<Observation> = {}): Observation => observation(now, { observedAt: now + i, uniq: `u${i}`, available: i, ...over });
+const obs = (i: number, over: Partial<Observation> = {}): Observation =>
+  observation(now, { observedAt: now + i, uniq: `u${i}`, available: i, ...over });
 const resv = (id: string, over: Partial<Reservation> = {}): Reservation => reservation(`subnet-0a.${id}`, now, over);
 
 describe('DynamoStore against dynalite', () => {

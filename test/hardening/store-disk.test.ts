@@ -27,7 +27,11 @@ afterEach(async () => {
 });
 
 const writeConfig = (name: string, dataDir: string) =>
-  f.config(name, { subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}'], dataDir, extra: ['admission: {policy: static, staticBuffer: 0}'] });
+  f.config(name, {
+    subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}'],
+    dataDir,
+    extra: ['admission: {policy: static, staticBuffer: 0}'],
+  });
 
 async function serve(config: string, fileSizeLimitKb?: number): Promise<ServeProc> {
   const port = await freePort();

@@ -36,7 +36,15 @@ export function eni(id: string, status: string, attachTime?: number, owner: 'glu
 }
 
 function rawEniOf(e: EniView, subnetId: string): RawEni {
-  const raw: RawEni = { id: e.id, subnetId, status: e.status, description: e.description, requesterManaged: false, privateIpCount: e.addresses, ipv4PrefixCount: 0 };
+  const raw: RawEni = {
+    id: e.id,
+    subnetId,
+    status: e.status,
+    description: e.description,
+    requesterManaged: false,
+    privateIpCount: e.addresses,
+    ipv4PrefixCount: 0,
+  };
   if (e.attachTime !== undefined) raw.attachTime = e.attachTime;
   return raw;
 }
