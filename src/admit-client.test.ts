@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotOf, subnetView } from './admission/fixtures.js';
+import { snapshotOf, subnetView } from '../test/helpers/world.js';
 import { runAdmit, type AdmitIo } from './admit-client.js';
 import { parseConfig } from './config/load.js';
 import { silentLogger } from './log.js';

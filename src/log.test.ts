@@ -1,17 +1,12 @@
 // Log destinations that fail or stall drop lines and count them; they never throw, block or grow without bound.
 import { closeSync, openSync } from 'node:fs';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createLogger, FdLogDestination, StreamLogDestination } from './log.js';
 
 const line = (i: number) => `${JSON.stringify({ level: 30, i, msg: 'x'.repeat(200) })}\n`;
-const until = async (what: string, ok: () => boolean, ms = 5_000) => {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
+/** How long a destination may take to drain, polled often: the waits below are on in-process timers. */
+const DRAIN = { timeout: 5_000, interval: 10 };
 
 describe('FdLogDestination', () => {
   it('drops and counts every line a failing device refuses (/dev/full: ENOSPC), with one notice, within its backlog', async () => {
@@ -25,7 +20,7 @@ describe('FdLogDestination', () => {
         expect(dest.bufferedBytes).toBeLessThanOrEqual(16 * 1024);
       }
       // Every line is accounted for once the retries have run through the backlog.
-      await until('the backlog to drain into drops', () => dest.dropped === 2_000);
+      await vi.waitFor(() => expect(dest.dropped).toBe(2_000), DRAIN);
       // The burst outran the first write (backlog full), then the write failed: one notice per cause, the failure reported.
       expect(dest.failing).toBe('ENOSPC');
       expect(notices.map((n) => JSON.parse(n) as Record<string, unknown>)).toEqual([
@@ -33,7 +28,7 @@ describe('FdLogDestination', () => {
         expect.objectContaining({ level: 40, cause: 'ENOSPC', msg: expect.stringContaining('dropping log lines') }),
       ]);
     } finally {
-      await until('the last write to return', () => !(dest as unknown as { writing: boolean }).writing);
+      await vi.waitFor(() => expect((dest as unknown as { writing: boolean }).writing).toBe(false), DRAIN);
       closeSync(fd);
     }
   });
@@ -67,7 +62,7 @@ describe('StreamLogDestination', () => {
       stalled.shift()!();
       await new Promise((r) => setImmediate(r));
     }
-    await until('the gap notice', () => out.some((l) => l.includes('accepts writes again')));
+    await vi.waitFor(() => expect(out.some((l) => l.includes('accepts writes again'))).toBe(true), DRAIN);
     const lines = out.join('').split('\n').filter(Boolean);
     expect(lines).toHaveLength(kept + 1);
     expect(JSON.parse(lines.at(-1)!)).toMatchObject({ cause: 'backlog full', log_lines_dropped_total: dest.dropped });

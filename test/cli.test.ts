@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulator } from '../src/sim/index.js';
-import { freePort } from './bundle/helpers.js';
+import { freePort } from './helpers/net.js';
+import { CLI } from './helpers/paths.js';
 import { parseExposition, select } from './helpers/prom.js';
+import { sleep, waitFor } from './helpers/wait.js';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli.js');
 const tmp = mkdtempSync(join(tmpdir(), 'cli-'));
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -26,16 +27,6 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}) {
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   return { child, output: () => out };
-}
-
-async function poll<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 describe('glue-eni-exporter CLI', () => {
@@ -64,13 +55,18 @@ describe('glue-eni-exporter CLI', () => {
         `region: us-east-1\nendpoints: {ec2: "${sim.url}", glue: "${sim.url}"}\nsubnets:\n  - {id: subnet-0a1, name: critical}\nsample: {schedule: "* * * * * *"}\ndataDir: ${join(tmp, 'data')}\n`,
       );
       const proc = start(['serve', '--config', config, '--listen', `127.0.0.1:${port}`], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
-      const ready = await poll('ready', async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 ? true : undefined), 15_000);
+      const ready = await waitFor(
+        'ready',
+        async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 ? true : undefined),
+        15_000,
+        250,
+      );
       expect(ready).toBe(true);
       const { samples } = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
       expect(select(samples, 'glue_eni_subnet_usable_ips', { subnet_id: 'subnet-0a1', subnet: 'critical' })[0].value).toBe(59);
       // Slow AWS: the next sample is in flight when SIGTERM arrives; it finishes, then the process exits 0.
       sim.setFaults({ latencyMs: 1500 });
-      await new Promise((r) => setTimeout(r, 1200));
+      await sleep(1200);
       proc.child.kill('SIGTERM');
       const [code] = (await once(proc.child, 'exit')) as [number | null];
       expect(code).toBe(0);
@@ -83,7 +79,7 @@ describe('glue-eni-exporter CLI', () => {
   it('demo (the default scenario) shows every scenario subnet with ENIs in both states within a minute', async () => {
     const port = await freePort();
     const proc = start(['demo', '--listen', `127.0.0.1:${port}`]);
-    const subnets = await poll(
+    const subnets = await waitFor(
       'every subnet with in-use and available ENIs',
       async () => {
         const { samples } = parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
@@ -96,6 +92,7 @@ describe('glue-eni-exporter CLI', () => {
         return info.length > 0 && both.length === info.length ? info.map((i) => i.labels.subnet) : undefined;
       },
       60_000,
+      250,
     );
     expect(subnets).toEqual(['shared']);
     expect(proc.output()).toContain('/metrics');

@@ -2,29 +2,12 @@
 // cap are refused before parsing at start-up, by check-config and on SIGHUP, where the process must keep
 // answering while it refuses (a 1 MB file of 40,000 keys used to block its event loop for 10 s).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../src/sim/index.js';
-import { assertBuilt, CLI, freePort, killProc, rawRequest, SCENARIO, SIM_ENV, sleep, startServe, useSimCredentials, waitFor, type ServeProc } from './hardening/helpers.js';
+import { describe, expect, it } from 'vitest';
+import { CLI, freePort, rawRequest, SIM_ENV, simFixture, sleep, startServe, waitReady } from './hardening/helpers.js';
 
-let dir: string;
-let sim: RunningSimulator;
-const procs: ServeProc[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  dir = mkdtempSync(join(tmpdir(), 'config-cli-'));
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
-});
-
-afterAll(async () => {
-  for (const p of procs) await killProc(p);
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const f = simFixture('config-cli');
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...SIM_ENV } });
@@ -34,10 +17,10 @@ const CAP = 'over the 256 KiB (262144 bytes) limit for a config file; refused be
 function configText(extra = ''): string {
   return [
     'region: us-east-1',
-    `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
+    `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
     'subnets:',
     '  - {id: subnet-0a1, name: critical}',
-    `dataDir: "${join(dir, 'data')}"`,
+    `dataDir: "${join(f.dir, 'data')}"`,
     'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 600}',
     extra,
   ].join('\n');
@@ -51,7 +34,7 @@ function bigConfigText(): string {
 
 describe('check-config', () => {
   it('prints the interval of an uneven schedule (its longest gap) and the max age it implies', () => {
-    const file = join(dir, 'uneven.yml');
+    const file = join(f.dir, 'uneven.yml');
     writeFileSync(file, 'subnets: [{id: subnet-0a1}]\nsample: {schedule: "*/50 * * * * *"}\n');
     const r = run('check-config', file);
     expect(r.stderr).toBe('');
@@ -60,7 +43,7 @@ describe('check-config', () => {
   });
 
   it('refuses a file over the size cap, naming the cap; so does serve at start-up', () => {
-    const file = join(dir, 'big.yml');
+    const file = join(f.dir, 'big.yml');
     writeFileSync(file, bigConfigText());
     expect(statSync(file).size).toBeGreaterThan(1_000_000);
     const check = run('check-config', file);
@@ -74,11 +57,11 @@ describe('check-config', () => {
 
 describe('SIGHUP with a file over the size cap', () => {
   it('refuses it naming the cap, keeps the running config, and keeps answering /-/healthy meanwhile', async () => {
-    const file = join(dir, 'reload.yml');
+    const file = join(f.dir, 'reload.yml');
     writeFileSync(file, configText());
     const p = startServe({ config: file, port: await freePort() });
-    procs.push(p);
-    await waitFor('ready', async () => ((await rawRequest(p.url, { method: 'GET', path: '/-/ready' })).status === 200 ? true : undefined), 30_000);
+    f.procs.push(p);
+    await waitReady(p, 30_000);
 
     writeFileSync(file, bigConfigText());
     p.child.kill('SIGHUP');

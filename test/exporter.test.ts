@@ -25,6 +25,7 @@ import {
   type EniFixture,
 } from './helpers/aws-wire.js';
 import { parseExposition, select, value } from './helpers/prom.js';
+import { useSimCredentials } from './helpers/sim-env.js';
 
 const GLUE_DESC = 'Attached to Glue using role: arn:aws:iam::111122223333:role/glue-etl';
 const A = 'subnet-0aaa';
@@ -56,9 +57,7 @@ const get = async (path: string) => {
 const scrape = async () => parseExposition((await get('/metrics')).text);
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
-  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  useSimCredentials();
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith('127.0.0.1:') && !host.endsWith(':45201') && !host.endsWith(':45202'));
   mockEc2((call) => {

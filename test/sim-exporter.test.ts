@@ -9,6 +9,7 @@ import { silentLogger } from '../src/log.js';
 import { startExporter, type RunningExporter } from '../src/server.js';
 import { loadScenarioFile, startSimulator, type RunningSimulator } from '../src/sim/index.js';
 import { parseExposition, select, value } from './helpers/prom.js';
+import { useSimCredentials } from './helpers/sim-env.js';
 
 const scenario = loadScenarioFile('scenarios/seed-split.yml');
 const dataDir = mkdtempSync(join(tmpdir(), 'sim-exporter-'));
@@ -17,8 +18,7 @@ let exporter: RunningExporter;
 const seen = { inUse: 0, available: 0, lingering: 0, activeWorkers: 0 };
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = 'test';
-  process.env.AWS_SECRET_ACCESS_KEY = 'test';
+  useSimCredentials();
   // Speed 0: virtual time moves only when the test says so.
   sim = await startSimulator({ scenario, speed: 0, startAt: scenario.demoStart ?? scenario.start });
   const config = demoConfig(scenario, sim.url, dataDir, '0 0 1 1 *');

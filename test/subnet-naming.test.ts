@@ -5,13 +5,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/config/load.js';
-import { createLogger } from '../src/log.js';
 import { startExporter, type RunningExporter } from '../src/server.js';
 import { parseScenario, startSimulator, type RunningSimulator } from '../src/sim/index.js';
-import { useSimCredentials } from './hardening/helpers.js';
+import { captureLogger } from './helpers/log-capture.js';
+import { useSimCredentials } from './helpers/sim-env.js';
 
 const scenario = parseScenario({
   start: '2026-04-06T06:00:00Z',
@@ -37,13 +36,7 @@ const scenario = parseScenario({
 });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'subnet-naming-'));
-const logLines: Record<string, unknown>[] = [];
-const logSink = new Writable({
-  write(chunk: Buffer, _enc, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { logger, lines: logLines } = captureLogger('warn');
 let sim: RunningSimulator;
 let exporter: RunningExporter;
 
@@ -66,7 +59,7 @@ beforeAll(async () => {
     },
     {},
   );
-  exporter = await startExporter({ config, listen: '127.0.0.1:0', logger: createLogger('warn', logSink), clock: sim.clock });
+  exporter = await startExporter({ config, listen: '127.0.0.1:0', logger, clock: sim.clock });
   expect(await exporter.firstSample).toBe(true);
   // More samples: the warning about each refused name must not repeat.
   for (let i = 0; i < 3; i++) {

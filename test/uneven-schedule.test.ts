@@ -3,12 +3,12 @@
 // longest gap). The cache runs on a fake monotonic clock; samples land when the schedule fires.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { snapshotOf, subnetView } from '../src/admission/fixtures.js';
+import { listenLocal } from './helpers/net.js';
+import { snapshotOf, subnetView } from './helpers/world.js';
 import { AdmissionService } from '../src/admission/service.js';
 import { parseConfig } from '../src/config/load.js';
 import { createAdmitRouter } from '../src/http/admit.js';
@@ -43,10 +43,7 @@ beforeAll(async () => {
     version: 'test',
     routers: [createAdmitRouter({ cache, config, service, logger: silentLogger })],
   });
-  server = await new Promise<Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-  });
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ server, url } = await listenLocal(app));
 });
 
 afterAll(async () => {

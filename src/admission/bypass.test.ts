@@ -5,16 +5,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from './types.js';
 import { BypassMemory, bypassHorizonMs, learnedMargin } from './bypass.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
+import * as records from '../../test/helpers/records.js';
 
 const S = 'subnet-0a1';
 const MIN = 60_000;
 const T = Date.UTC(2026, 3, 6);
 const WEEK = bypassHorizonMs(7);
 
-function reservation(workers: number, createdAt: number): Reservation {
-  return { id: `${S}.r${createdAt}`, subnetId: S, workers, createdAt, expiresAt: createdAt + 5 * MIN, retainUntil: createdAt + 10 * MIN };
-}
+const reservation = (workers: number, createdAt: number): Reservation =>
+  records.reservation(`${S}.r${createdAt}`, createdAt, { subnetId: S, workers });
 
 /** A Glue ENI attached at `at` (or not yet, when undefined). */
 const glue = (id: string, at?: number): EniView => eni(id, 'in-use', at);

@@ -3,7 +3,8 @@ import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from './types.js';
 import { unseenWorkers, type ForecastInput } from './forecast.js';
 import { decide, defaultPolicySettings } from './policy.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
+import * as records from '../../test/helpers/records.js';
 
 const settings = { ...defaultPolicySettings, policy: 'forecast' as const, minBuffer: 10 };
 /** The forecast policy through decide(), the entry point /admit and the backtest call. */
@@ -22,9 +23,8 @@ function input(over: Partial<ForecastInput> = {}): ForecastInput {
   };
 }
 
-function reservation(id: string, workers: number, createdAt: number, over: Partial<Reservation> = {}): Reservation {
-  return { id, subnetId: 'subnet-0a1', workers, createdAt, expiresAt: createdAt + 300_000, retainUntil: createdAt + 600_000, ...over };
-}
+const reservation = (id: string, workers: number, createdAt: number, over: Partial<Reservation> = {}): Reservation =>
+  records.reservation(id, createdAt, { subnetId: 'subnet-0a1', workers, ...over });
 
 describe('forecast policy', () => {
   it('does not count the tail that free already excludes: admits where rolling-max waits', () => {

@@ -2,18 +2,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import { isLive, type Reservation } from './types.js';
-import { eni } from './fixtures.js';
+import { eni } from '../../test/helpers/world.js';
 import { attachIndex, claims, coverage, reservedWorkers, type AccountedEni } from './reservations.js';
+import { reservation } from '../../test/helpers/records.js';
 
-const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation => ({
-  id,
-  subnetId: 'subnet-0a',
-  workers,
-  createdAt,
-  expiresAt: createdAt + 300_000,
-  retainUntil: createdAt + 600_000,
-  ...extra,
-});
+const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation =>
+  reservation(id, createdAt, { workers, ...extra });
 
 describe('coverage', () => {
   it('apportions Glue ENIs attached after creation, oldest reservation first', () => {

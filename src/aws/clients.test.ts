@@ -10,8 +10,6 @@ import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { apiName, createAwsClients, createDynamoClient, DYNAMODB_TIMEOUTS, instrumentClient } from './clients.js';
 import { dynamoDbSdk } from './sdk.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const EC2_URL = 'http://127.0.0.1:45101';
 const GLUE_URL = 'http://127.0.0.1:45102';
 

@@ -10,8 +10,6 @@ import type { RawEni } from './types.js';
 import { XMLNS, ec2ErrorXml, eniXml, enisPageXml } from '../../test/helpers/aws-wire.js';
 import { parseScenario, startSimulator, type RunningSimulator } from '../sim/index.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 /** A local EC2 endpoint that answers every request with the current body and status. */
 let server: Server;
 let endpoint: string;

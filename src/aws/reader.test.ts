@@ -27,8 +27,6 @@ import {
   emptyGlue,
 } from '../../test/helpers/aws-wire.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const NOW = Date.parse('2026-04-09T07:03:00Z');
 const HOUR = 3_600_000;
 

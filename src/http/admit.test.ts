@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eni, snapshotOf, subnetView, type SubnetSpec } from '../admission/fixtures.js';
+import { listenLocal } from '../../test/helpers/net.js';
+import { eni, snapshotOf, subnetView, type SubnetSpec } from '../../test/helpers/world.js';
 import { AdmissionService } from '../admission/service.js';
 import { parseConfig, type Config } from '../config/load.js';
 import { silentLogger } from '../log.js';
@@ -19,8 +20,6 @@ import { FileStore } from '../store/file.js';
 import { initStore } from '../store/index.js';
 import type { AdmissionStore } from '../store/types.js';
 import { createAdmitRouter } from './admit.js';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const TOKEN = 'correct-horse-battery-staple';
 const A = 'subnet-0a';
@@ -67,14 +66,9 @@ async function instance(store: AdmissionStore, cfg: Config, cache?: SnapshotCach
   registerAdmissionMetrics(registry, { service, store });
   app.get('/metrics', async (_req, res) => void res.type('text/plain').send(await registry.metrics()));
   app.use(createAdmitRouter({ cache, config: cfg, service, logger: silentLogger }));
-  const server = await new Promise<Server>((r) => {
-    const s = app.listen(0, '127.0.0.1', () => r(s));
-    // Longer than any test: the client drops an idle socket first, so a long synchronous step in the test
-    // cannot make the server close one the client is about to reuse (ECONNRESET).
-    s.keepAliveTimeout = 120_000;
-  });
+  const { server, url } = await listenLocal(app);
   servers.push(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, cache, service, store, registry, mono };
+  return { url, cache, service, store, registry, mono };
 }
 
 function setSnapshot(i: Instance, subnets = [subnetA()], glueKnown = true): void {

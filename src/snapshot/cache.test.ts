@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { snapshotOf, subnetView } from '../admission/fixtures.js';
+import { snapshotOf, subnetView } from '../../test/helpers/world.js';
 import { SnapshotCache } from './cache.js';
 
 const cacheOf = (...subnets: { subnetId: string; name?: string }[]) => {

@@ -3,21 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log.js';
 import { ledgerFromItem, ledgerItem, ledgerKey, observationFromItem, observationItem, observationSortKey } from './dynamodb-items.js';
 import { observationToRecord, type Observation, type Reservation } from './types.js';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 const now = Date.parse('2026-04-12T07:00:00.000Z');
-const obs: Observation = {
-  subnetId: 'subnet-0a',
-  observedAt: now,
+const obs: Observation = observation(now, {
   uniq: 'u1',
-  totalEnis: 40,
-  inUse: 30,
   available: 5,
   lingering: 2,
   dagRunId: 'run-1',
   decision: 'admit',
   expiresAt: now + 86_400_000,
-};
-const resv: Reservation = { id: 'subnet-0a.0000aaaa', subnetId: 'subnet-0a', workers: 4, createdAt: now, expiresAt: now + 300_000, retainUntil: now + 600_000 };
+});
+const resv: Reservation = reservation('subnet-0a.0000aaaa', now, { workers: 4 });
 
 describe('DynamoDB items', () => {
   it('an observation survives the round trip, optional fields included or left out; its range key sorts by time', () => {

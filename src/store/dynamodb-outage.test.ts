@@ -6,15 +6,14 @@ import type { Server } from 'node:http';
 import { createServer, connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { silentLogger } from '../log.js';
 import { initDynamoTable } from './dynamodb-init.js';
 import { journalFile } from './dynamodb-outbox.js';
 import { DynamoStore } from './dynamodb.js';
 import { StoreUnreachableError, type Observation, type Reservation, type TransactPlan } from './types.js';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 // The SDK only through src/aws/, as everywhere outside it.
 const { DynamoDBClient: Client, QueryCommand } = dynamoDbSdk();
@@ -68,7 +67,6 @@ class SwitchProxy {
   }
 }
 
-const DAY = 86_400_000;
 const TABLE = 'glue-eni-outage';
 const SUBNET = 'subnet-0d';
 const now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -123,16 +121,7 @@ afterAll(async () => {
 let seq = 0;
 const obs = (available: number, subnetId = SUBNET): Observation => {
   const i = seq++;
-  return {
-    subnetId,
-    observedAt: now + i,
-    uniq: `o${String(i).padStart(4, '0')}`,
-    totalEnis: 40,
-    inUse: 30,
-    available,
-    decision: 'wait',
-    expiresAt: now + 30 * DAY,
-  };
+  return observation(now, { subnetId, observedAt: now + i, uniq: `o${String(i).padStart(4, '0')}`, available });
 };
 const sortKey = (o: Observation) => `${new Date(o.observedAt).toISOString()}#${o.uniq}`;
 
@@ -143,7 +132,7 @@ const planFor =
     const taken = reservations.reduce((n, r) => n + r.workers, 0);
     const admit = taken + workers <= budget;
     const add: Reservation | undefined = admit
-      ? { id: `${o.subnetId}.${o.uniq.padStart(8, '0').replace(/o/g, 'a')}`, subnetId: o.subnetId, workers, createdAt: now, expiresAt: now + 300_000, retainUntil: now + 600_000 }
+      ? reservation(`${o.subnetId}.${o.uniq.padStart(8, '0').replace(/o/g, 'a')}`, now, { subnetId: o.subnetId, workers })
       : undefined;
     return { add, observation: { ...o, decision: admit ? 'admit' : 'wait' }, result: admit };
   };
@@ -155,13 +144,8 @@ async function tableKeys(subnetId = SUBNET): Promise<string[]> {
   return (out.Items ?? []).map((i) => i.observed_at?.S ?? '');
 }
 
-async function until(cond: () => boolean, ms = 8000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** How long the store may take to drain or reconnect (its retries back off to 100 ms). */
+const SETTLE = { timeout: 8_000, interval: 20 };
 
 describe('DynamoStore while DynamoDB is unreachable', () => {
   it('answers waits from memory, refuses reservations, journals writes, and lands them in order on recovery', async () => {
@@ -226,12 +210,12 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
     // Back: the queue drains in journal order, the count returns to 0, the journal is emptied.
     const landedBefore = landed.length;
     proxy.set('pass');
-    await until(() => store.pendingWrites() === 0 && store.isReachable);
+    await vi.waitFor(() => expect([store.pendingWrites(), store.isReachable]).toEqual([0, true]), SETTLE);
     expect(landed.slice(landedBefore)).toEqual(down.map(sortKey));
     const keys = await tableKeys();
     for (const o of acked) expect(keys).toContain(sortKey(o));
     expect(keys).not.toContain(sortKey(wouldAdmit));
-    await until(() => store.replayed === down.length);
+    await vi.waitFor(() => expect(store.replayed).toBe(down.length), SETTLE);
     await store.close();
     expect((await stat(join(dir, journalFile(TABLE)))).size).toBe(0);
   });
@@ -252,7 +236,7 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
     expect(b.openReport).toMatchObject({ records: 3, tornTail: true, skipped: 1 });
     // The window is known before DynamoDB is read.
     expect(b.peekObservations('subnet-0e', 3)?.map((o) => o.available)).toEqual([13, 12, 11]);
-    await until(() => b.pendingWrites() === 0);
+    await vi.waitFor(() => expect(b.pendingWrites()).toBe(0), SETTLE);
     expect(landed.slice(landedBefore)).toEqual(down.map(sortKey));
     const keys = await tableKeys('subnet-0e');
     expect(keys.sort()).toEqual(down.map(sortKey).sort());
@@ -266,7 +250,7 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
     const o = obs(3, 'subnet-0f');
     await expect(s.transact(o.subnetId, now, planFor(o, 50, 20))).rejects.toThrow(/no local journal/);
     proxy.set('pass');
-    await until(() => s.isReachable);
+    await vi.waitFor(() => expect(s.isReachable).toBe(true), SETTLE);
     expect(await tableKeys('subnet-0f')).toEqual([]);
     await s.close();
   });

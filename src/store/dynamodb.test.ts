@@ -7,13 +7,11 @@ import { createLogger } from '../log.js';
 import { DynamoStore } from './dynamodb.js';
 import { initStore } from './index.js';
 import type { Observation, Reservation } from './types.js';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 // The SDK only through src/aws/, as everywhere outside it.
 const { DescribeTableCommand, DynamoDBClient: Client, PutItemCommand } = dynamoDbSdk();
 
-const DAY = 86_400_000;
 const TABLE = 'glue-eni-observations';
 const now = Date.parse('2026-04-12T07:00:00.000Z');
 const clock = { now: () => now };
@@ -42,27 +40,9 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-const obs = (i: number, over: Partial<Observation> = {}): Observation => ({
-  subnetId: 'subnet-0a',
-  observedAt: now + i,
-  uniq: `u${i}`,
-  totalEnis: 40,
-  inUse: 30,
-  available: i,
-  decision: 'wait',
-  expiresAt: now + 30 * DAY,
-  ...over,
-});
-
-const resv = (id: string, over: Partial<Reservation> = {}): Reservation => ({
-  id: `subnet-0a.${id}`,
-  subnetId: 'subnet-0a',
-  workers: 10,
-  createdAt: now,
-  expiresAt: now + 300_000,
-  retainUntil: now + 600_000,
-  ...over,
-});
+const obs = (i: number, over: Partial<Observation> = {}): Observation =>
+  observation(now, { observedAt: now + i, uniq: `u${i}`, available: i, ...over });
+const resv = (id: string, over: Partial<Reservation> = {}): Reservation => reservation(`subnet-0a.${id}`, now, over);
 
 describe('DynamoStore against dynalite', () => {
   it('init-store created the keyed table and reported that TTL must be enabled by hand', async () => {

@@ -4,13 +4,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger, silentLogger } from '../log.js';
+import { silentLogger } from '../log.js';
 import { reservedWorkers } from '../admission/reservations.js';
 import { FileStore, LOG_FILE } from './file.js';
 import { SpillJournal } from './journal.js';
 import { StoreUnreachableError, type Observation, type Reservation } from './types.js';
+import { captureLogger } from '../../test/helpers/log-capture.js';
+import { tryMount } from '../../test/helpers/tmpfs.js';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
 let now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -18,42 +20,10 @@ const clock = { now: () => now };
 let dir: string;
 let n = 0;
 
-const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observation => ({
-  subnetId,
-  observedAt: now,
-  uniq: `u${n++}`,
-  totalEnis: 40,
-  inUse: 30,
-  available: 5,
-  lingering: 2,
-  dagRunId: `run-${n}`,
-  decision: 'wait',
-  expiresAt: now + 30 * DAY,
-  ...over,
-});
-
-const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation => ({
-  id: `${subnetId}.${(n++).toString(16).padStart(8, '0')}`,
-  subnetId,
-  workers: 3,
-  createdAt: now,
-  expiresAt: now + 300_000,
-  retainUntil: now + 600_000,
-  ...over,
-});
-
-/** A logger whose lines can be read back. */
-function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
-  let text = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      text += chunk.toString();
-      cb();
-    },
-  });
-  const logger = createLogger('info', sink);
-  return { logger, lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
-}
+const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observation =>
+  observation(now, { subnetId, uniq: `u${n++}`, available: 5, lingering: 2, dagRunId: `run-${n}`, ...over });
+const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation =>
+  reservation(`${subnetId}.${(n++).toString(16).padStart(8, '0')}`, now, { subnetId, workers: 3, ...over });
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'glue-eni-store-limits-'));
@@ -63,16 +33,6 @@ afterAll(() => {
 });
 
 // ---- a real small filesystem ---------------------------------------------------------------------------------
-
-function tryMount(path: string, size: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-}
 
 const probe = join(tmpdir(), `glue-eni-mount-probe-${process.pid}`);
 const mountProblem = tryMount(probe, '64k');
@@ -220,7 +180,7 @@ describe('records read from disk are validated', () => {
         '{"t":"queue-ticket-from-the-future","id":1}\n' +
         'x'.repeat(70_000) + '\n',
     );
-    const { logger, lines } = capturingLogger();
+    const { logger, lines } = captureLogger();
     const r = await FileStore.open({ dataDir, clock, logger });
     expect(r.openReport).toMatchObject({ records: 2, rejected: 4, skipped: 4, tornTail: false });
     const rs = await r.reservations('subnet-0a', now);
@@ -228,7 +188,7 @@ describe('records read from disk are validated', () => {
     expect(reservedWorkers(rs, [], now).reserved).toBe(4);
     expect((await r.recentObservations('subnet-0a', 10, now)).every((o) => Number.isFinite(o.available))).toBe(true);
 
-    const named = lines().filter((l) => l.msg === 'admission log: invalid record set aside');
+    const named = lines.filter((l) => l.msg === 'admission log: invalid record set aside');
     expect(named.map((l) => [l.line, l.field])).toEqual([
       [3, 'r.workers'],
       [4, 'available'],

@@ -7,35 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
 import { FileStore, LOG_FILE } from './file.js';
 import type { Observation, Reservation } from './types.js';
+import { observation, reservation } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
 let now = Date.parse('2026-04-12T07:00:00.000Z');
 const clock = { now: () => now };
 let dir: string;
 
-const obs = (i: number, over: Partial<Observation> = {}): Observation => ({
-  subnetId: 'subnet-0a',
-  observedAt: now,
-  uniq: `u${i}`,
-  totalEnis: 40 + i,
-  inUse: 30,
-  available: i,
-  lingering: 2,
-  dagRunId: `run${i}`,
-  decision: 'wait',
-  expiresAt: now + 30 * DAY,
-  ...over,
-});
-
-const resv = (id: string, over: Partial<Reservation> = {}): Reservation => ({
-  id: `subnet-0a.${id}`,
-  subnetId: 'subnet-0a',
-  workers: 10,
-  createdAt: now,
-  expiresAt: now + 300_000,
-  retainUntil: now + 600_000,
-  ...over,
-});
+const obs = (i: number, over: Partial<Observation> = {}): Observation =>
+  observation(now, { uniq: `u${i}`, totalEnis: 40 + i, available: i, lingering: 2, dagRunId: `run${i}`, ...over });
+const resv = (id: string, over: Partial<Reservation> = {}): Reservation => reservation(`subnet-0a.${id}`, now, over);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'glue-eni-file-store-'));

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { FileStore } from '../../src/store/file.js';
-import { eni, snapshotOf, subnetView } from '../../src/admission/fixtures.js';
+import { eni, snapshotOf, subnetView } from '../helpers/world.js';
 import { SnapshotHousekeeping } from '../../src/admission/housekeeping.js';
 import { defaultPolicySettings } from '../../src/admission/policy.js';
 import type { Reservation } from '../../src/admission/types.js';

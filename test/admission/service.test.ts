@@ -9,7 +9,7 @@ import { registerAdmissionMetrics } from '../../src/metrics/admission.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import type { EniView } from '../../src/snapshot/types.js';
 import { FileStore } from '../../src/store/file.js';
-import { eni, snapshotOf, subnetView } from '../../src/admission/fixtures.js';
+import { eni, snapshotOf, subnetView } from '../helpers/world.js';
 import { AdmissionService } from '../../src/admission/service.js';
 
 const T0 = Date.parse('2026-04-12T07:00:00.000Z');
@@ -30,13 +30,15 @@ afterAll(async () => {
 function guardedEnis(count: number) {
   const list = Array.from({ length: count }, (_, i) => eni(`eni-${i.toString(16).padStart(8, '0')}`, 'in-use', T0 - 3_600_000 + (i % 600) * 1000));
   const reads = { n: 0, limit: Number.POSITIVE_INFINITY };
-  const proxy = new Proxy(list, {
-    get(target, key, receiver) {
-      if (typeof key === 'string' && /^\d+$/.test(key) && ++reads.n > reads.limit) throw new Error('ENI list read after the snapshot arrived');
-      return Reflect.get(target, key, receiver);
-    },
-  });
-  return { enis: proxy as EniView[], reads };
+  /** The snapshot's own list of these ENIs, its element reads counted. */
+  const guard = (enis: EniView[]) =>
+    new Proxy(enis, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key) && ++reads.n > reads.limit) throw new Error('ENI list read after the snapshot arrived');
+        return Reflect.get(target, key, receiver);
+      },
+    });
+  return { list, guard, reads };
 }
 
 describe('AdmissionService cost with many ENIs and reservations', () => {
@@ -53,8 +55,8 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
     const big = guardedEnis(ENIS);
     const other = guardedEnis(ENIS);
     const view = (subnetId: string, name: string, g: ReturnType<typeof guardedEnis>) => {
-      const v = subnetView({ subnetId, name, prefix: 16, lingering: 0 });
-      return { ...v, enis: g.enis, totalEnis: ENIS, inUse: ENIS, used: ENIS, free: v.usable - ENIS, awsAvailable: v.usable - ENIS };
+      const v = subnetView({ subnetId, name, prefix: 16, lingering: 0, extraEnis: g.list });
+      return { ...v, enis: g.guard(v.enis) };
     };
     const cache = new SnapshotCache(() => 0);
     let now = T0;

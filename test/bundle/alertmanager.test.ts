@@ -6,15 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   execFileP,
-  freePort,
   renderAlertmanagerConfig,
   repoPath,
   requireBin,
   startProc,
   tempDir,
-  waitFor,
   type Proc,
 } from './helpers.js';
+import { freePort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 
 const tmp = tempDir('glue-eni-am');
 const rendered = join(tmp.path, 'alertmanager.yml');

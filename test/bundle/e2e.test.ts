@@ -11,16 +11,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import {
-  freePort,
   renderAlertmanagerConfig,
   repoPath,
   startProc,
   tempDir,
-  waitFor,
   which,
   type Proc,
   type PromRuleFile,
 } from './helpers.js';
+import { freePort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 
 const SCENARIO = 'scenarios/demo-hot.yml';
 const OVERLAY_FOR = '20s';

@@ -1,15 +1,14 @@
-// Shared plumbing for the monitoring bundle tests: repository paths, binaries, free ports, child processes.
+// Shared plumbing for the monitoring bundle tests: repository paths, binaries, child processes.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { repoPath, ROOT } from '../helpers/paths.js';
 
-export const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
-export const repoPath = (...p: string[]) => join(ROOT, ...p);
+export { repoPath, ROOT } from '../helpers/paths.js';
 export const readYaml = <T = unknown>(...p: string[]): T => parse(readFileSync(repoPath(...p), 'utf8')) as T;
 
 export const execFileP = promisify(execFile);
@@ -73,24 +72,6 @@ export function startProc(cmd: string, args: string[], opts: { cwd?: string; env
   };
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Poll fn until it returns a value other than undefined, or throw with the last error after timeoutMs. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number, everyMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
 /** Render alertmanager/alertmanager.yml through the shipped render script, as the container does. */
 export async function renderAlertmanagerConfig(out: string, env: Record<string, string>): Promise<void> {
   await execFileP('sh', [repoPath('alertmanager', 'render-config.sh'), repoPath('alertmanager', 'alertmanager.yml'), out], {
@@ -109,5 +90,3 @@ export interface PromRule {
 export interface PromRuleFile {
   groups: Array<{ name: string; rules: PromRule[] }>;
 }
-
-export { freePort } from '../helpers/net.js';

@@ -2,27 +2,13 @@
 // /admit (GET and POST), kill -9 at a random point in every round, restart on the same dataDir. Every answer
 // a client received is a promise: its observation and its reservation must be on disk after any crash, and
 // the store must open again, also after a torn last record.
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { FileStore, LOG_FILE } from '../../src/store/file.js';
-import {
-  assertBuilt,
-  freePort,
-  killProc,
-  rawRequest,
-  readLedger,
-  SCENARIO,
-  sleep,
-  startServe,
-  useSimCredentials,
-  waitFor,
-  type ServeProc,
-} from './helpers.js';
+import { freePort, killProc, rawRequest, readLedger, simFixture, sleep, startServe, waitReady, type ServeProc } from './helpers.js';
 
 const ROUNDS = 8;
 const CLIENTS = 6;
@@ -50,41 +36,25 @@ interface Ack {
   reservationId?: string;
 }
 
-let sim: RunningSimulator;
+const f = simFixture('hardening-crash');
 let dataDir: string;
 let configPath: string;
 let port: number;
 let current: ServeProc | undefined;
 
 beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
-  dataDir = mkdtempSync(join(tmpdir(), 'hardening-crash-'));
-  configPath = join(dataDir, 'config.yml');
-  writeFileSync(
-    configPath,
-    [
-      'region: us-east-1',
-      `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
-      'subnets:',
-      '  - {id: subnet-0a1, name: critical}',
-      '  - {id: subnet-0b2}',
-      '  - {id: subnet-0c3}',
-      `dataDir: "${join(dataDir, 'data')}"`,
-      // Samples every 2 s keep reservation housekeeping writing while clients are poking.
-      'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 3600}',
-      'admission: {reservationTtlSeconds: 1800}',
-      '',
-    ].join('\n'),
-  );
+  dataDir = f.dir;
+  // Samples every 2 s (the fixture's schedule) keep reservation housekeeping writing while clients are poking.
+  configPath = f.config('config', {
+    subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}', '{id: subnet-0c3}'],
+    dataDir: join(dataDir, 'data'),
+    extra: ['admission: {reservationTtlSeconds: 1800}'],
+  });
   port = await freePort();
 });
 
 afterAll(async () => {
   if (current) await killProc(current);
-  await sim?.close();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('kill -9 in a loop', () => {
@@ -99,15 +69,7 @@ describe('kill -9 in a loop', () => {
     for (let round = 0; round < ROUNDS; round++) {
       const proc = startServe({ config: configPath, port });
       current = proc;
-      const ready = await waitFor(
-        `round ${round}: /-/ready (output: ${proc.output().slice(-500)})`,
-        async () => {
-          if (proc.child.exitCode !== null) throw new Error(`exited ${proc.child.exitCode}: ${proc.output().slice(-800)}`);
-          const r = await rawRequest(proc.url, { method: 'GET', path: '/-/ready' }).catch(() => undefined);
-          return r?.status === 200 ? r : undefined;
-        },
-        20_000,
-      );
+      const ready = await waitReady(proc, 20_000, `round ${round}: /-/ready`);
       expect(ready.status).toBe(200);
       const openedUnclean = proc.logs().find((l) => l.msg === 'store opened after an unclean stop');
       if (openedUnclean?.tornTail === true) tornSeen++;

@@ -6,27 +6,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
+import { SIM_ENV, useSimCredentials } from '../helpers/sim-env.js';
+import { CLI, ROOT } from '../helpers/paths.js';
+import { waitFor } from '../helpers/wait.js';
 import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'cli.js');
+export { CLI, ROOT } from '../helpers/paths.js';
 export const SCENARIO = join(ROOT, 'scenarios', 'seed-split.yml');
-
-/** Dummy credentials for the SDK against the simulator or nock; no real AWS is ever reached. */
-export const SIM_ENV = {
-  AWS_ACCESS_KEY_ID: 'AKIDHARDENINGTEST',
-  AWS_SECRET_ACCESS_KEY: 'hardening/secret/not-a-real-key',
-  AWS_REGION: 'us-east-1',
-  AWS_EC2_METADATA_DISABLED: 'true',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-};
-
-export function useSimCredentials(): void {
-  Object.assign(process.env, SIM_ENV);
-}
 
 export interface RawResponse {
   status: number;
@@ -135,34 +123,10 @@ export function rawConnection(base: string, first: string): RawConnection {
   };
 }
 
-/** `p`, or a rejection naming `what` after `ms`. */
-export function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
-    }),
-  ]);
-}
-
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll until `fn` returns a value other than undefined, or fail with `what`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000, everyMs = 50): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastErr = err;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${lastErr ? `: ${(lastErr as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+// The shared pieces, for the hardening tests that import them from this kit.
+export { SIM_ENV, useSimCredentials } from '../helpers/sim-env.js';
+export { freePort } from '../helpers/net.js';
+export { sleep, waitFor, within } from '../helpers/wait.js';
 
 // ---- the admission log on disk ------------------------------------------------------------------------------
 
@@ -282,9 +246,16 @@ export async function killProc(p: ServeProc, signal: NodeJS.Signals = 'SIGKILL')
   await p.exited;
 }
 
-export { freePort } from '../helpers/net.js';
-
 // ---- one simulator, one temp dir, every process cleaned up ------------------------------------------------
+
+export interface ConfigOptions {
+  schedule?: string;
+  level?: string;
+  /** YAML flow mappings, one a subnet. */
+  subnets?: string[];
+  dataDir?: string;
+  extra?: string[];
+}
 
 export interface SimFixture {
   sim: RunningSimulator;
@@ -293,12 +264,18 @@ export interface SimFixture {
   procs: ServeProc[];
   /** Closed after the file's tests. */
   closers: { close(): Promise<void> }[];
-  /** A `serve` config on the simulator, one subnet, written to `<dir>/<name>.yml`, data in `<dir>/<name>-data`. */
-  config(name: string, o?: { schedule?: string; level?: string }): string;
+  /**
+   * A `serve` config on the simulator written to `<dir>/<name>.yml`: by default one subnet (critical), data in
+   * `<dir>/<name>-data`, a sample every 2 s; `extra` lines are appended as they are.
+   */
+  config(name: string, o?: ConfigOptions): string;
 }
 
-/** Registers the file's beforeAll/afterAll: the CLI built, the simulator at the seeds' morning, a temp dir. */
-export function simFixture(prefix: string): SimFixture {
+/**
+ * Registers the file's beforeAll/afterAll: the CLI built, credentials for the simulator, the simulator at the
+ * seeds' morning (or `startAt`), a temp dir; afterwards every process in `procs` is killed and all of it removed.
+ */
+export function simFixture(prefix: string, opts: { startAt?: string } = {}): SimFixture {
   const f: SimFixture = {
     sim: undefined as unknown as RunningSimulator,
     dir: '',
@@ -312,10 +289,11 @@ export function simFixture(prefix: string): SimFixture {
           'region: us-east-1',
           `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
           'subnets:',
-          '  - {id: subnet-0a1, name: critical}',
-          `dataDir: "${join(f.dir, `${name}-data`)}"`,
+          ...(o.subnets ?? ['{id: subnet-0a1, name: critical}']).map((s) => `  - ${s}`),
+          `dataDir: "${o.dataDir ?? join(f.dir, `${name}-data`)}"`,
           `sample: {schedule: "${o.schedule ?? '*/2 * * * * *'}", maxAgeSeconds: 3600}`,
           `log: {level: ${o.level ?? 'info'}}`,
+          ...(o.extra ?? []),
           '',
         ].join('\n'),
       );
@@ -325,7 +303,7 @@ export function simFixture(prefix: string): SimFixture {
   beforeAll(async () => {
     assertBuilt();
     useSimCredentials();
-    f.sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
+    f.sim = await startSimulator({ scenario: SCENARIO, startAt: opts.startAt ?? '2026-04-06T07:05:00Z' });
     f.dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   });
   afterAll(async () => {
@@ -337,14 +315,17 @@ export function simFixture(prefix: string): SimFixture {
   return f;
 }
 
-/** Poll /-/ready of a CLI child until 200; fail at once, with its output, if it exits. */
-export async function waitReady(p: ServeProc, timeoutMs = 20_000): Promise<void> {
-  await waitFor(
-    `ready (output: ${p.output().slice(-300)})`,
+/** Poll /-/ready of a CLI child until 200 and return that answer; fail at once, with its output, if it exits. */
+export async function waitReady(p: ServeProc, timeoutMs = 20_000, what = 'ready'): Promise<RawResponse> {
+  const r = await waitFor(
+    `${what} (output: ${p.output().slice(-300)})`,
     async () => {
-      if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
-      return (await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ? true : undefined;
+      if (p.child.exitCode !== null || p.child.signalCode !== null) return 'exited' as const;
+      const res = await rawRequest(p.url, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined);
+      return res?.status === 200 ? res : undefined;
     },
     timeoutMs,
   );
+  if (r === 'exited') throw new Error(`${what}: exited (${p.child.exitCode ?? p.child.signalCode}) before it was ready: ${p.output().slice(-800)}`);
+  return r;
 }

@@ -1,33 +1,16 @@
 // Operating the real binary: SIGHUP reloads (a good file takes effect, a bad one is refused naming the field
 // and the running config is kept), and neither the admit token nor AWS secrets ever reach stdout or stderr.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
-import { assertBuilt, freePort, killProc, rawRequest, SCENARIO, sleep, startServe, useSimCredentials, waitFor, type ServeProc } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { freePort, rawRequest, simFixture, sleep, startServe, waitFor, waitReady } from './helpers.js';
 
-let sim: RunningSimulator;
-let dir: string;
-const procs: ServeProc[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T07:05:00Z' });
-  dir = mkdtempSync(join(tmpdir(), 'hardening-ops-'));
-});
-
-afterAll(async () => {
-  for (const p of procs) await killProc(p);
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const f = simFixture('hardening-ops');
 
 function configText(o: { subnets: string[]; maxAge: number; token?: string; dataDir: string; level?: string }): string {
   return [
     'region: us-east-1',
-    `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
+    `endpoints: {ec2: "${f.sim.url}", glue: "${f.sim.url}"}`,
     'subnets:',
     ...o.subnets.map((s) => `  - ${s}`),
     `dataDir: "${o.dataDir}"`,
@@ -47,14 +30,14 @@ const subnetNames = async (url: string) => ((await json(url, '/api/subnets')).bo
 
 describe('SIGHUP through the real CLI', () => {
   it('applies a good file, refuses a bad one naming the field, and keeps running on the old config', async () => {
-    const cfg = join(dir, 'reload.yml');
-    const dataDir = join(dir, 'reload-data');
+    const cfg = join(f.dir, 'reload.yml');
+    const dataDir = join(f.dir, 'reload-data');
     const FIRST = 'first-token-0123456789';
     const SECOND = 'second-token-0123456789';
     writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: 600, token: FIRST, dataDir }));
     const p = startServe({ config: cfg, port: await freePort() });
-    procs.push(p);
-    await waitFor('ready', async () => ((await json(p.url, '/-/ready').catch(() => undefined))?.status === 200 ? true : undefined), 20_000);
+    f.procs.push(p);
+    await waitReady(p);
     expect(await subnetNames(p.url)).toEqual(['critical']);
     expect((await json(p.url, '/admit?subnet=critical&workers=1', bearer(FIRST))).status).toBe(200);
 
@@ -86,7 +69,7 @@ describe('SIGHUP through the real CLI', () => {
     expect(refused.file).toBe(cfg);
 
     // A field that needs a restart: refused by name as well.
-    writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: 600, token: FIRST, dataDir: join(dir, 'elsewhere') }));
+    writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: 600, token: FIRST, dataDir: join(f.dir, 'elsewhere') }));
     p.child.kill('SIGHUP');
     const restartOnly = await p.waitForLog('restart-only refusal', (l) => l.msg === 'config reload rejected; keeping the running config' && String(l.err).includes('dataDir'));
     expect(String(restartOnly.err)).toContain('cannot change on reload');
@@ -109,16 +92,16 @@ describe('secrets never reach the logs', () => {
     const TOKEN = 'tok-SECRET-3f9a1c77e2b04d58a6';
     const AWS_SECRET = 'aws-SECRET-wJalrXUtnFEMIK7MDENGbPxRfiCY';
     const SESSION = 'sess-SECRET-FQoGZXIvYXdzEJr';
-    const cfg = join(dir, 'secrets.yml');
-    const dataDir = join(dir, 'secrets-data');
+    const cfg = join(f.dir, 'secrets.yml');
+    const dataDir = join(f.dir, 'secrets-data');
     writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: 600, dataDir, level: 'debug' }));
     const p = startServe({
       config: cfg,
       port: await freePort(),
       env: { GLUE_ENI_ADMIT_TOKEN: TOKEN, AWS_SECRET_ACCESS_KEY: AWS_SECRET, AWS_SESSION_TOKEN: SESSION },
     });
-    procs.push(p);
-    await waitFor('ready', async () => ((await json(p.url, '/-/ready').catch(() => undefined))?.status === 200 ? true : undefined), 20_000);
+    f.procs.push(p);
+    await waitReady(p);
 
     const calls: [string, Record<string, string>, number][] = [
       ['/admit?subnet=critical&workers=1&dag_run_id=ok', bearer(TOKEN), 200],
@@ -139,11 +122,11 @@ describe('secrets never reach the logs', () => {
     expect(post.status).toBe(400);
 
     // AWS failing: samples fail and are logged with the SDK's errors.
-    sim.setFaults({ serverErrorRate: 1 });
+    f.sim.setFaults({ serverErrorRate: 1 });
     try {
       await p.waitForLog('a failed sample', (l) => l.msg === 'sample failed; keeping the last good snapshot', 20_000);
     } finally {
-      sim.setFaults({ serverErrorRate: 0 });
+      f.sim.setFaults({ serverErrorRate: 0 });
     }
     // A reload refused, and one accepted.
     writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: -1, dataDir, level: 'debug' }));

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { HTTP_LIMITS } from '../../src/http/serve.js';
-import { createLogger } from '../../src/log.js';
 import { startExporter } from '../../src/server.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { freePort, rawConnection, rawRequest, simFixture, sleep, startServe, waitFor, waitReady, within } from './helpers.js';
 
 /** Room for a loaded machine (2 cores, several test files at once) on top of every limit. */
@@ -70,8 +70,7 @@ describe('the real binary with its default HTTP limits', () => {
 
 describe('shutdown deadline (in process, short limits)', () => {
   it('closes the connections still open when the deadline passes, and close() resolves', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger = createLogger('info', { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) } as unknown as NodeJS.WritableStream);
+    const { logger, lines } = captureLogger();
     const ex = await startExporter({
       config: parseConfig(
         {

@@ -7,88 +7,43 @@
 //     answers /admit with a 503 naming ENOSPC instead of exiting;
 //   - a reservation with `"workers":"zz"` in the log: set aside, counted in /metrics, never a NaN.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
-import { startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { FileStore, LOG_FILE } from '../../src/store/file.js';
-import {
-  assertBuilt,
-  freePort,
-  killProc,
-  rawRequest,
-  readLedger,
-  SCENARIO,
-  startServe,
-  useSimCredentials,
-  waitFor,
-  type ServeProc,
-} from './helpers.js';
+import { tryMount } from '../helpers/tmpfs.js';
+import { freePort, killProc, rawRequest, readLedger, simFixture, startServe, waitReady, type ServeProc } from './helpers.js';
 
 const CLIENTS = 8;
 const LIMIT_KB = 100;
 
-let sim: RunningSimulator;
-let root: string;
+const f = simFixture('hardening-store-disk', { startAt: '2026-04-06T05:05:00Z' });
 const procs: ServeProc[] = [];
-
-beforeAll(async () => {
-  assertBuilt();
-  useSimCredentials();
-  sim = await startSimulator({ scenario: SCENARIO, startAt: '2026-04-06T05:05:00Z' });
-  root = mkdtempSync(join(tmpdir(), 'hardening-store-disk-'));
-});
 
 afterEach(async () => {
   for (const p of procs.splice(0)) await killProc(p);
 });
 
-afterAll(async () => {
-  await sim?.close();
-  rmSync(root, { recursive: true, force: true });
-});
-
-function writeConfig(name: string, dataDir: string): string {
-  const path = join(root, `${name}.yml`);
-  writeFileSync(
-    path,
-    [
-      'region: us-east-1',
-      `endpoints: {ec2: "${sim.url}", glue: "${sim.url}"}`,
-      'subnets:',
-      '  - {id: subnet-0a1, name: critical}',
-      '  - {id: subnet-0b2}',
-      `dataDir: "${dataDir}"`,
-      'sample: {schedule: "*/2 * * * * *", maxAgeSeconds: 3600}',
-      'admission: {policy: static, staticBuffer: 0}',
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
+const writeConfig = (name: string, dataDir: string) =>
+  f.config(name, {
+    subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2}'],
+    dataDir,
+    extra: ['admission: {policy: static, staticBuffer: 0}'],
+  });
 
 async function serve(config: string, fileSizeLimitKb?: number): Promise<ServeProc> {
   const port = await freePort();
   const proc = startServe({ config, port, fileSizeLimitKb });
   procs.push(proc);
-  await waitFor(
-    `/-/ready (output: ${proc.output().slice(-500)})`,
-    async () => {
-      if (proc.child.exitCode !== null) throw new Error(`exited ${proc.child.exitCode}: ${proc.output().slice(-1500)}`);
-      const r = await rawRequest(proc.url, { method: 'GET', path: '/-/ready' }).catch(() => undefined);
-      return r?.status === 200 ? r : undefined;
-    },
-    20_000,
-  );
+  await waitReady(proc);
   return proc;
 }
 
 describe('the admission log on a disk that runs out', () => {
   it(`under ulimit -f ${LIMIT_KB}: every admit and release answered 200 is in the log after a restart; the rest are 503s naming EFBIG`, async () => {
-    const dataDir = join(root, 'ulimit');
+    const dataDir = join(f.dir, 'ulimit');
     const proc = await serve(writeConfig('ulimit', dataDir), LIMIT_KB);
     const admitted: string[] = [];
     const released: string[] = [];
@@ -145,20 +100,10 @@ describe('the admission log on a disk that runs out', () => {
 
 // ---- a full disk at start-up --------------------------------------------------------------------------------
 
-function tryMount(path: string): string | undefined {
-  try {
-    mkdirSync(path, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', path], { stdio: 'pipe' });
-    return undefined;
-  } catch (err) {
-    return (err as Error).message.split('\n')[0];
-  }
-}
-
 describe('a full disk at start-up', () => {
   it('serves /metrics and answers /admit 503 naming ENOSPC instead of exiting; admits again once there is room', async (ctx) => {
-    const mnt = join(root, 'full');
-    const problem = tryMount(mnt);
+    const mnt = join(f.dir, 'full');
+    const problem = tryMount(mnt, '128k');
     if (problem) ctx.skip(`cannot mount a tmpfs here (${problem})`);
     try {
       const dataDir = join(mnt, 'data');
@@ -209,7 +154,7 @@ describe('a full disk at start-up', () => {
 
 describe('a lying record in the admission log', () => {
   it('"workers":"zz" is set aside and counted: no NaN in answers or /metrics', async () => {
-    const dataDir = join(root, 'lies');
+    const dataDir = join(f.dir, 'lies');
     mkdirSync(dataDir, { recursive: true });
     const now = Date.now();
     const bad = { id: 'subnet-0a1.0123abcd-0000-4000-8000-000000000000', subnetId: 'subnet-0a1', workers: 'zz', createdAt: now, expiresAt: now + 600_000, retainUntil: now + 1_200_000 };

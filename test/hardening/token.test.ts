@@ -7,14 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { snapshotOf, subnetView } from '../../src/admission/fixtures.js';
+import { snapshotOf, subnetView } from '../helpers/world.js';
 import { parseConfig } from '../../src/config/load.js';
-import { createLogger, silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
 import { SnapshotCache } from '../../src/snapshot/cache.js';
 import { FileStore } from '../../src/store/file.js';
 import { startAdmitApp } from '../helpers/admit-app.js';
+import { captureLogger } from '../helpers/log-capture.js';
 import { rawRequest, ROOT } from './helpers.js';
 
 // Wrap the real function: every call still compares, and the test sees the arguments.
@@ -121,14 +121,7 @@ describe('bearer token comparison', () => {
 
 describe('log redaction', () => {
   it('censors tokens, authorization headers and AWS secrets wherever a caller puts them', () => {
-    let out = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        out += chunk.toString();
-        cb();
-      },
-    });
-    const log = createLogger('info', sink);
+    const { logger: log, text } = captureLogger();
     const SECRET = 'SECRET-c9f1e2d3b4a5';
     log.info({ config: { admission: { token: SECRET } } }, 'config');
     log.info({ admission: { token: SECRET } }, 'admission');
@@ -137,6 +130,7 @@ describe('log redaction', () => {
     log.info({ headers: { Authorization: `Bearer ${SECRET}` } }, 'headers');
     log.info({ credentials: { accessKeyId: 'AKID', secretAccessKey: SECRET, sessionToken: SECRET } }, 'creds');
     log.info({ env: { GLUE_ENI_ADMIT_TOKEN: SECRET, AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: SECRET } }, 'env');
+    const out = text();
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(7);
     expect(out).not.toContain(SECRET);

@@ -9,14 +9,13 @@ import { silentLogger } from '../../src/log.js';
 import { startExporter } from '../../src/server.js';
 import { parseScenario, startSimulator } from '../../src/sim/index.js';
 import { parseExposition } from '../helpers/prom.js';
+import { useSimCredentials } from '../helpers/sim-env.js';
 
 const subnetId = (i: number) => `subnet-0c${i.toString(16).padStart(4, '0')}`;
 const dirs: string[] = [];
 
 beforeAll(() => {
-  process.env.AWS_ACCESS_KEY_ID = 'AKIDEXAMPLE';
-  process.env.AWS_SECRET_ACCESS_KEY = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
-  process.env.AWS_EC2_METADATA_DISABLED = 'true';
+  useSimCredentials();
 });
 
 afterAll(() => {

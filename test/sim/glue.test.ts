@@ -14,8 +14,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXHAUSTION_MESSAGE, startSimulator, type RunningSimulator } from '../../src/sim/index.js';
 import { parseScenario } from '../../src/sim/scenario.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-
 const MIN = 60_000;
 const START = Date.parse('2026-04-06T00:00:00Z');
 

@@ -4,12 +4,10 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { DescribeNetworkInterfacesCommand, DescribeSubnetsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { GetJobsCommand, GlueClient } from '@aws-sdk/client-glue';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FaultInjector } from '../../src/sim/faults.js';
 import { parseListen, runSimCommand, startSimulator, World, type RunningSimulator } from '../../src/sim/index.js';
 import { loadScenarioFile, parseScenario } from '../../src/sim/scenario.js';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 const MIN = 60_000;
 const hasAwsCli = (() => {
@@ -139,8 +137,7 @@ describe('startSimulator and the sim command', () => {
   it('advances the world in the background so runs start on time with no requests', async () => {
     const sim = await startSimulator({ scenario, speed: 600, tickMs: 20 }); // 07:00 is 50 ms of real time away
     try {
-      const deadline = Date.now() + 5_000;
-      while (sim.world.jobRuns('seven').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await vi.waitFor(() => expect(sim.world.jobRuns('seven')).not.toHaveLength(0), { timeout: 5_000, interval: 20 });
       const [run] = sim.world.jobRuns('seven');
       expect(run.StartedOn).toBe(Date.parse('2026-04-06T07:00:00Z'));
     } finally {
@@ -181,8 +178,7 @@ describe('startSimulator and the sim command', () => {
     const abort = new AbortController();
     const scenarioPath = fileURLToPath(new URL('../../scenarios/seed-shared.yml', import.meta.url));
     const done = runSimCommand({ scenario: scenarioPath, listen: '127.0.0.1:0', speed: 60, start: '2026-04-06T06:55:00Z', out, signal: abort.signal });
-    const deadline = Date.now() + 5_000;
-    while (!printed.includes('AWS_ENDPOINT_URL=') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(printed).toContain('AWS_ENDPOINT_URL='), { timeout: 5_000, interval: 20 });
     const url = /AWS_ENDPOINT_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
     expect(url).toBeDefined();
     expect(printed).toContain('AWS_REGION=us-east-1');
