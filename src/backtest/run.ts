@@ -6,8 +6,8 @@ import type { RawEni } from '../aws/types.js';
 import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
-import { planAdmission } from '../admission/step.js';
-import { closeReservation, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
+import { consumedBy, planAdmission } from '../admission/step.js';
+import { closeReservation, isLive, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
 import { windowOf, windowSample } from '../admission/window.js';
 import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
@@ -307,7 +307,6 @@ function poke(run: Run, p: Pending, t: number): boolean {
     },
     t,
   );
-  for (const r of plan.consumed) closeReservation(r, 'consumed', t);
   run.decisions++;
   run.opts.onDecision?.({
     at: t,
@@ -365,6 +364,12 @@ function pokeDue(run: Run, t: number): void {
 function sample(run: Run, t: number): void {
   run.capture = run.mirror.capture(t);
   run.snapshot = undefined;
+  // As the exporter's snapshot housekeeping: close the reservations this sample shows consumed.
+  for (const [id, ledger] of run.reservations) {
+    if (!ledger.some((r) => isLive(r, t))) continue;
+    const view = snapshotNow(run).subnets.find((s) => s.subnetId === id);
+    if (view) for (const r of consumedBy(liveLedger(run, id, t), view.enis, t)) closeReservation(r, 'consumed', t);
+  }
   observeBypasses(run, t);
   run.nextSample += run.sensor.sampleIntervalSeconds * 1000;
 }
