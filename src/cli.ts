@@ -6,6 +6,7 @@ import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
 import { runAdmit } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
+import { backtestPolicies } from './backtest/run.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
 import { startExporter, type RunningExporter } from './server.js';
 import { runSimCommand } from './sim/index.js';
@@ -186,7 +187,7 @@ program
   .description('backtest admission policies on a scenario, on virtual time (no HTTP, no sleeping)')
   .option('-s, --scenario <file>', 'scenario file; repeat for several', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--days <n>', 'simulated days', '30')
-  .option('--policy <list>', 'comma-separated policies: none, static, rolling-max, tail-aware, forecast', 'none,static,rolling-max,forecast')
+  .option('--policy <list>', `comma-separated policies: ${backtestPolicies.join(', ')}`, 'none,static,rolling-max,forecast')
   .option('--blind <sources>', 'launches that bypass the gate under every policy: adhoc, schedule (comma-separated)')
   .option('--json', 'print {"results": [...]} instead of a table')
   .addHelpText('after', '\nThe sensor of the field report: pokes every 60 s, gives up after 10 minutes. See docs/backtest.md.')

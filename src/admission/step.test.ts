@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import { defaultPolicySettings } from './policy.js';
 import { assessAdmission, consumedBy, planAdmission, type PlanInput, type SampledSubnet } from './step.js';
-import type { Reservation } from './types.js';
+import { policiesByCaution, policyNames, type Reservation } from './types.js';
 
 const T0 = Date.UTC(2024, 0, 8, 7, 0, 0);
 
@@ -26,6 +26,12 @@ function input(over: Partial<PlanInput> = {}): PlanInput {
     ...over,
   };
 }
+
+describe('policy names', () => {
+  it('lists the same policies in both orders', () => {
+    expect([...policiesByCaution].sort()).toEqual([...policyNames].sort());
+  });
+});
 
 describe('planAdmission', () => {
   it('mints the reservation of an admission from the injected id source, live for the TTL and retained twice as long', () => {

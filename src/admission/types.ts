@@ -3,11 +3,14 @@
 // project that speaks of admission (config, store, http, metrics, backtest) takes its words from here.
 import type { EniView } from '../snapshot/types.js';
 
-/** The policies, in the order the config's error message and the backtest list them. */
+/** The policies, the default first (the order the config's messages name them in). */
 export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware', 'forecast'] as const;
 export const bufferSources = ['available', 'tail'] as const;
 
 export type PolicyName = (typeof policyNames)[number];
+
+/** The same policies from the blind launcher to the best informed: the order a backtest compares them in. */
+export const policiesByCaution = ['none', 'static', 'rolling-max', 'tail-aware', 'forecast'] as const satisfies readonly PolicyName[];
 export type BufferSource = (typeof bufferSources)[number];
 
 export type DecisionKind = 'admit' | 'wait' | 'error';

@@ -7,7 +7,7 @@ import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
 import { consumedBy, planAdmission } from '../admission/step.js';
-import { closeReservation, isLive, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
+import { closeReservation, isLive, policiesByCaution, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
 import { windowOf, windowSample } from '../admission/window.js';
 import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
@@ -19,7 +19,7 @@ const MINUTE = 60_000;
 /** The exporter's default glue.ownerDescriptionPrefixes: the simulator describes Glue ENIs as AWS does. */
 const OWNER_PREFIXES = ['Attached to Glue using role', 'Glue_'];
 
-export const backtestPolicies = ['none', 'static', 'rolling-max', 'tail-aware', 'forecast'] as const;
+export const backtestPolicies = policiesByCaution;
 export type BacktestPolicy = (typeof backtestPolicies)[number];
 
 export interface SensorSettings {
