@@ -73,6 +73,10 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
     let peeks = 0;
     const peek = store.peekReservations.bind(store);
     store.peekReservations = (id) => (peeks++, peek(id));
+    // The window is read once per assessment: counts the decisions a scrape makes.
+    let assessed = 0;
+    const peekWindow = store.peekObservations.bind(store);
+    store.peekObservations = (id, n) => (assessed++, peekWindow(id, n));
 
     for (let i = 0; i < 600; i++) {
       now += 10;
@@ -81,7 +85,10 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
       if (i % 100 === 0) await registry.metrics();
     }
     peeks = 0;
+    assessed = 0;
     const text = await registry.metrics();
+    // One decision per subnet per scrape, though four collectors read the status.
+    expect(assessed).toBe(2);
     // One status per scrape: each subnet's ledger read once, not once per collector (four read it).
     expect(peeks).toBe(2);
     // 300 admissions per subnet of 1, 2 or 3 workers, none visible: all reserved.
