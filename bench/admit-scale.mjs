@@ -148,6 +148,8 @@ try {
   const sampleTimes = new Set();
   let polling = true;
   let fetchErrors = 0;
+  // The exporter's own event-loop delay (prom-client resets its max at every scrape): what blocks every request.
+  const loopLagMs = [];
   const timed = async (path, list) => {
     const t = performance.now();
     try {
@@ -164,6 +166,7 @@ try {
     while (polling) {
       const text = await timed('/metrics', timings.metrics);
       for (const l of samplesOf(text, 'glue_eni_last_sample_timestamp_seconds')) sampleTimes.add(Number(l.slice(l.lastIndexOf(' ') + 1)));
+      for (const l of samplesOf(text, 'nodejs_eventloop_lag_max_seconds')) loopLagMs.push(1000 * Number(l.slice(l.lastIndexOf(' ') + 1)));
       await timed('/-/healthy', timings.healthy);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -207,6 +210,7 @@ try {
         healthy_ms_median: round(median(timings.healthy)),
         healthy_ms_max: round(Math.max(...timings.healthy)),
         metrics_and_healthy_fetch_errors: fetchErrors,
+        eventloop_delay_max_ms: round(Math.max(0, ...loopLagMs.filter(Number.isFinite))),
         sample_interval_seconds: Number.isFinite(interval) ? interval : null,
         last_sample_duration_seconds: round(sampleSeconds),
         schedule_ticks_during_run: ticks,

@@ -1,4 +1,3 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import express from 'express';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +19,7 @@ import { FileStore } from '../store/file.js';
 import { initStore } from '../store/index.js';
 import type { AdmissionStore } from '../store/types.js';
 import { createAdmitRouter } from './admit.js';
+import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 
 const TOKEN = 'correct-horse-battery-staple';
 const A = 'subnet-0a';
@@ -270,7 +270,7 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
     let server: Server;
     const clients: DynamoDBClient[] = [];
     const mkClient = () => {
-      const c = new DynamoDBClient({
+      const c = new (dynamoDbSdk().DynamoDBClient)({
         endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
         region: 'us-east-1',
         credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
