@@ -54,7 +54,13 @@ async function metric(name) {
 
 async function waitReady(seconds) {
   for (const t0 = Date.now(); ; ) {
-    if (await fetch(`${base}/-/ready`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${base}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     if (Date.now() - t0 > seconds * 1000) throw new Error(`exporter not ready after ${seconds} s`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -117,7 +123,14 @@ try {
       '',
     ].join('\n'),
   );
-  for (let i = 0; !(await fetch(simUrl).then(() => true, () => false)); i++) {
+  for (
+    let i = 0;
+    !(await fetch(simUrl).then(
+      () => true,
+      () => false,
+    ));
+    i++
+  ) {
     if (i > 100) throw new Error('simulator not listening after 20 s');
     await new Promise((r) => setTimeout(r, 200));
   }

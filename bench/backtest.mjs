@@ -39,4 +39,6 @@ for (let i = 0; i < runs; i++) {
 }
 times.sort((a, b) => a - b);
 const median = times[times.length >> 1];
-console.log(`median of ${runs}: ${(median / 1000).toFixed(2)} s for ${values.days} days × ${backtestPolicies.length} policies (${backtestPolicies.join(', ')})`);
+console.log(
+  `median of ${runs}: ${(median / 1000).toFixed(2)} s for ${values.days} days × ${backtestPolicies.length} policies (${backtestPolicies.join(', ')})`,
+);

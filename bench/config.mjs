@@ -88,7 +88,16 @@ try {
       const c = process.cpuUsage(c0);
       cpu.push(Math.round((c.user + c.system) / 1000));
     }
-    results.push({ file: name, bytes: statSync(path).size, keys, outcome, median_ms: median(ms), median_cpu_ms: median(cpu), runs_ms: ms, runs_cpu_ms: cpu });
+    results.push({
+      file: name,
+      bytes: statSync(path).size,
+      keys,
+      outcome,
+      median_ms: median(ms),
+      median_cpu_ms: median(cpu),
+      runs_ms: ms,
+      runs_cpu_ms: cpu,
+    });
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -35,7 +35,13 @@ export async function startDemoChild({ logLevel, stdio }) {
   /** Poll `path` until it answers 2xx, for at most `seconds`. */
   const waitOk = async (path, seconds = 20) => {
     for (const until = Date.now() + seconds * 1000; ; ) {
-      if (await fetch(`${base}${path}`).then((r) => r.ok, () => false)) return;
+      if (
+        await fetch(`${base}${path}`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return;
       if (Date.now() > until) throw new Error(`${path} not OK after ${seconds} s`);
       await new Promise((r) => setTimeout(r, 100));
     }

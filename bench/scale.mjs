@@ -95,10 +95,14 @@ const mb = (bytes) => round(bytes / 2 ** 20);
 
 /** A simulator child for the given world, and an exporter (this process) watching all its subnets. */
 async function withWorld({ subnets, enis, jobs }, fn) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--sim', '--subnets', String(subnets), '--enis', String(enis), '--jobs', String(jobs)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: process.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(import.meta.url), '--sim', '--subnets', String(subnets), '--enis', String(enis), '--jobs', String(jobs)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: process.env,
+    },
+  );
   const lines = createInterface({ input: child.stdout });
   const [first] = await once(lines, 'line');
   const { url } = JSON.parse(first);
@@ -161,8 +165,13 @@ async function benchSample(runs) {
       const t1 = performance.now();
       const c = process.cpuUsage(c0);
       const after = await awsRequests(exporter);
-      const delta = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]).filter(([, v]) => v > 0));
-      if (perSample && JSON.stringify(perSample) !== JSON.stringify(delta)) throw new Error(`requests differ between samples: ${JSON.stringify({ perSample, delta })}`);
+      const delta = Object.fromEntries(
+        Object.entries(after)
+          .map(([k, v]) => [k, v - (before[k] ?? 0)])
+          .filter(([, v]) => v > 0),
+      );
+      if (perSample && JSON.stringify(perSample) !== JSON.stringify(delta))
+        throw new Error(`requests differ between samples: ${JSON.stringify({ perSample, delta })}`);
       perSample = delta;
       cpu.push((c.user + c.system) / 1000);
       wall.push(t1 - t0);

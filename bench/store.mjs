@@ -90,7 +90,14 @@ for (let m = 0; m < minutes; m++) {
           expiresAt: now + 30 * DAY,
         };
         const add = admit
-          ? { id: `${subnetId}.${id.toString(16).padStart(8, '0')}`, subnetId, workers: 2, createdAt: now, expiresAt: now + 300_000, retainUntil: now + 600_000 }
+          ? {
+              id: `${subnetId}.${id.toString(16).padStart(8, '0')}`,
+              subnetId,
+              workers: 2,
+              createdAt: now,
+              expiresAt: now + 300_000,
+              retainUntil: now + 600_000,
+            }
           : undefined;
         return { observation, add, result: admit };
       }),

@@ -48,9 +48,7 @@ function query(refId: string, expr: string, legend: string, opts: { instant?: bo
 }
 
 function thresholds(steps: Array<[number | null, string]>) {
-  return new ThresholdsConfigBuilder()
-    .mode(ThresholdsMode.Absolute)
-    .steps(steps.map(([value, color]) => ({ value, color })));
+  return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
 }
 
 function statPanel(title: string, description: string) {
@@ -83,7 +81,13 @@ function utilizationPanel() {
     .unit('percentunit')
     .min(0)
     .max(1)
-    .thresholds(thresholds([[null, 'green'], [0.6, 'yellow'], [0.8, 'red']]))
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [0.6, 'yellow'],
+        [0.8, 'red'],
+      ]),
+    )
     .withOverride(unitOverride('B', 'none'))
     .withOverride(unitOverride('C', 'none'))
     .gridPos({ x: 0, y: 0, w: 6, h: 5 });
@@ -95,12 +99,19 @@ function sensorHoldsPanel() {
     .timeFrom(TODAY)
     .withTarget(
       // No "wait" series yet only means no wait today: 0 of the decisions.
-      query('A', `sum(increase(glue_eni_admission_decisions_total{decision="wait",${SUBNET}}[$__range])) or on() 0 * ${all}`, 'waits', { instant: true }),
+      query('A', `sum(increase(glue_eni_admission_decisions_total{decision="wait",${SUBNET}}[$__range])) or on() 0 * ${all}`, 'waits', {
+        instant: true,
+      }),
     )
     .withTarget(query('B', all, 'decisions', { instant: true }))
     .decimals(0)
     .unit('none')
-    .thresholds(thresholds([[null, 'green'], [1, 'yellow']]))
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [1, 'yellow'],
+      ]),
+    )
     .withOverride({ matcher: { id: 'byFrameRefID', options: 'B' }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'text' } }] })
     .gridPos({ x: 0, y: 5, w: 5, h: 6 });
 }
@@ -127,22 +138,42 @@ function exhaustionPanel() {
     )
     .decimals(0)
     .unit('none')
-    .thresholds(thresholds([[null, 'green'], [1, 'red']]))
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [1, 'red'],
+      ]),
+    )
     .withOverride({ matcher: { id: 'byFrameRefID', options: 'B' }, properties: [{ id: 'color', value: { mode: 'fixed', fixedColor: 'text' } }] })
     .gridPos({ x: 5, y: 5, w: 5, h: 6 });
 }
 
 function samplerPanel() {
-  return statPanel('Last good sample', 'Age of the exporter\'s last good sample. /admit answers 503 once it is older than the allowed age.')
+  return statPanel('Last good sample', "Age of the exporter's last good sample. /admit answers 503 once it is older than the allowed age.")
     .withTarget(query('A', 'time() - max(glue_eni_last_sample_timestamp_seconds)', 'age', { instant: true }))
     .withTarget(query('B', 'min(glue_eni_sample_success)', 'last sample ok', { instant: true }))
     .unit('s')
-    .thresholds(thresholds([[null, 'green'], [180, 'yellow'], [300, 'red']]))
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [180, 'yellow'],
+        [300, 'red'],
+      ]),
+    )
     .withOverride({
       matcher: { id: 'byFrameRefID', options: 'B' },
       properties: [
         { id: 'unit', value: 'bool_yes_no' },
-        { id: 'thresholds', value: { mode: 'absolute', steps: [{ value: null, color: 'red' }, { value: 1, color: 'green' }] } },
+        {
+          id: 'thresholds',
+          value: {
+            mode: 'absolute',
+            steps: [
+              { value: null, color: 'red' },
+              { value: 1, color: 'green' },
+            ],
+          },
+        },
       ],
     })
     .gridPos({ x: 10, y: 5, w: 4, h: 6 });
@@ -179,9 +210,7 @@ function windowTablePanel() {
       'The observations the cleanup buffer is taken from: slot 1 is the newest. The buffer is the max over the window (floored at MIN_BUFFER).',
     )
     .datasource(ds)
-    .withTarget(
-      query('A', `max by (subnet, slot, dag_run_id) (glue_eni_admission_window_enis{${SUBNET}})`, '', { instant: true, table: true }),
-    )
+    .withTarget(query('A', `max by (subnet, slot, dag_run_id) (glue_eni_admission_window_enis{${SUBNET}})`, '', { instant: true, table: true }))
     .withTarget(query('B', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, '', { instant: true, table: true }))
     .withTransformation({ id: 'merge', options: {} })
     .withTransformation({

@@ -58,7 +58,10 @@ describe('runAdmit', () => {
   it('pokes until admitted, then prints the reservation and exits 0', async () => {
     full();
     const o = io((n) => n === 2 && roomy());
-    const code = await runAdmit({ url, subnet: 'critical', workers: 10, dagRunId: 'd1', token: TOKEN, pokeIntervalSeconds: 60, timeoutSeconds: 600 }, o);
+    const code = await runAdmit(
+      { url, subnet: 'critical', workers: 10, dagRunId: 'd1', token: TOKEN, pokeIntervalSeconds: 60, timeoutSeconds: 600 },
+      o,
+    );
     expect(code).toBe(0);
     expect(o.err.filter((l) => l.includes('waiting'))).toHaveLength(2);
     const printed = JSON.parse(o.out[0]);

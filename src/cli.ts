@@ -127,16 +127,18 @@ program
   .option('--start <iso>', "virtual start time (default: the scenario's demoStart, else its start)")
   .option('--schedule <cron>', 'real-time sample schedule', '*/2 * * * * *')
   .option('--log-level <level>', 'log level', 'info')
-  .action(async (opts: { scenario: string; listen: string; simListen: string; speed: number; start?: string; schedule: string; logLevel: string }) => {
-    try {
-      const logger = createLogger(opts.logLevel);
-      const demo = await startDemo({ ...opts, logger });
-      process.stdout.write(demoBanner(demo, opts.scenario));
-      onShutdown(logger, () => demo.close());
-    } catch (err) {
-      fail(err);
-    }
-  });
+  .action(
+    async (opts: { scenario: string; listen: string; simListen: string; speed: number; start?: string; schedule: string; logLevel: string }) => {
+      try {
+        const logger = createLogger(opts.logLevel);
+        const demo = await startDemo({ ...opts, logger });
+        process.stdout.write(demoBanner(demo, opts.scenario));
+        onShutdown(logger, () => demo.close());
+      } catch (err) {
+        fail(err);
+      }
+    },
+  );
 
 program
   .command('sim')
@@ -165,22 +167,24 @@ program
   .option('--poke-interval <s>', 'seconds between pokes', positiveNumber('--poke-interval'), 60)
   .option('--timeout <s>', 'give up after this many seconds', positiveNumber('--timeout'), 600)
   .addHelpText('after', '\nGLUE_ENI_ADMIT_TOKEN, when set, is sent as the bearer token.')
-  .action(async (opts: { url: string; subnet?: string; workers?: number; job?: string; dagRunId?: string; pokeInterval: number; timeout: number }) => {
-    if (!opts.job && !(opts.subnet && opts.workers)) {
-      process.stderr.write('error: give --subnet and --workers, or --job\n');
-      process.exit(2);
-    }
-    process.exitCode = await runAdmit({
-      url: opts.url,
-      subnet: opts.subnet,
-      workers: opts.workers,
-      job: opts.job,
-      dagRunId: opts.dagRunId,
-      pokeIntervalSeconds: opts.pokeInterval,
-      timeoutSeconds: opts.timeout,
-      token: process.env.GLUE_ENI_ADMIT_TOKEN,
-    });
-  });
+  .action(
+    async (opts: { url: string; subnet?: string; workers?: number; job?: string; dagRunId?: string; pokeInterval: number; timeout: number }) => {
+      if (!opts.job && !(opts.subnet && opts.workers)) {
+        process.stderr.write('error: give --subnet and --workers, or --job\n');
+        process.exit(2);
+      }
+      process.exitCode = await runAdmit({
+        url: opts.url,
+        subnet: opts.subnet,
+        workers: opts.workers,
+        job: opts.job,
+        dagRunId: opts.dagRunId,
+        pokeIntervalSeconds: opts.pokeInterval,
+        timeoutSeconds: opts.timeout,
+        token: process.env.GLUE_ENI_ADMIT_TOKEN,
+      });
+    },
+  );
 
 program
   .command('simulate')

@@ -112,12 +112,17 @@ export abstract class LogDestination {
     this.causes.add(cause);
     // A failed write says more than a full backlog: it is the cause to report.
     if (this.failing === undefined || this.failing === BACKLOG_FULL) this.failing = cause;
-    this.notify(noticeLine(40, 'log destination failing: dropping log lines until it accepts writes again', { cause, log_lines_dropped_total: this.dropped }));
+    this.notify(
+      noticeLine(40, 'log destination failing: dropping log lines until it accepts writes again', { cause, log_lines_dropped_total: this.dropped }),
+    );
   }
 
   /** The line that marks the gap in the log itself: whoever reads it sees what is missing. */
   protected gapNotice(): string {
-    return noticeLine(40, 'log destination accepts writes again; lines were dropped', { cause: [...this.causes].join(', '), log_lines_dropped_total: this.dropped });
+    return noticeLine(40, 'log destination accepts writes again; lines were dropped', {
+      cause: [...this.causes].join(', '),
+      log_lines_dropped_total: this.dropped,
+    });
   }
 
   protected endEpisode(): void {

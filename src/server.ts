@@ -53,7 +53,6 @@ export interface RunningExporter {
 
 const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
 
-
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
   const { config, logger } = opts;
   const clock = opts.clock ?? systemClock;

@@ -33,7 +33,8 @@ describe('glue-eni-exporter CLI', () => {
   it('has a --help that lists every command', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
-    for (const cmd of ['serve', 'check-config', 'demo', 'sim', 'admit', 'simulate', 'init-store']) expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+    for (const cmd of ['serve', 'check-config', 'demo', 'sim', 'admit', 'simulate', 'init-store'])
+      expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
   });
 
   it('check-config accepts a good file and names the field of a bad one', () => {
@@ -54,7 +55,10 @@ describe('glue-eni-exporter CLI', () => {
         config,
         `region: us-east-1\nendpoints: {ec2: "${sim.url}", glue: "${sim.url}"}\nsubnets:\n  - {id: subnet-0a1, name: critical}\nsample: {schedule: "* * * * * *"}\ndataDir: ${join(tmp, 'data')}\n`,
       );
-      const proc = start(['serve', '--config', config, '--listen', `127.0.0.1:${port}`], { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+      const proc = start(['serve', '--config', config, '--listen', `127.0.0.1:${port}`], {
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+      });
       const ready = await waitFor(
         'ready',
         async () => ((await fetch(`http://127.0.0.1:${port}/-/ready`)).status === 200 ? true : undefined),

@@ -36,14 +36,45 @@ const clock = { now: () => NOW };
 const attached = (time: string) => ({ time, status: 'attached', deleteOnTermination: false });
 const enis: EniFixture[] = [
   // the running job's two workers
-  { id: 'eni-w1', subnetId: A, status: 'in-use', description: GLUE_DESC, requesterManaged: true, ips: ['10.0.1.10'], attachment: attached('2026-04-09T07:00:20Z') },
-  { id: 'eni-w2', subnetId: A, status: 'in-use', description: GLUE_DESC, requesterManaged: true, ips: ['10.0.1.11'], attachment: attached('2026-04-09T07:00:21Z') },
+  {
+    id: 'eni-w1',
+    subnetId: A,
+    status: 'in-use',
+    description: GLUE_DESC,
+    requesterManaged: true,
+    ips: ['10.0.1.10'],
+    attachment: attached('2026-04-09T07:00:20Z'),
+  },
+  {
+    id: 'eni-w2',
+    subnetId: A,
+    status: 'in-use',
+    description: GLUE_DESC,
+    requesterManaged: true,
+    ips: ['10.0.1.11'],
+    attachment: attached('2026-04-09T07:00:21Z'),
+  },
   // a ghost from the 05:00 run
-  { id: 'eni-g1', subnetId: A, status: 'in-use', description: GLUE_DESC, requesterManaged: true, ips: ['10.0.1.12'], attachment: attached('2026-04-09T05:00:30Z') },
+  {
+    id: 'eni-g1',
+    subnetId: A,
+    status: 'in-use',
+    description: GLUE_DESC,
+    requesterManaged: true,
+    ips: ['10.0.1.12'],
+    attachment: attached('2026-04-09T05:00:30Z'),
+  },
   // the cleanup tail
   { id: 'eni-a1', subnetId: A, status: 'available', description: GLUE_DESC, requesterManaged: true, ips: ['10.0.1.13'] },
   // someone else's, with a secondary address
-  { id: 'eni-o1', subnetId: B, status: 'in-use', description: 'ELB app/internal', ips: ['10.0.2.5', '10.0.2.6'], attachment: attached('2026-04-01T00:00:00Z') },
+  {
+    id: 'eni-o1',
+    subnetId: B,
+    status: 'in-use',
+    description: 'ELB app/internal',
+    ips: ['10.0.2.5', '10.0.2.6'],
+    attachment: attached('2026-04-01T00:00:00Z'),
+  },
 ];
 
 let ec2Mode: 'ok' | 'throttled' = 'ok';
@@ -93,7 +124,9 @@ beforeAll(async () => {
     }
     if (call.target === 'GetJobRuns' && call.body.JobName === 'customer-analytics-daily') {
       return glueOk({
-        JobRuns: [{ Id: 'jr_1', JobName: 'customer-analytics-daily', JobRunState: 'RUNNING', StartedOn: epoch('2026-04-09T07:00:00Z'), NumberOfWorkers: 2 }],
+        JobRuns: [
+          { Id: 'jr_1', JobName: 'customer-analytics-daily', JobRunState: 'RUNNING', StartedOn: epoch('2026-04-09T07:00:00Z'), NumberOfWorkers: 2 },
+        ],
       });
     }
     if (call.target === 'GetJobRuns') {
@@ -196,7 +229,14 @@ describe('exporter over a real port', () => {
     const byId = JSON.parse((await get(`/api/subnets/${A}/enis`)).text);
     expect(byName.enis).toEqual(byId.enis);
     const ghost = byId.enis.find((e: { eni_id: string }) => e.eni_id === 'eni-g1');
-    expect(ghost).toMatchObject({ status: 'in-use', owner: 'glue', addresses: 1, lingering: true, attach_time: '2026-04-09T05:00:30.000Z', description: GLUE_DESC });
+    expect(ghost).toMatchObject({
+      status: 'in-use',
+      owner: 'glue',
+      addresses: 1,
+      lingering: true,
+      attach_time: '2026-04-09T05:00:30.000Z',
+      description: GLUE_DESC,
+    });
     const tail = byId.enis.find((e: { eni_id: string }) => e.eni_id === 'eni-a1');
     expect(tail).toMatchObject({ status: 'available', available_since: '2026-04-09T07:03:00.000Z', lingering: false });
   });

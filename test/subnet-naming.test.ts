@@ -76,7 +76,12 @@ afterAll(async () => {
 
 describe('subnet keys resolve to their own subnet', () => {
   it('watches the configured and the discovered subnets', () => {
-    expect(exporter.cache.current()!.subnets.map((s) => s.subnetId).sort()).toEqual(['subnet-0a1', 'subnet-0b1', 'subnet-0c1', 'subnet-0d1']);
+    expect(
+      exporter.cache
+        .current()!
+        .subnets.map((s) => s.subnetId)
+        .sort(),
+    ).toEqual(['subnet-0a1', 'subnet-0b1', 'subnet-0c1', 'subnet-0d1']);
   });
 
   it('/admit by id answers for that subnet, not for a subnet whose connection carries the id as its name', async () => {

@@ -48,7 +48,10 @@ describe('BypassMemory', () => {
     m.observe(S, T + 2 * MIN, next, ledger, WEEK);
     m.observe(S, T + 3 * MIN, [...next, lambda], [], WEEK);
     expect(m.history(S)).toMatchObject({ watchedMs: 3 * MIN, totalAddresses: 4 });
-    expect(m.history(S)?.events).toEqual([{ at: T + MIN, addresses: 1 }, { at: T + 3 * MIN, addresses: 3 }]);
+    expect(m.history(S)?.events).toEqual([
+      { at: T + MIN, addresses: 1 },
+      { at: T + 3 * MIN, addresses: 3 },
+    ]);
   });
 
   it('waits for a Glue ENI to attach before judging it (only attached ENIs can match a reservation)', () => {
@@ -114,11 +117,16 @@ describe('BypassMemory', () => {
 
     writeFileSync(file, JSON.stringify({ version: 1, subnets: { [S]: { watchedMs: 'a lot' } } }));
     const c = memory(file);
-    expect(c.load()).toMatch(/^gate-bypass memory: set aside 1 bad record\(s\), kept the rest \(original kept as bypass\.json\.corrupt-\d+\): subnets\.subnet-0a1 \(watchedMs\): .*expected number/);
+    expect(c.load()).toMatch(
+      /^gate-bypass memory: set aside 1 bad record\(s\), kept the rest \(original kept as bypass\.json\.corrupt-\d+\): subnets\.subnet-0a1 \(watchedMs\): .*expected number/,
+    );
     expect(c.history(S)).toBeUndefined();
     c.observe(S, T, [], [], WEEK);
     c.save();
-    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ version: 1, subnets: { [S]: { watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T } } });
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
+      version: 1,
+      subnets: { [S]: { watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T } },
+    });
   });
 });
 
@@ -137,7 +145,13 @@ describe('BypassMemory load', () => {
           [S]: good,
           [sub(1)]: { ...good, totalAddresses: '3' },
           [sub(2)]: { ...good, lastSampleAt: -1 },
-          [sub(3)]: { ...good, events: [{ at: T, addresses: 1 }, { at: T - MIN, addresses: 1 }] },
+          [sub(3)]: {
+            ...good,
+            events: [
+              { at: T, addresses: 1 },
+              { at: T - MIN, addresses: 1 },
+            ],
+          },
           // One event per minute over 90 days is the most there can be: more is forged.
           [sub(4)]: { ...good, events: Array.from({ length: 130_000 }, (_, i) => ({ at: T + i, addresses: 1 })) },
           [sub(5)]: { ...good, events: [{ at: 'soon', addresses: 1 }] },
@@ -172,7 +186,15 @@ describe('learnedMargin', () => {
     const h = { watchedMs: WEEK - 1, events: [{ at: T, addresses: 4 }], totalAddresses: 4 };
     expect(learnedMargin(undefined, T, WEEK, 2 * MIN)).toEqual({ learned: false, margin: 0, watchedMs: 0 });
     expect(learnedMargin(h, T, WEEK, 2 * MIN)).toEqual({ learned: false, margin: 0, watchedMs: WEEK - 1 });
-    const watched = { ...h, watchedMs: WEEK, events: [{ at: T - 3 * MIN, addresses: 4 }, { at: T - 2 * MIN, addresses: 2 }, { at: T, addresses: 5 }] };
+    const watched = {
+      ...h,
+      watchedMs: WEEK,
+      events: [
+        { at: T - 3 * MIN, addresses: 4 },
+        { at: T - 2 * MIN, addresses: 2 },
+        { at: T, addresses: 5 },
+      ],
+    };
     expect(learnedMargin(watched, T, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 6 });
     expect(learnedMargin(watched, T, WEEK, 4 * MIN)).toMatchObject({ learned: true, margin: 11 });
     expect(learnedMargin(watched, T + WEEK - 1, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 5 });

@@ -17,7 +17,6 @@ import type { BypassHistory, Reservation } from './types.js';
 
 export type { BypassEvent, BypassHistory } from './types.js';
 
-
 /** The margin the history supports at `now`, or `learned: false` while less than `horizonMs` was watched. */
 export function learnedMargin(
   history: BypassHistory | undefined,
@@ -80,16 +79,15 @@ const MAX_SUBNETS = 100_000;
  * `maxEvents`: at most one event per sample over the longest horizon.
  */
 function subnetMemorySchema(maxEvents: number) {
-  return z
-    .object({
-      watchedMs: z.number().min(0).max(8.64e15),
-      events: z
-        .array(z.object({ at: epochMs, addresses: z.int().min(1).max(MAX_EVENT_ADDRESSES) }))
-        .max(maxEvents, { error: `expected at most ${maxEvents} events (one per sample over 90 days)` })
-        .refine((events) => events.every((e, i) => i === 0 || events[i - 1].at <= e.at), { error: 'expected events in time order' }),
-      totalAddresses: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
-      lastSampleAt: epochMs.optional(),
-    }) satisfies z.ZodType<SubnetMemory>;
+  return z.object({
+    watchedMs: z.number().min(0).max(8.64e15),
+    events: z
+      .array(z.object({ at: epochMs, addresses: z.int().min(1).max(MAX_EVENT_ADDRESSES) }))
+      .max(maxEvents, { error: `expected at most ${maxEvents} events (one per sample over 90 days)` })
+      .refine((events) => events.every((e, i) => i === 0 || events[i - 1].at <= e.at), { error: 'expected events in time order' }),
+    totalAddresses: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+    lastSampleAt: epochMs.optional(),
+  }) satisfies z.ZodType<SubnetMemory>;
 }
 
 /** bypass.json as read from disk: the file's format must match, each subnet's record is checked on its own. */
@@ -119,9 +117,7 @@ export class BypassMemory {
 
   load(): string | undefined {
     if (!this.opts.file) return undefined;
-    const { state, note } = readJsonState(this.opts.file, 'gate-bypass memory', (parsed) =>
-      checkBypassState(parsed, this.opts.intervalSeconds()),
-    );
+    const { state, note } = readJsonState(this.opts.file, 'gate-bypass memory', (parsed) => checkBypassState(parsed, this.opts.intervalSeconds()));
     if (state) this.state = state;
     return note;
   }
@@ -156,7 +152,10 @@ export class BypassMemory {
     const mem = (this.state.subnets[subnetId] ??= { watchedMs: 0, events: [], totalAddresses: 0 });
     const known = this.known.get(subnetId);
     const contiguous =
-      known !== undefined && mem.lastSampleAt !== undefined && takenAt > mem.lastSampleAt && samplesContiguous(takenAt - mem.lastSampleAt, this.opts.intervalSeconds());
+      known !== undefined &&
+      mem.lastSampleAt !== undefined &&
+      takenAt > mem.lastSampleAt &&
+      samplesContiguous(takenAt - mem.lastSampleAt, this.opts.intervalSeconds());
     if (contiguous && this.settled.get(subnetId) === enis) {
       mem.watchedMs += takenAt - (mem.lastSampleAt as number);
       mem.lastSampleAt = takenAt;

@@ -18,7 +18,10 @@ function input(over: Partial<ForecastInput> = {}): ForecastInput {
     free: 40,
     reserved: 0,
     current: { available: 15, lingering: 5 },
-    window: [{ observedAt: T, available: 15, lingering: 5 }, { observedAt: T - 60_000, available: 30, lingering: 10 }],
+    window: [
+      { observedAt: T, available: 15, lingering: 5 },
+      { observedAt: T - 60_000, available: 30, lingering: 10 },
+    ],
     ...over,
   };
 }
@@ -30,7 +33,9 @@ describe('forecast policy', () => {
   it('does not count the tail that free already excludes: admits where rolling-max waits', () => {
     const d = decideForecast(input({ free: 39 }));
     expect(d).toMatchObject({ admit: true, buffer: 10, headroom: 29, free: 39, reserved: 0, window: [] });
-    expect(d.reason).toBe('free 39 − reserved 0 ≥ workers 10 + buffer 10 (buffer = margin 10 (min buffer: 0.0 of 7 d of bypasses watched) + unseen 0)');
+    expect(d.reason).toBe(
+      'free 39 − reserved 0 ≥ workers 10 + buffer 10 (buffer = margin 10 (min buffer: 0.0 of 7 d of bypasses watched) + unseen 0)',
+    );
     // The same subnet through the report's rule: max available 30 → 39 < 10 + 30.
     expect(decide({ ...input({ free: 39 }), settings: { ...settings, policy: 'rolling-max' } }).admit).toBe(false);
   });

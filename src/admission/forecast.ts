@@ -41,8 +41,7 @@ export function unseenWorkers(reservations: readonly Reservation[], enis: readon
 /** The buffer and how it was reached, in the shape policy.ts's bufferFor returns. */
 export function forecastBuffer(input: ForecastInput): { buffer: number; window: WindowEntry[]; why: string } {
   const { settings } = input;
-  const unseen =
-    input.reservations && input.enis && input.now !== undefined ? unseenWorkers(input.reservations, input.enis, input.now) : 0;
+  const unseen = input.reservations && input.enis && input.now !== undefined ? unseenWorkers(input.reservations, input.enis, input.now) : 0;
   const interval = input.sampleIntervalSeconds ?? 60;
   const days = settings.bypassMemoryDays;
   const learned = learnedMargin(input.bypass, input.now ?? 0, bypassHorizonMs(days), 2 * interval * 1000);

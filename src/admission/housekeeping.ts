@@ -57,7 +57,11 @@ export class SnapshotHousekeeping {
   /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
   bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
     const snap = this.deps.cache.current();
-    return (snap?.subnets ?? []).map((s) => ({ subnetId: s.subnetId, subnet: s.name, addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0 }));
+    return (snap?.subnets ?? []).map((s) => ({
+      subnetId: s.subnetId,
+      subnet: s.name,
+      addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0,
+    }));
   }
 
   private onSnapshot(snap: Snapshot): void {

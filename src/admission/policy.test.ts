@@ -88,7 +88,14 @@ describe('decide: other policies', () => {
 describe('resolveSettings', () => {
   it('layers defaults, top level, override by id, then by name', () => {
     const adm = { minBuffer: 5, subnets: { 'subnet-0a': { lookback: 3 }, critical: { policy: 'static' as const, staticBuffer: 30 } } };
-    expect(resolveSettings(adm, 'subnet-0a', 'critical')).toEqual({ policy: 'static', lookback: 3, minBuffer: 5, bufferSource: 'available', staticBuffer: 30, bypassMemoryDays: 7 });
+    expect(resolveSettings(adm, 'subnet-0a', 'critical')).toEqual({
+      policy: 'static',
+      lookback: 3,
+      minBuffer: 5,
+      bufferSource: 'available',
+      staticBuffer: 30,
+      bypassMemoryDays: 7,
+    });
     expect(resolveSettings(adm, 'subnet-0b', 'other')).toEqual({ ...defaultPolicySettings, minBuffer: 5 });
   });
 });

@@ -117,8 +117,19 @@ type Step =
   | { k: 'repeat-id'; i: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ k: fc.constant('young' as const), workers: fc.integer({ min: 1, max: 5 }), dt: fc.integer({ min: 0, max: 3 }), closed: fc.boolean() }) },
-  { weight: 2, arbitrary: fc.record({ k: fc.constant('any' as const), workers: fc.integer({ min: 1, max: 5 }), at: fc.integer({ min: 0, max: 30 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      k: fc.constant('young' as const),
+      workers: fc.integer({ min: 1, max: 5 }),
+      dt: fc.integer({ min: 0, max: 3 }),
+      closed: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ k: fc.constant('any' as const), workers: fc.integer({ min: 1, max: 5 }), at: fc.integer({ min: 0, max: 30 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ k: fc.constant('drop' as const), i: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), i: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ k: fc.constant('reorder' as const) }) },
@@ -142,7 +153,10 @@ describe('indexed accounting against the reference (property)', () => {
           switch (s.k) {
             case 'young':
               clock += s.dt;
-              ledger = [...ledger, res(`r${(n++).toString(36)}`, clock, s.workers, { ...ttl(clock * 10_000), ...(s.closed ? { closed: 'released' as const } : {}) })];
+              ledger = [
+                ...ledger,
+                res(`r${(n++).toString(36)}`, clock, s.workers, { ...ttl(clock * 10_000), ...(s.closed ? { closed: 'released' as const } : {}) }),
+              ];
               break;
             case 'any':
               ledger = [...ledger, res(`r${(n++).toString(36)}`, s.at, s.workers, ttl(s.at * 10_000))];

@@ -169,7 +169,10 @@ export class AdmissionService {
     const needsTail =
       settings.policy === 'tail-aware' || settings.policy === 'forecast' || (settings.policy === 'rolling-max' && settings.bufferSource === 'tail');
     if (needsTail && subnet.lingering === undefined) {
-      throw new AdmitError(503, `Glue data is unknown (${snap.glueError ?? 'last Glue read failed'}): the tail (available + lingering) cannot be computed`);
+      throw new AdmitError(
+        503,
+        `Glue data is unknown (${snap.glueError ?? 'last Glue read failed'}): the tail (available + lingering) cannot be computed`,
+      );
     }
 
     const now = clock.now();
@@ -188,9 +191,8 @@ export class AdmissionService {
     const w = workers;
     let prior: Observation[];
     try {
-      prior = settings.policy !== 'none' && settings.policy !== 'static'
-        ? await store.recentObservations(view.subnetId, settings.lookback - 1, now)
-        : [];
+      prior =
+        settings.policy !== 'none' && settings.policy !== 'static' ? await store.recentObservations(view.subnetId, settings.lookback - 1, now) : [];
     } catch (err) {
       throw this.storeError(err);
     }

@@ -6,7 +6,15 @@ import { policiesByCaution, policyNames, type Reservation } from './types.js';
 
 const T0 = Date.UTC(2024, 0, 8, 7, 0, 0);
 
-const glueEni = (id: string, attachTime: number): EniView => ({ id, status: 'in-use', owner: 'glue', addresses: 1, description: 'Attached to Glue using role x', lingering: false, attachTime });
+const glueEni = (id: string, attachTime: number): EniView => ({
+  id,
+  status: 'in-use',
+  owner: 'glue',
+  addresses: 1,
+  description: 'Attached to Glue using role x',
+  lingering: false,
+  attachTime,
+});
 /** A /26 (59 usable) holding `enis`. */
 const subnetOf = (enis: EniView[]): SampledSubnet => ({ subnetId: 'subnet-0a', free: 59 - enis.length, available: 0, lingering: 0, enis });
 
@@ -57,7 +65,14 @@ describe('planAdmission', () => {
   });
 
   it('counts live reservations against the room and names those the sample shows consumed', () => {
-    const live: Reservation = { id: 'subnet-0a.a', subnetId: 'subnet-0a', workers: 2, createdAt: T0 - 60_000, expiresAt: T0 + 240_000, retainUntil: T0 + 540_000 };
+    const live: Reservation = {
+      id: 'subnet-0a.a',
+      subnetId: 'subnet-0a',
+      workers: 2,
+      createdAt: T0 - 60_000,
+      expiresAt: T0 + 240_000,
+      retainUntil: T0 + 540_000,
+    };
     const waiting: Reservation = { ...live, id: 'subnet-0a.b', workers: 30, createdAt: T0 - 30_000 };
     const subnet = subnetOf([glueEni('eni-1', T0 - 50_000), glueEni('eni-2', T0 - 40_000)]);
     const plan = planAdmission(input({ subnet, ledger: [live, waiting] }), T0);

@@ -71,7 +71,9 @@ type ResolveArgs = Parameters<DescribeNetworkInterfacesCommand['resolveMiddlewar
  * successful responses are read by EniPageParser. Send it with `sendEniPage`.
  */
 export class DescribeEniPageCommand extends ec2Sdk().DescribeNetworkInterfacesCommand {
-  override resolveMiddleware(...[clientStack, configuration, options]: ResolveArgs): ReturnType<DescribeNetworkInterfacesCommand['resolveMiddleware']> {
+  override resolveMiddleware(
+    ...[clientStack, configuration, options]: ResolveArgs
+  ): ReturnType<DescribeNetworkInterfacesCommand['resolveMiddleware']> {
     // Same name, step and priority as the SDK's deserializer: the command's entry replaces the client's.
     this.middlewareStack.add(eniPageDeserializer(sdkDeserializer(clientStack)) as never, {
       name: SDK_DESERIALIZER,

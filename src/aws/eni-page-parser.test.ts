@@ -63,7 +63,13 @@ describe('EniPageParser', () => {
 
   it('counts addresses and /28 prefixes; the primary address alone counts one; absent fields stay absent', () => {
     const xml = page([
-      eniXml({ id: 'eni-0p1', subnetId: 'subnet-0aaa', status: 'in-use', ips: ['10.0.1.10', '10.0.1.11', '10.0.1.12'], prefixes: ['10.0.1.16/28', '10.0.1.32/28'] }),
+      eniXml({
+        id: 'eni-0p1',
+        subnetId: 'subnet-0aaa',
+        status: 'in-use',
+        ips: ['10.0.1.10', '10.0.1.11', '10.0.1.12'],
+        prefixes: ['10.0.1.16/28', '10.0.1.32/28'],
+      }),
       '<item><networkInterfaceId>eni-0p2</networkInterfaceId><privateIpAddress>10.0.1.20</privateIpAddress></item>',
       '<item><networkInterfaceId>eni-0p3</networkInterfaceId><attachment><attachTime>not a time</attachTime></attachment></item>',
     ]);
@@ -73,7 +79,15 @@ describe('EniPageParser', () => {
       ['eni-0p2', 1, 0],
       ['eni-0p3', 0, 0],
     ]);
-    expect(enis[2]).toEqual({ id: 'eni-0p3', subnetId: '', status: 'unknown', description: '', requesterManaged: false, privateIpCount: 0, ipv4PrefixCount: 0 });
+    expect(enis[2]).toEqual({
+      id: 'eni-0p3',
+      subnetId: '',
+      status: 'unknown',
+      description: '',
+      requesterManaged: false,
+      privateIpCount: 0,
+      ipv4PrefixCount: 0,
+    });
   });
 
   it('reads the next token, and a page with no ENIs as an empty page', () => {
@@ -108,7 +122,10 @@ describe('EniPageParser', () => {
     expect(() => parseEniPage('<html><body>proxy</body></html>')).toThrow(/expected <DescribeNetworkInterfacesResponse>, got <html>/);
     expect(() => parseEniPage('')).toThrow(/^DescribeNetworkInterfaces response: no <DescribeNetworkInterfacesResponse> document/);
     // A body cut short (connection dropped mid-page) must fail, not read as a shorter page.
-    const full = page([eniXml({ id: 'eni-0t1', subnetId: 'subnet-0aaa', status: 'in-use' }), eniXml({ id: 'eni-0t2', subnetId: 'subnet-0aaa', status: 'in-use' })]);
+    const full = page([
+      eniXml({ id: 'eni-0t1', subnetId: 'subnet-0aaa', status: 'in-use' }),
+      eniXml({ id: 'eni-0t2', subnetId: 'subnet-0aaa', status: 'in-use' }),
+    ]);
     expect(parseEniPage(full).enis).toHaveLength(2);
     expect(() => parseEniPage(full.slice(0, full.indexOf('eni-0t2')))).toThrow(/truncated body/);
     expect(() => parseEniPage(full.slice(0, -3))).toThrow(/truncated body/);

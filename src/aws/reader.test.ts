@@ -637,7 +637,8 @@ describe('AwsReader pagination bounds', () => {
       return xmlOk(enisPageXml([]));
     });
     mockGlue((call, nth) => {
-      if (call.target === api) return glueOk(api === 'GetJobs' ? { Jobs: [], NextToken: endless(api, nth) } : { ConnectionList: [], NextToken: endless(api, nth) });
+      if (call.target === api)
+        return glueOk(api === 'GetJobs' ? { Jobs: [], NextToken: endless(api, nth) } : { ConnectionList: [], NextToken: endless(api, nth) });
       return emptyGlue(call);
     });
     const { reader, requests } = makeReader();

@@ -279,8 +279,7 @@ export class AwsReader {
       glueError = { api: err.api, message: err.detail };
     }
 
-    const discovered =
-      opts.discoverConnections && glue ? glue.connections.flatMap((c) => (c.subnetId ? [c.subnetId] : [])) : [];
+    const discovered = opts.discoverConnections && glue ? glue.connections.flatMap((c) => (c.subnetId ? [c.subnetId] : [])) : [];
     const watched = uniqueSorted([...configured, ...discovered]);
 
     const sample: AwsSample = { subnets: [], enis: [] };
@@ -436,10 +435,12 @@ export class AwsReader {
     const watched = new Set(configured);
     if (discover) for (const c of connections) if (c.subnetId) watched.add(c.subnetId);
     const subnetOf = new Map(connections.map((c) => [c.name, c.subnetId]));
-    const boundJobs = jobs.filter((j) => j.connections.some((c) => {
-      const subnet = subnetOf.get(c);
-      return subnet !== undefined && watched.has(subnet);
-    }));
+    const boundJobs = jobs.filter((j) =>
+      j.connections.some((c) => {
+        const subnet = subnetOf.get(c);
+        return subnet !== undefined && watched.has(subnet);
+      }),
+    );
 
     const cutoff = this.now() - this.lookbackMs;
     const perJob = await mapLimit(boundJobs, RUN_READ_CONCURRENCY, (job) => this.readRuns(job, cutoff, signal));

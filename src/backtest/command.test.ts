@@ -22,8 +22,18 @@ function run(over: Partial<SimulateOptions>) {
 }
 
 const FIELDS = [
-  'scenario', 'policy', 'runs', 'exhaustion_failures', 'failure_rate', 'held', 'held_rate',
-  'median_wait_seconds', 'max_wait_seconds', 'gave_up', 'peak_utilization', 'tail_ip_minutes',
+  'scenario',
+  'policy',
+  'runs',
+  'exhaustion_failures',
+  'failure_rate',
+  'held',
+  'held_rate',
+  'median_wait_seconds',
+  'max_wait_seconds',
+  'gave_up',
+  'peak_utilization',
+  'tail_ip_minutes',
 ];
 
 describe('runSimulateCommand', () => {
@@ -34,8 +44,12 @@ describe('runSimulateCommand', () => {
     const parsed = JSON.parse(out) as { results: Record<string, unknown>[] };
     expect(Object.keys(parsed)).toEqual(['results']);
     expect(parsed.results.map((r) => [r.scenario, r.policy])).toEqual([
-      [split, 'none'], [split, 'static'], [split, 'rolling-max'],
-      [calm, 'none'], [calm, 'static'], [calm, 'rolling-max'],
+      [split, 'none'],
+      [split, 'static'],
+      [split, 'rolling-max'],
+      [calm, 'none'],
+      [calm, 'static'],
+      [calm, 'rolling-max'],
     ]);
     for (const r of parsed.results) {
       expect(Object.keys(r)).toEqual(FIELDS);
@@ -57,7 +71,9 @@ describe('runSimulateCommand', () => {
     const { code, out } = run({ json: false, policies: ['none,rolling-max'] });
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
-    expect(lines[1]).toMatch(/^scenario\s+policy\s+runs\s+exhaustion failures\s+failure rate\s+held\s+held rate\s+median wait\s+max wait\s+gave up\s+peak util\s+tail IP-min$/);
+    expect(lines[1]).toMatch(
+      /^scenario\s+policy\s+runs\s+exhaustion failures\s+failure rate\s+held\s+held rate\s+median wait\s+max wait\s+gave up\s+peak util\s+tail IP-min$/,
+    );
     expect(lines).toHaveLength(5);
     // Every row ends where the header ends: the columns line up.
     for (const l of lines.slice(2)) expect(l.length).toBe(lines[1].length);

@@ -54,7 +54,10 @@ export function parseDays(v: number | string): number {
 }
 
 export function parsePolicies(v: string[] | string): BacktestPolicy[] {
-  const names = (Array.isArray(v) ? v : [v]).flatMap((p) => p.split(',')).map((p) => p.trim()).filter((p) => p !== '');
+  const names = (Array.isArray(v) ? v : [v])
+    .flatMap((p) => p.split(','))
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (names.length === 0) throw new UsageError(`--policy: expected one or more of ${backtestPolicies.join(', ')}`);
   const out: BacktestPolicy[] = [];
   for (const name of names) {
@@ -69,7 +72,10 @@ export function parsePolicies(v: string[] | string): BacktestPolicy[] {
 const launchSources = ['adhoc', 'schedule'] as const;
 
 export function parseBlind(v: string | undefined): SensorSettings['blindSources'] {
-  const names = (v ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const names = (v ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   for (const name of names) {
     if (!(launchSources as readonly string[]).includes(name)) {
       throw new UsageError(`--blind: unknown launch source "${name}" (expected adhoc, schedule or both, comma-separated)`);
@@ -99,7 +105,20 @@ const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
 
 /** The rows as an aligned table, like the report's Results table. */
 export function formatTable(rows: SimulateRow[], days: number, blind: readonly string[] = []): string {
-  const header = ['scenario', 'policy', 'runs', 'exhaustion failures', 'failure rate', 'held', 'held rate', 'median wait', 'max wait', 'gave up', 'peak util', 'tail IP-min'];
+  const header = [
+    'scenario',
+    'policy',
+    'runs',
+    'exhaustion failures',
+    'failure rate',
+    'held',
+    'held rate',
+    'median wait',
+    'max wait',
+    'gave up',
+    'peak util',
+    'tail IP-min',
+  ];
   const body = rows.map((r) => [
     r.scenario,
     r.policy,
@@ -116,7 +135,11 @@ export function formatTable(rows: SimulateRow[], days: number, blind: readonly s
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   // Text columns flush left, numbers flush right.
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [
     `${days} simulated days; sensor: poke every 60 s, give up after 600 s; samples every 60 s` +
       (blind.length > 0 ? `; ${blind.join(' and ')} launches bypass the gate` : ''),

@@ -47,15 +47,30 @@ describe('runBacktest', () => {
     expect(r.medianWaitSeconds).toBe(r.maxWaitSeconds);
     // Rolling-max remembers the 8 available ENIs for 5 observations after they are gone, past the timeout.
     const reasons: string[] = [];
-    const rolling = runBacktest({ scenario: s, days: 0.5, policy: 'rolling-max', policySettings: { minBuffer: 0 }, onDecision: (d) => reasons.push(d.decision.reason) });
+    const rolling = runBacktest({
+      scenario: s,
+      days: 0.5,
+      policy: 'rolling-max',
+      policySettings: { minBuffer: 0 },
+      onDecision: (d) => reasons.push(d.decision.reason),
+    });
     expect(rolling).toMatchObject({ held: 1, gaveUp: 1 });
     expect(reasons.at(-1)).toMatch(/^free 11 − reserved 0 < workers 8 \+ buffer 8/);
   });
 
   it('launch sources listed in sensor.blindSources bypass the gate under any policy', () => {
-    const r = runBacktest({ scenario: tiny(), days: 0.5, policy: 'forecast', policySettings: { minBuffer: 0 }, sensor: { blindSources: ['schedule'] } });
+    const r = runBacktest({
+      scenario: tiny(),
+      days: 0.5,
+      policy: 'forecast',
+      policySettings: { minBuffer: 0 },
+      sensor: { blindSources: ['schedule'] },
+    });
     expect(r).toMatchObject({ runs: 2, exhaustionFailures: 1, held: 0, gaveUp: 0, decisions: 0 });
-    expect(r.jobs.map((j) => [j.job, j.runs, j.exhaustionFailures])).toEqual([['first', 1, 0], ['second', 1, 1]]);
+    expect(r.jobs.map((j) => [j.job, j.runs, j.exhaustionFailures])).toEqual([
+      ['first', 1, 0],
+      ['second', 1, 1],
+    ]);
   });
 
   it('on a /22 the blind launcher never fails and no policy holds anything', () => {
@@ -69,7 +84,7 @@ describe('runBacktest', () => {
     }
   });
 
-  it('with a tail twice the report\'s, blind launches fail and rolling-max still has 0 failures', () => {
+  it("with a tail twice the report's, blind launches fail and rolling-max still has 0 failures", () => {
     const scenario = loadScenarioFile(scenarioPath('backtest/big-tail.yml'));
     expect(scenario.lifecycle.lingerInUseMinutes.max).toBe(2 * 65);
     expect(scenario.lifecycle.availableMinutes).toEqual({ min: 2 * 30, max: 2 * 40 });
@@ -114,7 +129,11 @@ describe('runBacktest', () => {
       days: 14,
       policy: 'forecast',
       sensor: { blindSources: ['adhoc'] }, // the 10-worker reruns are started by hand
-      onDecision: (d) => margins.set(Math.floor((d.at - scenario.start) / 86_400_000), /buffer = (margin \d+ \((?:min buffer|most bypass))/.exec(d.decision.reason)?.[1] ?? ''),
+      onDecision: (d) =>
+        margins.set(
+          Math.floor((d.at - scenario.start) / 86_400_000),
+          /buffer = (margin \d+ \((?:min buffer|most bypass))/.exec(d.decision.reason)?.[1] ?? '',
+        ),
     });
     expect(margins.get(6)).toBe('margin 10 (min buffer');
     expect(margins.get(7)).toBe('margin 10 (most bypass');
@@ -148,7 +167,14 @@ describe('WorldMirror', () => {
       world.advanceTo(t);
       mirror.touch();
       const cap = mirror.capture(t);
-      const snap = buildSnapshot(cap.raw, { names: new Map(), ownerDescriptionPrefixes: ['Attached to Glue using role'], takenAt: t, completedMono: 0, durationMs: 0, availableSince: cap.availableSince });
+      const snap = buildSnapshot(cap.raw, {
+        names: new Map(),
+        ownerDescriptionPrefixes: ['Attached to Glue using role'],
+        takenAt: t,
+        completedMono: 0,
+        durationMs: 0,
+        availableSince: cap.availableSince,
+      });
       const view = snap.subnets[0];
       expect(view.free).toBe(world.freeAddresses(view.subnetId));
       expect(view.free).toBe(view.awsAvailable);

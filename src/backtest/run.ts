@@ -7,7 +7,15 @@ import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
 import { consumedBy, planAdmission } from '../admission/step.js';
-import { closeReservation, isLive, policiesByCaution, type Decision, type PolicySettings, type Reservation, type WindowSample } from '../admission/types.js';
+import {
+  closeReservation,
+  isLive,
+  policiesByCaution,
+  type Decision,
+  type PolicySettings,
+  type Reservation,
+  type WindowSample,
+} from '../admission/types.js';
 import { windowOf, windowSample } from '../admission/window.js';
 import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
@@ -255,7 +263,8 @@ function liveLedger(run: Run, subnetId: string, t: number): Reservation[] {
  */
 function bypassView(run: Run, e: RawEni): BypassEni {
   let v = run.bypassViews.get(e);
-  if (!v) run.bypassViews.set(e, (v = { id: e.id, owner: ownerOf(e.description, OWNER_PREFIXES), addresses: addressesHeld(e), attachTime: e.attachTime }));
+  if (!v)
+    run.bypassViews.set(e, (v = { id: e.id, owner: ownerOf(e.description, OWNER_PREFIXES), addresses: addressesHeld(e), attachTime: e.attachTime }));
   return v;
 }
 
@@ -397,7 +406,11 @@ function countTail(run: Run): void {
 }
 
 function summarize(run: Run): BacktestResult {
-  const subnets = [...run.stats.values()].map((s) => ({ ...s, tailIpMinutes: round(s.tailIpMinutes, 1), peakUtilization: round(s.peakUtilization, 4) }));
+  const subnets = [...run.stats.values()].map((s) => ({
+    ...s,
+    tailIpMinutes: round(s.tailIpMinutes, 1),
+    peakUtilization: round(s.peakUtilization, 4),
+  }));
   const sum = (k: 'runs' | 'exhaustionFailures' | 'held' | 'gaveUp') => subnets.reduce((n, s) => n + s[k], 0);
   const runs = sum('runs');
   return {
@@ -412,7 +425,10 @@ function summarize(run: Run): BacktestResult {
     maxWaitSeconds: run.waits.reduce((m, w) => Math.max(m, w), 0),
     gaveUp: sum('gaveUp'),
     peakUtilization: subnets.reduce((m, s) => Math.max(m, s.peakUtilization), 0),
-    tailIpMinutes: round(subnets.reduce((n, s) => n + s.tailIpMinutes, 0), 1),
+    tailIpMinutes: round(
+      subnets.reduce((n, s) => n + s.tailIpMinutes, 0),
+      1,
+    ),
     decisions: run.decisions,
     subnets,
     jobs: [...run.jobStats.values()],

@@ -136,7 +136,8 @@ describe('config size cap', () => {
   });
 
   it('finds duplicate keys at any depth and names the line', () => {
-    const text = 'subnets: [{id: subnet-0a1}]\nadmission:\n  subnets:\n    critical: {lookback: 2}\n    batch: {lookback: 3}\n    critical: {lookback: 4}\n';
+    const text =
+      'subnets: [{id: subnet-0a1}]\nadmission:\n  subnets:\n    critical: {lookback: 2}\n    batch: {lookback: 3}\n    critical: {lookback: 4}\n';
     expect(() => parseConfigText(text, 'dup.yml', {})).toThrow('dup.yml: YAML Map keys must be unique at line 6, column 5: "critical"');
   });
 });

@@ -35,7 +35,9 @@ export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env
 export const MAX_CONFIG_BYTES = 256 * 1024;
 
 function tooLarge(source: string, bytes: string): ConfigError {
-  return new ConfigError(`${source}: ${bytes} is over the ${MAX_CONFIG_BYTES / 1024} KiB (${MAX_CONFIG_BYTES} bytes) limit for a config file; refused before parsing`);
+  return new ConfigError(
+    `${source}: ${bytes} is over the ${MAX_CONFIG_BYTES / 1024} KiB (${MAX_CONFIG_BYTES} bytes) limit for a config file; refused before parsing`,
+  );
 }
 
 /**

@@ -61,7 +61,14 @@ describe('scheduleIntervalSeconds: the longest gap between consecutive runs', ()
   });
 
   it('agrees with every run listed over eight days, for assorted sub-daily schedules', () => {
-    for (const expr of ['*/50 * * * * *', '7,8,59 */2 * * * *', '0 5,20 */3 * * *', '*/13 9-11,15 * * *', '30 0 0,6,7 * * 1-5', '0 */20 22-23,1 * * *']) {
+    for (const expr of [
+      '*/50 * * * * *',
+      '7,8,59 */2 * * * *',
+      '0 5,20 */3 * * *',
+      '*/13 9-11,15 * * *',
+      '30 0 0,6,7 * * 1-5',
+      '0 */20 22-23,1 * * *',
+    ]) {
       expect(scheduleIntervalSeconds(expr), expr).toBe(longestGapByListing(expr, 8));
     }
   });

@@ -36,7 +36,11 @@ export function scheduleIntervalSeconds(expr: string): number {
   const daySpan = (h[h.length - 1] - h[0]) * 3600 + hourSpan;
   // Within a day: between seconds of a minute, from the last second of a minute to the first of the next listed
   // minute, from the last run of an hour to the first of the next listed hour. A field with one value has no step.
-  const withinDay = Math.max(largestStep(s), m.length > 1 ? largestStep(m) * 60 - minuteSpan : 0, h.length > 1 ? largestStep(h) * 3600 - hourSpan : 0);
+  const withinDay = Math.max(
+    largestStep(s),
+    m.length > 1 ? largestStep(m) * 60 - minuteSpan : 0,
+    h.length > 1 ? largestStep(h) * 3600 - hourSpan : 0,
+  );
   // Across days: from the last run of a day to the first run of the next day the schedule fires on.
   const acrossDays = firingDaysLargestStep(expr, f, h[0] * 3600 + m[0] * 60 + s[0]) * DAY - daySpan;
   return Math.max(1, withinDay, acrossDays);

@@ -37,10 +37,7 @@ const admissionPolicy = z
 export const configSchema = z
   .object({
     region: z.string().min(1).optional(),
-    endpoints: z
-      .object({ ec2: url.optional(), glue: url.optional(), dynamodb: url.optional() })
-      .strict()
-      .default({}),
+    endpoints: z.object({ ec2: url.optional(), glue: url.optional(), dynamodb: url.optional() }).strict().default({}),
     subnets: z
       .array(
         z
@@ -61,10 +58,7 @@ export const configSchema = z
       .default({ glueConnections: false }),
     sample: z
       .object({
-        schedule: z
-          .string()
-          .refine(isValidSchedule, { message: 'expected a node-cron expression (5 or 6 fields)' })
-          .default('* * * * *'),
+        schedule: z.string().refine(isValidSchedule, { message: 'expected a node-cron expression (5 or 6 fields)' }).default('* * * * *'),
         maxAgeSeconds: z.number({ error: 'expected a positive number of seconds' }).positive().optional(),
       })
       .strict()
@@ -100,7 +94,10 @@ export const configSchema = z
     store: z
       .object({
         type: z.enum(['file', 'dynamodb'], { error: 'expected file or dynamodb' }).default('file'),
-        table: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)' }).default('glue-eni-observations'),
+        table: z
+          .string()
+          .regex(/^[A-Za-z0-9_.-]{3,255}$/, { error: 'expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)' })
+          .default('glue-eni-observations'),
         retentionDays: intIn(1, 3650).default(30),
       })
       .strict()
@@ -120,7 +117,11 @@ export const configSchema = z
       } else seenIds.set(s.id, i);
       if (s.name !== undefined) {
         if (looksLikeSubnetId(s.name)) {
-          ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: 'expected a name that does not look like a subnet id ("subnet-" followed by hex)' });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['subnets', i, 'name'],
+            message: 'expected a name that does not look like a subnet id ("subnet-" followed by hex)',
+          });
         } else if (seenNames.has(s.name)) {
           ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: `duplicate of subnets[${seenNames.get(s.name)}].name` });
         } else seenNames.set(s.name, i);

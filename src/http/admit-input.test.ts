@@ -15,7 +15,11 @@ function refusal(req: AdmitRequest): { status: number; field: string | undefined
 
 describe('parseAdmitRequest', () => {
   it('types the fields: ids as strings, workers as an integer from a number or decimal string', () => {
-    expect(parseAdmitRequest({ subnet: 'critical', workers: ' 10 ', dag_run_id: 'run-1' })).toEqual({ subnet: 'critical', workers: 10, dagRunId: 'run-1' });
+    expect(parseAdmitRequest({ subnet: 'critical', workers: ' 10 ', dag_run_id: 'run-1' })).toEqual({
+      subnet: 'critical',
+      workers: 10,
+      dagRunId: 'run-1',
+    });
     expect(parseAdmitRequest({ job: 'nightly', workers: '', dag_run_id: null })).toEqual({ job: 'nightly' });
     expect(parseAdmitRequest({ subnet: 's', workers: '1234567890123' }).workers).toBe(Number.MAX_SAFE_INTEGER);
     // The range depends on the subnet: admission refuses NaN with the subnet's usable count.
@@ -26,8 +30,16 @@ describe('parseAdmitRequest', () => {
   it('names the first bad field, in the order subnet, job, dag_run_id, then the missing subnet', () => {
     expect(refusal({ subnet: 5, job: 7 })).toEqual({ status: 400, field: 'subnet', message: 'subnet must be a string' });
     expect(refusal({ subnet: 'a', job: 'x'.repeat(129) })).toEqual({ status: 400, field: 'job', message: 'job must be at most 128 characters' });
-    expect(refusal({ subnet: 'a', dag_run_id: 'a\nb' })).toEqual({ status: 400, field: 'dag_run_id', message: 'dag_run_id must not contain control characters' });
-    expect(refusal({ workers: 'x', dag_run_id: 'y'.repeat(251) })).toEqual({ status: 400, field: 'dag_run_id', message: 'dag_run_id must be at most 250 characters' });
+    expect(refusal({ subnet: 'a', dag_run_id: 'a\nb' })).toEqual({
+      status: 400,
+      field: 'dag_run_id',
+      message: 'dag_run_id must not contain control characters',
+    });
+    expect(refusal({ workers: 'x', dag_run_id: 'y'.repeat(251) })).toEqual({
+      status: 400,
+      field: 'dag_run_id',
+      message: 'dag_run_id must be at most 250 characters',
+    });
     expect(refusal({ workers: 3 })).toEqual({
       status: 400,
       field: 'subnet',

@@ -33,7 +33,10 @@ const cleanups: (() => Promise<void> | void)[] = [];
 function config(over: Record<string, unknown> = {}): Config {
   return parseConfig(
     {
-      subnets: [{ id: A, name: 'critical' }, { id: 'subnet-0b', name: 'batch' }],
+      subnets: [
+        { id: A, name: 'critical' },
+        { id: 'subnet-0b', name: 'batch' },
+      ],
       sample: { schedule: '* * * * *', maxAgeSeconds: 180 },
       dataDir: dir,
       ...over,
@@ -90,7 +93,12 @@ async function call(url: string, init: RequestInit & { token?: string | null } =
 }
 
 const post = (i: Instance, body: unknown, extra: RequestInit & { token?: string | null } = {}) =>
-  call(`${i.url}/admit`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' }, ...extra });
+  call(`${i.url}/admit`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+    ...extra,
+  });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'glue-eni-admit-'));
@@ -191,7 +199,14 @@ describe('/admit decisions (file store)', () => {
 
   it('resolves a Glue job to its subnet and worker count', async () => {
     now += 600_000;
-    setSnapshot(i, [subnetA({ jobs: [{ job: 'customer-analytics-daily', connection: 'conn-a', workers: 10 }, { job: 'adhoc', connection: 'conn-a' }] })]);
+    setSnapshot(i, [
+      subnetA({
+        jobs: [
+          { job: 'customer-analytics-daily', connection: 'conn-a', workers: 10 },
+          { job: 'adhoc', connection: 'conn-a' },
+        ],
+      }),
+    ]);
     const r = await post(i, { job: 'customer-analytics-daily', dag_run_id: 'd1' });
     expect(r.body).toMatchObject({ admit: true, subnet_id: A, workers: 10 });
     const missing = await post(i, { job: 'adhoc' });
@@ -218,9 +233,19 @@ describe('/admit decisions (file store)', () => {
       [post(i, '[1,2]'), 400, 'body', /JSON object/],
       [post(i, { subnet: A, workers: 1, dag_run_id: 'x'.repeat(5000) }), 413, 'body', /larger than 4kb/],
       [post(i, { subnet: A, workers: 1, dag_run_id: 'a\nb' }), 400, 'dag_run_id', /control characters/],
-      [q('subnet=critical&workers=1').then(() => call(`${i.url}/admit?subnet=critical&workers=1`, { token: null })), 401, 'authorization', /missing bearer token/],
+      [
+        q('subnet=critical&workers=1').then(() => call(`${i.url}/admit?subnet=critical&workers=1`, { token: null })),
+        401,
+        'authorization',
+        /missing bearer token/,
+      ],
       [call(`${i.url}/admit?subnet=critical&workers=1`, { token: 'wrong-token-of-some-length' }), 401, 'authorization', /wrong bearer token/],
-      [call(`${i.url}/admit/subnet-0a.00000000-0000-0000-0000-000000000000`, { method: 'DELETE' }), 404, 'reservation_id', /unknown or no longer live/],
+      [
+        call(`${i.url}/admit/subnet-0a.00000000-0000-0000-0000-000000000000`, { method: 'DELETE' }),
+        404,
+        'reservation_id',
+        /unknown or no longer live/,
+      ],
       [call(`${i.url}/admit`, { method: 'PUT' }), 405, undefined, /not allowed/],
     ];
     for (const [p, status, field, msg] of cases) {
@@ -291,7 +316,9 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
 
     it('exactly two admitted in total; a restarted instance keeps the window and the reservations', async () => {
       const cfg = config({ store: { type: 'dynamodb' }, admission: { token: TOKEN } });
-      const [x, y] = await Promise.all([0, 1].map(() => instance(new DynamoStore({ client: mkClient(), table: cfg.store.table, clock, logger: silentLogger }), cfg)));
+      const [x, y] = await Promise.all(
+        [0, 1].map(() => instance(new DynamoStore({ client: mkClient(), table: cfg.store.table, clock, logger: silentLogger }), cfg)),
+      );
       setSnapshot(x, room());
       setSnapshot(y, room());
       const answers = await Promise.all(
@@ -363,7 +390,9 @@ describe('forecast learns its margin from gate bypasses', () => {
     const b = await fileInstance(name, over);
     now += 60_000;
     await sample(b, enis);
-    expect(await (await fetch(`${b.url}/metrics`)).text()).toContain('glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3');
+    expect(await (await fetch(`${b.url}/metrics`)).text()).toContain(
+      'glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3',
+    );
     // Still learned after the restart (the watched day is remembered); the bypass is now more than a day old.
     expect((await post(b, { subnet: A, workers: 1 })).body.reason).toContain('margin 0 (most bypass addresses in 2 samples over 1 d)');
   });

@@ -150,7 +150,13 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
       if (!r) {
         return sendError(res, new AdmitError(404, `reservation ${JSON.stringify(id)} is unknown or no longer live`, 'reservation_id'));
       }
-      res.json({ released: true, reservation_id: r.id, subnet_id: r.subnetId, workers: r.workers, released_at: r.closedAt !== undefined ? iso(r.closedAt) : null });
+      res.json({
+        released: true,
+        reservation_id: r.id,
+        subnet_id: r.subnetId,
+        workers: r.workers,
+        released_at: r.closedAt !== undefined ? iso(r.closedAt) : null,
+      });
     } catch (err) {
       if (err instanceof AdmitError) return sendError(res, err);
       res.status(500).json({ error: 'internal error' });
@@ -159,7 +165,10 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
 
   router.all(['/admit', '/admit/:reservation_id'], (req, res) => {
     const allow = req.path === '/admit' ? 'GET, POST' : 'DELETE';
-    res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
+    res
+      .status(405)
+      .set('Allow', allow)
+      .json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
   });
 
   // Body-parser and path-decoding failures, answered as JSON naming what was wrong.

@@ -32,7 +32,10 @@ export function createApp(deps: AppDeps): express.Express {
     if (deps.logger.isLevelEnabled('debug')) {
       const t0 = performance.now();
       res.once('finish', () =>
-        deps.logger.debug({ method: req.method, path: req.path.slice(0, 256), status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request'),
+        deps.logger.debug(
+          { method: req.method, path: req.path.slice(0, 256), status: res.statusCode, ms: Math.round(performance.now() - t0) },
+          'request',
+        ),
       );
     }
     // No route takes a body over the limit. Refuse a larger declared one before reading a byte of it, and close the
@@ -40,15 +43,23 @@ export function createApp(deps: AppDeps): express.Express {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > BODY_LIMIT_BYTES) {
       res.set('Connection', 'close');
-      res.status(413).json({ error: `body of ${declared} bytes (Content-Length) is larger than the ${BODY_LIMIT} limit (${BODY_LIMIT_BYTES} bytes)`, field: 'body' });
+      res.status(413).json({
+        error: `body of ${declared} bytes (Content-Length) is larger than the ${BODY_LIMIT} limit (${BODY_LIMIT_BYTES} bytes)`,
+        field: 'body',
+      });
       return;
     }
     next();
   });
 
-  const methodNotAllowed = (allow: string): express.RequestHandler => (req, res) => {
-    res.status(405).set('Allow', allow).json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
-  };
+  const methodNotAllowed =
+    (allow: string): express.RequestHandler =>
+    (req, res) => {
+      res
+        .status(405)
+        .set('Allow', allow)
+        .json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
+    };
 
   app.get('/metrics', async (_req, res, next) => {
     try {

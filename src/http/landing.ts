@@ -1,7 +1,6 @@
 import type { Snapshot } from '../snapshot/types.js';
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The landing page: what this is, where the endpoints are, and each subnet at a glance. */
 export function landingPage(snap: Snapshot | undefined, ageSeconds: number | undefined, version: string): string {

@@ -37,12 +37,14 @@ export interface HttpServer {
 function jsonReply(status: string, error: string): string {
   const body = JSON.stringify({ error, field: 'request' });
   return (
-    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+    `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\n` + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   );
 }
 
-export async function serveHttp(app: RequestListener, opts: { host: string; port: number; logger: Logger; limits?: Partial<HttpLimits> }): Promise<HttpServer> {
+export async function serveHttp(
+  app: RequestListener,
+  opts: { host: string; port: number; logger: Logger; limits?: Partial<HttpLimits> },
+): Promise<HttpServer> {
   const limits = { ...HTTP_LIMITS, ...opts.limits };
   const { logger } = opts;
   const server = createServer(
@@ -87,7 +89,10 @@ export async function serveHttp(app: RequestListener, opts: { host: string; port
     close() {
       closing ??= new Promise<void>((resolve) => {
         const deadline = setTimeout(() => {
-          logger.warn({ connections: sockets.size, deadline_seconds: limits.shutdownDeadlineMs / 1000 }, 'shutdown deadline passed: closing the connections still open');
+          logger.warn(
+            { connections: sockets.size, deadline_seconds: limits.shutdownDeadlineMs / 1000 },
+            'shutdown deadline passed: closing the connections still open',
+          );
           server.closeAllConnections();
         }, limits.shutdownDeadlineMs);
         server.close(() => {

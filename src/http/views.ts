@@ -20,7 +20,8 @@ export function subnetSummary(s: SubnetView) {
     enis_by_status_owner: s.enisByStatusOwner,
     // null, not 0, when Glue could not be read: unknown is not empty.
     lingering: s.lingering ?? null,
-    active_runs: s.activeRuns?.map((r) => ({ job: r.job, run_id: r.runId, state: r.state, started_on: iso(r.startedOn), workers: r.workers })) ?? null,
+    active_runs:
+      s.activeRuns?.map((r) => ({ job: r.job, run_id: r.runId, state: r.state, started_on: iso(r.startedOn), workers: r.workers })) ?? null,
     active_workers: s.activeWorkers ?? null,
     jobs: s.jobs ?? null,
     exhaustion_failures: s.exhaustionFailures?.map((f) => ({ job: f.job, run_id: f.runId, at: iso(f.at) })) ?? null,

@@ -78,8 +78,18 @@ export function checkLifecycleState(parsed: unknown): CheckedState<PersistedStat
     version: 1,
     enis: validEntries('enis', p.enis, { key: ENI_KEY, schema: eniMemorySchema, max: MAX_ENIS }, rejected),
     // Absent is empty (older files); null is a bad field, named like any other.
-    countedFailures: validEntries('countedFailures', p.countedFailures === undefined ? {} : p.countedFailures, { key: RUN_KEY, schema: epochMs, max: MAX_COUNTED_FAILURES }, rejected),
-    failureTotals: validEntries('failureTotals', p.failureTotals === undefined ? {} : p.failureTotals, { key: FAILURE_KEY, schema: failureTotal, max: MAX_FAILURE_SERIES }, rejected),
+    countedFailures: validEntries(
+      'countedFailures',
+      p.countedFailures === undefined ? {} : p.countedFailures,
+      { key: RUN_KEY, schema: epochMs, max: MAX_COUNTED_FAILURES },
+      rejected,
+    ),
+    failureTotals: validEntries(
+      'failureTotals',
+      p.failureTotals === undefined ? {} : p.failureTotals,
+      { key: FAILURE_KEY, schema: failureTotal, max: MAX_FAILURE_SERIES },
+      rejected,
+    ),
   };
   if (p.lastSampleAt !== undefined) {
     const at = epochMs.safeParse(p.lastSampleAt);
@@ -88,7 +98,6 @@ export function checkLifecycleState(parsed: unknown): CheckedState<PersistedStat
   }
   return { state, rejected };
 }
-
 
 export class LifecycleTracker {
   private state: PersistedState = { version: 1, enis: {}, countedFailures: {}, failureTotals: {} };
@@ -140,8 +149,7 @@ export class LifecycleTracker {
     const prevAt = this.state.lastSampleAt;
     // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
     // that (first sample after a restart) judge on the data clock, which is real time in production.
-    const gapOk =
-      opts.contiguous ?? (prevAt === undefined || samplesContiguous(at - prevAt, this.opts.intervalSeconds));
+    const gapOk = opts.contiguous ?? (prevAt === undefined || samplesContiguous(at - prevAt, this.opts.intervalSeconds));
     const watched = new Set(raw.subnets.map((s) => s.subnetId));
     const runsBySubnet = groupRunsBySubnet(raw.glue);
     const seen = new Set<string>();

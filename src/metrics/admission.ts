@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdmissionService } from '../admission/service.js';
 import type { AdmissionStore } from '../store/types.js';
 
-const CACHED = '(from the exporter\'s cache and recorded observations)';
+const CACHED = "(from the exporter's cache and recorded observations)";
 const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
 
 export interface AdmissionMetricsDeps {
@@ -115,7 +115,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
 
   new Counter({
     name: 'glue_eni_store_rejected_records_total',
-    help: 'Records read from the store\'s files at start-up that failed validation: set aside in <file>.rejected, never used.',
+    help: "Records read from the store's files at start-up that failed validation: set aside in <file>.rejected, never used.",
     labelNames: ['store'],
     registers: [registry],
     collect() {

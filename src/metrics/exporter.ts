@@ -74,14 +74,14 @@ export function createExporterMetrics(deps: {
   subnetGauge('glue_eni_subnet_usable_ips', 'Usable IPv4 addresses: 2^(32-prefix) - 5 reserved by AWS', (s) => s.usable);
   subnetGauge('glue_eni_subnet_used_ips', 'IPv4 addresses held by all ENIs in the subnet, any owner and status', (s) => s.used);
   subnetGauge('glue_eni_subnet_free_ips', 'Usable minus used IPv4 addresses', (s) => s.free);
-  subnetGauge('glue_eni_subnet_utilization_ratio', 'Used over usable IPv4 addresses (0-1)', (s) =>
-    s.usable > 0 ? s.used / s.usable : 1,
+  subnetGauge('glue_eni_subnet_utilization_ratio', 'Used over usable IPv4 addresses (0-1)', (s) => (s.usable > 0 ? s.used / s.usable : 1));
+  subnetGauge(
+    'glue_eni_subnet_aws_available_ips',
+    'AvailableIpAddressCount reported by DescribeSubnets (cross-check of free)',
+    (s) => s.awsAvailable,
   );
-  subnetGauge('glue_eni_subnet_aws_available_ips', 'AvailableIpAddressCount reported by DescribeSubnets (cross-check of free)', (s) => s.awsAvailable);
   subnetGauge('glue_eni_lingering_enis', 'Glue in-use ENIs beyond the workers of active job runs', (s) => s.lingering);
-  subnetGauge('glue_eni_job_runs_active', 'Glue job runs in STARTING, RUNNING, STOPPING or WAITING bound to the subnet', (s) =>
-    s.activeRuns?.length,
-  );
+  subnetGauge('glue_eni_job_runs_active', 'Glue job runs in STARTING, RUNNING, STOPPING or WAITING bound to the subnet', (s) => s.activeRuns?.length);
   subnetGauge('glue_eni_workers_active', 'Workers of the active Glue job runs bound to the subnet', (s) => s.activeWorkers);
 
   new Gauge({
@@ -119,7 +119,11 @@ export function createExporterMetrics(deps: {
   const ageGauge = (name: string, help: string, pick: 'oldestAvailableAgeSeconds' | 'oldestLingeringAgeSeconds') =>
     subnetGauge(name, help, (s) => deps.tracker.ages(s.subnetId, deps.clock.now())[pick]);
   ageGauge('glue_eni_oldest_available_age_seconds', 'Age of the oldest ENI in state available (0 when none)', 'oldestAvailableAgeSeconds');
-  ageGauge('glue_eni_oldest_lingering_age_seconds', 'Age of the oldest lingering Glue ENI, from its job end when known (0 when none)', 'oldestLingeringAgeSeconds');
+  ageGauge(
+    'glue_eni_oldest_lingering_age_seconds',
+    'Age of the oldest lingering Glue ENI, from its job end when known (0 when none)',
+    'oldestLingeringAgeSeconds',
+  );
 
   const availableDuration = new Histogram({
     name: 'glue_eni_available_duration_seconds',

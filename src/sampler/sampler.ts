@@ -166,7 +166,10 @@ export class Sampler {
     for (const r of refused) {
       if (this.warnedNames.has(r.name)) continue;
       this.warnedNames.add(r.name);
-      this.deps.logger.warn({ subnet_id: r.subnetId, name: r.name, reason: r.reason }, 'discovered subnet name refused; the subnet is labelled by its id');
+      this.deps.logger.warn(
+        { subnet_id: r.subnetId, name: r.name, reason: r.reason },
+        'discovered subnet name refused; the subnet is labelled by its id',
+      );
     }
     this.resolvedNames = names;
     return names;
@@ -239,4 +242,3 @@ export class Sampler {
     }
   }
 }
-

@@ -55,12 +55,24 @@ export function buildWorld(scenario: Scenario, emit: (event: WorldEvent) => void
       LastUpdatedTime: scenario.start - 30 * DAY,
     });
   }
-  const addJob = (name: string, connection: string, workers: number, workerType: string, duration: { min: number; max: number }, role: string, schedule?: string) => {
+  const addJob = (
+    name: string,
+    connection: string,
+    workers: number,
+    workerType: string,
+    duration: { min: number; max: number },
+    role: string,
+    schedule?: string,
+  ) => {
     const state: JobState = {
       job: {
         Name: name,
         Role: `arn:aws:iam::${scenario.account}:role/${role}`,
-        Command: { Name: 'glueetl', ScriptLocation: `s3://aws-glue-assets-${scenario.account}-${scenario.region}/scripts/${name}.py`, PythonVersion: '3' },
+        Command: {
+          Name: 'glueetl',
+          ScriptLocation: `s3://aws-glue-assets-${scenario.account}-${scenario.region}/scripts/${name}.py`,
+          PythonVersion: '3',
+        },
         Connections: { Connections: [connection] },
         NumberOfWorkers: workers,
         WorkerType: workerType,

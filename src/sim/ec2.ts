@@ -69,7 +69,10 @@ function filters(params: URLSearchParams): { name: string; values: string[] }[] 
 
 /** EC2 filter values take `*` (any run) and `?` (one character). */
 function wildcard(pattern: string): RegExp {
-  const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
 
@@ -223,7 +226,10 @@ export function handleEc2(world: World, action: string, params: URLSearchParams,
       if (ids.length > 0) {
         const missing = ids.filter((id) => !world.networkInterface(id));
         if (missing.length > 0) {
-          throw new Ec2Error('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`);
+          throw new Ec2Error(
+            'InvalidNetworkInterfaceID.NotFound',
+            `The networkInterface ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`,
+          );
         }
         const wanted = new Set(ids);
         items = items.filter((e) => wanted.has(e.NetworkInterfaceId));

@@ -34,7 +34,8 @@ export function createEni(w: WorldState, subnet: SubnetState, ips: number[], o: 
   const { scenario } = w;
   const id = `eni-0${w.ids.hex(16)}`;
   const mac = `0e:${w.ids.hex(10).match(/../g)!.join(':')}`;
-  const dns = (ip: number) => `ip-${ipToString(ip).replaceAll('.', '-')}.${scenario.region === 'us-east-1' ? 'ec2.internal' : `${scenario.region}.compute.internal`}`;
+  const dns = (ip: number) =>
+    `ip-${ipToString(ip).replaceAll('.', '-')}.${scenario.region === 'us-east-1' ? 'ec2.internal' : `${scenario.region}.compute.internal`}`;
   const view: NetworkInterface = {
     NetworkInterfaceId: id,
     SubnetId: subnet.id,

@@ -40,7 +40,8 @@ export class FaultInjector {
       }
     }
     if (update.latencyMs !== undefined) {
-      if (!(update.latencyMs >= 0 && update.latencyMs <= 60_000)) throw new RangeError(`latencyMs: expected a number from 0 to 60000, got ${update.latencyMs}`);
+      if (!(update.latencyMs >= 0 && update.latencyMs <= 60_000))
+        throw new RangeError(`latencyMs: expected a number from 0 to 60000, got ${update.latencyMs}`);
       next.latencyMs = update.latencyMs;
     }
     if ('actions' in update) next.actions = update.actions && [...update.actions];

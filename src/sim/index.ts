@@ -41,7 +41,6 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-
 function toTime(v: number | string | Date, field: string): number {
   const t = v instanceof Date ? v.getTime() : typeof v === 'number' ? v : Date.parse(v);
   if (!Number.isFinite(t)) throw new RangeError(`${field}: expected an ISO 8601 time, got "${String(v)}"`);

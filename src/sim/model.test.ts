@@ -245,7 +245,8 @@ describe('launching', () => {
 });
 
 describe('determinism and speed', () => {
-  const snapshot = (w: World) => w.networkInterfaces().map((e) => `${e.NetworkInterfaceId} ${e.Status} ${e.PrivateIpAddress} ${e.Attachment?.AttachTime ?? '-'}`);
+  const snapshot = (w: World) =>
+    w.networkInterfaces().map((e) => `${e.NetworkInterfaceId} ${e.Status} ${e.PrivateIpAddress} ${e.Attachment?.AttachTime ?? '-'}`);
 
   it('same seed and scenario: identical ENI ids, IPs and states at the same time, however the time is stepped', () => {
     const s = loadScenarioFile(fileURLToPath(new URL('../../scenarios/seed-shared.yml', import.meta.url)));

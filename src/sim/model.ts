@@ -156,11 +156,16 @@ export class World {
     const state = w.jobs.get(jobName);
     if (!state) throw new WorldError('not-found', `Job ${jobName} not found`);
     if (opts.at !== undefined) {
-      if (opts.at < w.t) throw new WorldError('invalid', `startJobRun: time ${new Date(opts.at).toISOString()} is before the world's time ${new Date(w.t).toISOString()}`);
+      if (opts.at < w.t)
+        throw new WorldError(
+          'invalid',
+          `startJobRun: time ${new Date(opts.at).toISOString()} is before the world's time ${new Date(w.t).toISOString()}`,
+        );
       this.advanceTo(opts.at);
     }
     const workers = opts.workers ?? state.job.NumberOfWorkers;
-    if (!Number.isInteger(workers) || workers < 1 || workers > 1000) throw new WorldError('invalid', `workers: expected an integer from 1 to 1000, got ${workers}`);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 1000)
+      throw new WorldError('invalid', `workers: expected an integer from 1 to 1000, got ${workers}`);
     const conn = w.connections.get(state.connection)!;
     const subnetId = conn.PhysicalConnectionRequirements.SubnetId;
     const subnet = w.subnets.get(subnetId)!;
@@ -269,7 +274,8 @@ export class World {
           const rng = new Rng(this.scenario.seed, `adhoc:${i}:${ev.day}`);
           const n = rng.poisson(a.perDay);
           const times: number[] = [];
-          for (let k = 0; k < n; k++) times.push(Math.round((dayStart + (a.hours.from + (a.hours.to - a.hours.from) * rng.float()) * 3_600_000) / 1000) * 1000);
+          for (let k = 0; k < n; k++)
+            times.push(Math.round((dayStart + (a.hours.from + (a.hours.to - a.hours.from) * rng.float()) * 3_600_000) / 1000) * 1000);
           times.sort((x, y) => x - y);
           const jobName = adhocJobName(this.scenario, i);
           for (const at of times) {

@@ -19,10 +19,7 @@ function numberRange(min: number, max: number, unit = '') {
 /** `{min, max}` in some unit, with min <= max. */
 function span(max: number, unit: string) {
   return z
-    .object(
-      { min: numberRange(0, max, ` of ${unit}`), max: numberRange(0, max, ` of ${unit}`) },
-      { error: `expected {min, max} in ${unit}` },
-    )
+    .object({ min: numberRange(0, max, ` of ${unit}`), max: numberRange(0, max, ` of ${unit}`) }, { error: `expected {min, max} in ${unit}` })
     .strict()
     .refine((r) => r.max >= r.min, { path: ['max'], message: 'expected max >= min' });
 }
@@ -159,13 +156,16 @@ export const scenarioSchema = z
       )
       .default([]),
     lifecycle: z
-      .object({
-        attachDelaySeconds: span(3600, 'seconds').default({ min: 2, max: 10 }),
-        lingerInUseMinutes: span(24 * 60, 'minutes'),
-        availableMinutes: span(24 * 60, 'minutes'),
-        /** After a stop, ENIs detach within this bound (the runbook's "within 5 minutes of a force-stop"). */
-        stopLingerMaxMinutes: numberRange(0, 24 * 60, ' of minutes').default(5),
-      }, { error: 'expected {lingerInUseMinutes: {min, max}, availableMinutes: {min, max}}' })
+      .object(
+        {
+          attachDelaySeconds: span(3600, 'seconds').default({ min: 2, max: 10 }),
+          lingerInUseMinutes: span(24 * 60, 'minutes'),
+          availableMinutes: span(24 * 60, 'minutes'),
+          /** After a stop, ENIs detach within this bound (the runbook's "within 5 minutes of a force-stop"). */
+          stopLingerMaxMinutes: numberRange(0, 24 * 60, ' of minutes').default(5),
+        },
+        { error: 'expected {lingerInUseMinutes: {min, max}, availableMinutes: {min, max}}' },
+      )
       .strict(),
     otherEnis: z
       .array(
@@ -188,7 +188,8 @@ export const scenarioSchema = z
     }
     const subnets = new Map<string, number>();
     s.subnets.forEach((sub, i) => {
-      if (subnets.has(sub.id)) ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${subnets.get(sub.id)}].id` });
+      if (subnets.has(sub.id))
+        ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${subnets.get(sub.id)}].id` });
       else subnets.set(sub.id, i);
     });
     const connections = new Map<string, number>();
@@ -196,19 +197,28 @@ export const scenarioSchema = z
       if (connections.has(c.name)) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `duplicate of connections[${connections.get(c.name)}].name` });
       } else connections.set(c.name, i);
-      if (!subnets.has(c.subnet)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'subnet'], message: `unknown subnet "${c.subnet}" (not in subnets[].id)` });
+      if (!subnets.has(c.subnet))
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'subnet'], message: `unknown subnet "${c.subnet}" (not in subnets[].id)` });
     });
     const jobs = new Map<string, string>();
     s.jobs.forEach((j, i) => {
       if (jobs.has(j.name)) ctx.addIssue({ code: 'custom', path: ['jobs', i, 'name'], message: `duplicate of ${jobs.get(j.name)}.name` });
       else jobs.set(j.name, `jobs[${i}]`);
       if (!connections.has(j.connection)) {
-        ctx.addIssue({ code: 'custom', path: ['jobs', i, 'connection'], message: `unknown connection "${j.connection}" (not in connections[].name)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['jobs', i, 'connection'],
+          message: `unknown connection "${j.connection}" (not in connections[].name)`,
+        });
       }
     });
     s.adhoc.forEach((a, i) => {
       if (!connections.has(a.connection)) {
-        ctx.addIssue({ code: 'custom', path: ['adhoc', i, 'connection'], message: `unknown connection "${a.connection}" (not in connections[].name)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['adhoc', i, 'connection'],
+          message: `unknown connection "${a.connection}" (not in connections[].name)`,
+        });
       }
       if (a.name !== undefined && jobs.has(a.name)) {
         ctx.addIssue({ code: 'custom', path: ['adhoc', i, 'name'], message: `duplicate of ${jobs.get(a.name)}.name` });
@@ -225,7 +235,11 @@ export const scenarioSchema = z
       held.set(o.subnet, total);
       const parsed = parseCidr(s.subnets[sub].cidr);
       if (typeof parsed !== 'string' && total > parsed.usable) {
-        ctx.addIssue({ code: 'custom', path: ['otherEnis', i, 'count'], message: `expected at most ${parsed.usable} addresses in ${o.subnet}, got ${total}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['otherEnis', i, 'count'],
+          message: `expected at most ${parsed.usable} addresses in ${o.subnet}, got ${total}`,
+        });
       }
     });
   });

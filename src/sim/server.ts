@@ -132,7 +132,8 @@ export function createSimServer(deps: SimServerDeps): Server {
 
 /** Small JSON control surface: state for people and scripts, faults switchable at runtime. */
 function control(req: IncomingMessage, res: ServerResponse, path: string, body: string, deps: SimServerDeps): void {
-  const json = (status: number, value: unknown) => send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
+  const json = (status: number, value: unknown) =>
+    send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
   deps.world.advanceTo(deps.clock.now());
   if (path === '/_sim/state' && req.method === 'GET') {
     const enis = deps.world.networkInterfaces();

@@ -65,7 +65,13 @@ describe('buildSnapshot', () => {
       // cleanup tail
       eni('eni-avail', { status: 'available', attachTime: undefined }),
       // somebody else's ENI with secondary addresses and a prefix
-      eni('eni-other', { description: 'Interface for NAT Gateway', requesterManaged: false, privateIpCount: 3, ipv4PrefixCount: 1, attachTime: undefined }),
+      eni('eni-other', {
+        description: 'Interface for NAT Gateway',
+        requesterManaged: false,
+        privateIpCount: 3,
+        ipv4PrefixCount: 1,
+        attachTime: undefined,
+      }),
     ],
     glue: {
       connections: [

@@ -5,7 +5,6 @@ import type { ActiveRun, EniView, JobBinding, Owner, Snapshot, SubnetView } from
 /** The Glue error a launch gets when the subnet is full (matched on this fragment). */
 export const EXHAUSTION_FRAGMENT = 'does not have enough free addresses';
 
-
 /** An ENI attaches a few seconds after StartedOn; clocks differ a little. */
 const ATTACH_SLACK_MS = 60_000;
 
@@ -106,10 +105,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
         workers: r.workers ?? workersOfJob.get(r.jobName) ?? 0,
       }));
     // An ENI attached before every running run started belongs to none of them.
-    const earliestActiveStart = activeRuns.reduce(
-      (min, r) => Math.min(min, r.startedOn ?? Number.NEGATIVE_INFINITY),
-      Number.POSITIVE_INFINITY,
-    );
+    const earliestActiveStart = activeRuns.reduce((min, r) => Math.min(min, r.startedOn ?? Number.NEGATIVE_INFINITY), Number.POSITIVE_INFINITY);
 
     let used = 0;
     let glueInUse = 0;
@@ -125,8 +121,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
       const lingering =
         glue !== undefined &&
         glueInUseEni &&
-        (activeRuns.length === 0 ||
-          (e.attachTime !== undefined && e.attachTime + ATTACH_SLACK_MS < earliestActiveStart));
+        (activeRuns.length === 0 || (e.attachTime !== undefined && e.attachTime + ATTACH_SLACK_MS < earliestActiveStart));
       return {
         id: e.id,
         status: e.status,
@@ -162,9 +157,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
       view.activeRuns = activeRuns;
       view.activeWorkers = activeWorkers;
       view.jobs = (bindingsBySubnet.get(s.subnetId) ?? []).sort((a, b) => a.job.localeCompare(b.job));
-      view.exhaustionFailures = runs
-        .filter(isExhaustionFailure)
-        .map((r) => ({ job: r.jobName, runId: r.id, at: r.startedOn }));
+      view.exhaustionFailures = runs.filter(isExhaustionFailure).map((r) => ({ job: r.jobName, runId: r.id, at: r.startedOn }));
     }
     return view;
   });

@@ -29,9 +29,7 @@ export async function initDynamoTable(client: DynamoDBClient, table: string, log
   }
   await waitUntilTableExists({ client, maxWaitTime: 300, minDelay: 1 }, { TableName: table });
   try {
-    await client.send(
-      new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }),
-    );
+    await client.send(new UpdateTimeToLiveCommand({ TableName: table, TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true } }));
     logger.info({ table, attribute: 'expires_at' }, 'TTL enabled');
   } catch (err) {
     const name = (err as Error).name;

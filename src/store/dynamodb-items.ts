@@ -88,7 +88,11 @@ function validLedger(subnetId: string, text: string, logger: Logger): Reservatio
   (Array.isArray(raw) ? raw : []).forEach((r, index) => {
     const p = reservationSchema.safeParse(r);
     if (p.success) out.push(p.data);
-    else logger.warn({ subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') }, 'DynamoDB reservation ledger: invalid reservation ignored');
+    else
+      logger.warn(
+        { subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') },
+        'DynamoDB reservation ledger: invalid reservation ignored',
+      );
   });
   return out;
 }

@@ -139,7 +139,12 @@ const planFor =
 
 async function tableKeys(subnetId = SUBNET): Promise<string[]> {
   const out = await direct.send(
-    new QueryCommand({ TableName: TABLE, KeyConditionExpression: 'subnet_id = :s', ExpressionAttributeValues: { ':s': { S: subnetId } }, ConsistentRead: true }),
+    new QueryCommand({
+      TableName: TABLE,
+      KeyConditionExpression: 'subnet_id = :s',
+      ExpressionAttributeValues: { ':s': { S: subnetId } },
+      ConsistentRead: true,
+    }),
   );
   return (out.Items ?? []).map((i) => i.observed_at?.S ?? '');
 }
@@ -149,7 +154,14 @@ const SETTLE = { timeout: 8_000, interval: 20 };
 
 describe('DynamoStore while DynamoDB is unreachable', () => {
   it('answers waits from memory, refuses reservations, journals writes, and lands them in order on recovery', async () => {
-    const store = await DynamoStore.open({ client: proxied, table: TABLE, clock, logger: silentLogger, dataDir: dir, retry: { initialMs: 20, maxMs: 150 } });
+    const store = await DynamoStore.open({
+      client: proxied,
+      table: TABLE,
+      clock,
+      logger: silentLogger,
+      dataDir: dir,
+      retry: { initialMs: 20, maxMs: 150 },
+    });
     const acked: Observation[] = [];
 
     // Up: one admission (reserves 10 of 20), then waits; the window is read from DynamoDB.
@@ -203,7 +215,10 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
     const down = acked.slice(3);
     expect(store.pendingWrites()).toBeGreaterThanOrEqual(down.length);
     // Durable before acknowledged: every one of them is in the journal, in order.
-    const journal = (await readFile(join(dir, journalFile(TABLE)), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { uniq: string });
+    const journal = (await readFile(join(dir, journalFile(TABLE)), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { uniq: string });
     expect(journal.map((r) => r.uniq)).toEqual(down.map((o) => o.uniq));
     expect(await tableKeys()).not.toContain(sortKey(down[0]));
 
@@ -221,7 +236,14 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
   });
 
   it('a journal left by a stopped process is replayed in order by the next one, a torn last line skipped', async () => {
-    const a = await DynamoStore.open({ client: proxied, table: TABLE, clock, logger: silentLogger, dataDir: dir, retry: { initialMs: 20, maxMs: 100 } });
+    const a = await DynamoStore.open({
+      client: proxied,
+      table: TABLE,
+      clock,
+      logger: silentLogger,
+      dataDir: dir,
+      retry: { initialMs: 20, maxMs: 100 },
+    });
     proxy.set('refuse');
     const down = [obs(11, 'subnet-0e'), obs(12, 'subnet-0e'), obs(13, 'subnet-0e')];
     for (const o of down) expect(await a.transact(o.subnetId, now, planFor(o, 50, 20))).toBe(false);
@@ -232,7 +254,14 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
 
     proxy.set('pass');
     const landedBefore = landed.length;
-    const b = await DynamoStore.open({ client: proxied, table: TABLE, clock, logger: silentLogger, dataDir: dir, retry: { initialMs: 20, maxMs: 100 } });
+    const b = await DynamoStore.open({
+      client: proxied,
+      table: TABLE,
+      clock,
+      logger: silentLogger,
+      dataDir: dir,
+      retry: { initialMs: 20, maxMs: 100 },
+    });
     expect(b.openReport).toMatchObject({ records: 3, tornTail: true, skipped: 1 });
     // The window is known before DynamoDB is read.
     expect(b.peekObservations('subnet-0e', 3)?.map((o) => o.available)).toEqual([13, 12, 11]);

@@ -56,7 +56,10 @@ export class DynamoOutbox {
     this.journal = journal;
     const live = contents.records.map(observationFromRecord).filter((o) => o.expiresAt > now);
     if (contents.tornTail || contents.skipped > 0) {
-      logger.warn({ path, skipped: contents.skipped, tornTail: contents.tornTail }, 'DynamoDB journal had unreadable lines (a write cut short by a crash); skipped them');
+      logger.warn(
+        { path, skipped: contents.skipped, tornTail: contents.tornTail },
+        'DynamoDB journal had unreadable lines (a write cut short by a crash); skipped them',
+      );
     }
     for (const o of live) {
       this.queue.push(o);
@@ -91,7 +94,10 @@ export class DynamoOutbox {
     this.lastFailure = describeError(err);
     if (this.up) {
       this.up = false;
-      this.opts.logger.error({ err: this.lastFailure, queued: this.queue.length }, 'DynamoDB unreachable: answering waits from memory, refusing admissions that need a reservation');
+      this.opts.logger.error(
+        { err: this.lastFailure, queued: this.queue.length },
+        'DynamoDB unreachable: answering waits from memory, refusing admissions that need a reservation',
+      );
     }
     this.kick();
   }
@@ -119,7 +125,9 @@ export class DynamoOutbox {
   }
 
   private async put(o: Observation): Promise<void> {
-    await this.opts.table.call((client, table) => client.send(new PutItemCommand({ TableName: table, Item: observationItem(observationToRecord(o)) })));
+    await this.opts.table.call((client, table) =>
+      client.send(new PutItemCommand({ TableName: table, Item: observationItem(observationToRecord(o)) })),
+    );
   }
 
   /** Journal (durable locally), then queue for DynamoDB. */
@@ -134,7 +142,10 @@ export class DynamoOutbox {
       this.outstanding--;
       this.journalFailures++;
       this.opts.logger.error({ err: (err as Error).message, path: this.journal.path }, 'DynamoDB journal append failed');
-      throw new StoreUnreachableError(`observation could not be made durable: DynamoDB unreachable (${this.lastFailure}) and the local journal failed (${(err as Error).message})`, { cause: err });
+      throw new StoreUnreachableError(
+        `observation could not be made durable: DynamoDB unreachable (${this.lastFailure}) and the local journal failed (${(err as Error).message})`,
+        { cause: err },
+      );
     }
     this.queue.push(o);
     this.opts.remember(o);

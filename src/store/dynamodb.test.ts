@@ -29,10 +29,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  await initStore(
-    { store: { type: 'dynamodb', table: TABLE, retentionDays: 30 }, dataDir: '.', endpoints: {} },
-    { logger, dynamodb: client },
-  );
+  await initStore({ store: { type: 'dynamodb', table: TABLE, retentionDays: 30 }, dataDir: '.', endpoints: {} }, { logger, dynamodb: client });
 });
 
 afterAll(async () => {
@@ -59,7 +56,10 @@ describe('DynamoStore against dynalite', () => {
   it('keeps observations of one millisecond apart by their uniquifier, newest first, across store objects', async () => {
     const a = new DynamoStore({ client, table: TABLE, clock, logger });
     for (let i = 0; i < 6; i++) {
-      await a.transact('subnet-0a', now, () => ({ observation: obs(i, { observedAt: now + Math.floor(i / 2), lingering: 3, dagRunId: `r${i}` }), result: i }));
+      await a.transact('subnet-0a', now, () => ({
+        observation: obs(i, { observedAt: now + Math.floor(i / 2), lingering: 3, dagRunId: `r${i}` }),
+        result: i,
+      }));
     }
     const b = new DynamoStore({ client, table: TABLE, clock, logger });
     expect(b.peekObservations('subnet-0a', 5)).toBeUndefined();
@@ -79,7 +79,11 @@ describe('DynamoStore against dynalite', () => {
     expect(await a.closeReservation('subnet-0b.0000000a', 'released', now)).toBeUndefined();
     // Retired entries leave the ledger on its next write.
     const later = now + 700_000;
-    await a.transact('subnet-0a', later, () => ({ observation: obs(11, { observedAt: later }), add: resv('0000000b', { createdAt: later, expiresAt: later + 1, retainUntil: later + 2 }), result: 0 }));
+    await a.transact('subnet-0a', later, () => ({
+      observation: obs(11, { observedAt: later }),
+      add: resv('0000000b', { createdAt: later, expiresAt: later + 1, retainUntil: later + 2 }),
+      result: 0,
+    }));
     expect((await a.reservations('subnet-0a', later)).map((r) => r.id)).toEqual(['subnet-0a.0000000b']);
   });
 
@@ -93,7 +97,13 @@ describe('DynamoStore against dynalite', () => {
         const admit = taken + 10 <= 30;
         return {
           observation: obs(100 + i, { subnetId: subnet }),
-          add: admit ? { ...resv(`${(1000 + i).toString(16).padStart(8, '0')}`), id: `${subnet}.${(1000 + i).toString(16).padStart(8, '0')}`, subnetId: subnet } : undefined,
+          add: admit
+            ? {
+                ...resv(`${(1000 + i).toString(16).padStart(8, '0')}`),
+                id: `${subnet}.${(1000 + i).toString(16).padStart(8, '0')}`,
+                subnetId: subnet,
+              }
+            : undefined,
           result: admit,
         };
       }),
@@ -111,7 +121,12 @@ describe('DynamoStore ledger from the table', () => {
     await client.send(
       new PutItemCommand({
         TableName: TABLE,
-        Item: { subnet_id: { S: 'ledger#subnet-0f' }, observed_at: { S: 'ledger' }, version: { N: '1' }, reservations: { S: JSON.stringify([good, bad]) } },
+        Item: {
+          subnet_id: { S: 'ledger#subnet-0f' },
+          observed_at: { S: 'ledger' },
+          version: { N: '1' },
+          reservations: { S: JSON.stringify([good, bad]) },
+        },
       }),
     );
     const store = await DynamoStore.open({ client, table: TABLE, clock, logger });

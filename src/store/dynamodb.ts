@@ -147,7 +147,8 @@ export class DynamoStore implements AdmissionStore {
   async closeReservation(id: string, how: ReservationClose, now: number): Promise<Reservation | undefined> {
     const subnetId = reservationSubnet(id);
     if (!subnetId) return undefined;
-    if (!this.outbox.reachable) throw new StoreUnreachableError(`reservation ledger unreachable (DynamoDB: ${this.outbox.lastError}): cannot close ${id}`);
+    if (!this.outbox.reachable)
+      throw new StoreUnreachableError(`reservation ledger unreachable (DynamoDB: ${this.outbox.lastError}): cannot close ${id}`);
     this.inFlight++;
     try {
       return await this.mutex.run(subnetId, () =>

@@ -97,7 +97,10 @@ describe.skipIf(mountProblem !== undefined)('FileStore on a small tmpfs', () => 
 
     const text = readFileSync(join(dataDir, LOG_FILE), 'utf8');
     expect(text.endsWith('\n')).toBe(true);
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { t: string; uniq?: string; r?: { id: string } });
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { t: string; uniq?: string; r?: { id: string } });
     const onDisk = new Set(lines.map((l) => l.uniq ?? l.r?.id));
     expect(acked.filter((a) => !onDisk.has(a.uniq) || !onDisk.has(a.reservation))).toEqual([]);
     console.log(`tmpfs ENOSPC: ${acked.length} acknowledged, ${refusals.length} refused (503), ${lines.length} lines on disk, none torn`);
@@ -120,7 +123,21 @@ describe.skipIf(mountProblem !== undefined)('FileStore on a small tmpfs', () => 
     // A log bigger than the room left for its compaction copy.
     const lines: string[] = [];
     for (let i = 0; lines.join('').length < 70_000; i++) {
-      lines.push(JSON.stringify({ t: 'obs', subnet_id: 'subnet-0a', observed_at: new Date(now).toISOString(), uniq: `p${i}`, total_enis: 40, in_use: 30, available: i % 7, tail: i % 7, decision: 'wait', expires_at: Math.ceil((now + DAY) / 1000), dag_run_id: 'y'.repeat(150) }) + '\n');
+      lines.push(
+        JSON.stringify({
+          t: 'obs',
+          subnet_id: 'subnet-0a',
+          observed_at: new Date(now).toISOString(),
+          uniq: `p${i}`,
+          total_enis: 40,
+          in_use: 30,
+          available: i % 7,
+          tail: i % 7,
+          decision: 'wait',
+          expires_at: Math.ceil((now + DAY) / 1000),
+          dag_run_id: 'y'.repeat(150),
+        }) + '\n',
+      );
     }
     writeFileSync(join(dataDir, LOG_FILE), lines.join(''));
     const filler = join(dataDir, 'filler');
@@ -175,10 +192,28 @@ describe('records read from disk are validated', () => {
     writeFileSync(
       join(dataDir, LOG_FILE),
       readFileSync(join(dataDir, LOG_FILE), 'utf8') +
-        JSON.stringify({ t: 'res', r: bad }) + '\n' +
-        JSON.stringify({ t: 'obs', ...JSON.parse(JSON.stringify({ subnet_id: 'subnet-0a', observed_at: new Date(now).toISOString(), uniq: 'bad', total_enis: 1, in_use: 1, available: 'lots', tail: 1, decision: 'wait', expires_at: 1e10 })) }) + '\n' +
+        JSON.stringify({ t: 'res', r: bad }) +
+        '\n' +
+        JSON.stringify({
+          t: 'obs',
+          ...JSON.parse(
+            JSON.stringify({
+              subnet_id: 'subnet-0a',
+              observed_at: new Date(now).toISOString(),
+              uniq: 'bad',
+              total_enis: 1,
+              in_use: 1,
+              available: 'lots',
+              tail: 1,
+              decision: 'wait',
+              expires_at: 1e10,
+            }),
+          ),
+        }) +
+        '\n' +
         '{"t":"queue-ticket-from-the-future","id":1}\n' +
-        'x'.repeat(70_000) + '\n',
+        'x'.repeat(70_000) +
+        '\n',
     );
     const { logger, lines } = captureLogger();
     const r = await FileStore.open({ dataDir, clock, logger });
@@ -195,7 +230,10 @@ describe('records read from disk are validated', () => {
       [5, 't'],
       [6, '(line)'],
     ]);
-    const aside = readFileSync(join(dataDir, `${LOG_FILE}.rejected`), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { line: number; field: string; text: string });
+    const aside = readFileSync(join(dataDir, `${LOG_FILE}.rejected`), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { line: number; field: string; text: string });
     expect(aside.map((a) => a.field)).toEqual(['r.workers', 'available', 't', '(line)']);
     expect(aside[0].text).toContain('"zz"');
     // The log was rewritten without them: the next open is clean.
@@ -208,8 +246,21 @@ describe('records read from disk are validated', () => {
   it('the DynamoDB outage journal validates its lines the same way', async () => {
     const path = join(dir, 'journal', 'dynamodb-pending-t.jsonl');
     mkdirSync(join(dir, 'journal'), { recursive: true });
-    const rec = { subnet_id: 'subnet-0a', observed_at: new Date(now).toISOString(), uniq: 'j1', total_enis: 3, in_use: 1, available: 2, tail: 2, decision: 'wait', expires_at: 2e9 };
-    writeFileSync(path, JSON.stringify(rec) + '\n' + JSON.stringify({ ...rec, uniq: 'j2', in_use: -1 }) + '\n' + JSON.stringify({ ...rec, uniq: 'j3' }) + '\n{"subnet');
+    const rec = {
+      subnet_id: 'subnet-0a',
+      observed_at: new Date(now).toISOString(),
+      uniq: 'j1',
+      total_enis: 3,
+      in_use: 1,
+      available: 2,
+      tail: 2,
+      decision: 'wait',
+      expires_at: 2e9,
+    };
+    writeFileSync(
+      path,
+      JSON.stringify(rec) + '\n' + JSON.stringify({ ...rec, uniq: 'j2', in_use: -1 }) + '\n' + JSON.stringify({ ...rec, uniq: 'j3' }) + '\n{"subnet',
+    );
     const { journal, contents } = await SpillJournal.open(path, silentLogger);
     expect(contents).toMatchObject({ rejected: 1, skipped: 2, tornTail: true });
     expect(contents.records.map((r) => r.uniq)).toEqual(['j1', 'j3']);
@@ -261,7 +312,9 @@ describe('the log stays bounded whatever the traffic', () => {
     expect(after[0]).toHaveLength(100);
     const ids = new Set((await r.reservations('subnet-0a', now)).concat(await r.reservations('subnet-0b', now)).map((x) => x.id));
     expect(live.filter((id) => id.startsWith('subnet-0a') || id.startsWith('subnet-0b')).every((id) => ids.has(id))).toBe(true);
-    console.log(`bounded log: ${(written / 1e6).toFixed(1)} MB appended, largest log ${(maxSize / 1024).toFixed(0)} KB, history cap ${historyBytes / 1024} KB`);
+    console.log(
+      `bounded log: ${(written / 1e6).toFixed(1)} MB appended, largest log ${(maxSize / 1024).toFixed(0)} KB, history cap ${historyBytes / 1024} KB`,
+    );
     await r.close();
   }, 60_000);
 });

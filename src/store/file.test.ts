@@ -147,7 +147,12 @@ describe('FileStore under kill -9', () => {
     expect(r.openReport.records).toBeGreaterThanOrEqual(acked.size);
     // Memory keeps only a recent window; the log itself holds every record.
     const text = await readFile(r.logPath, 'utf8');
-    const kept = new Set(text.trim().split('\n').map((l) => (JSON.parse(l) as { total_enis: number }).total_enis));
+    const kept = new Set(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { total_enis: number }).total_enis),
+    );
     expect(acked.size).toBeGreaterThanOrEqual(500);
     const lost = [...acked].filter((n) => !kept.has(n));
     expect(lost).toEqual([]);

@@ -185,7 +185,10 @@ export async function readRecords<S extends z.ZodType>(
 async function flushRejected(path: string, text: string, known: number | undefined, logger: Logger): Promise<number | undefined> {
   let size = known;
   try {
-    size ??= await stat(path).then((s) => s.size, () => 0);
+    size ??= await stat(path).then(
+      (s) => s.size,
+      () => 0,
+    );
     if (size >= REJECTED_MAX_BYTES) return size;
     const room = REJECTED_MAX_BYTES - size;
     const out = text.length <= room ? text : text.slice(0, text.lastIndexOf('\n', room) + 1);

@@ -42,7 +42,13 @@ async function setup() {
   });
   const sample = async (at: number, extra: ReturnType<typeof eni>[]) => {
     now = at;
-    cache.set(snapshotOf([subnetView({ subnetId: S, inUse: 5, attachTime: T0 - 60 * MIN, lingering: 0, extraEnis: extra })], { takenAt: at, completedMono: 0, glueKnown: true }));
+    cache.set(
+      snapshotOf([subnetView({ subnetId: S, inUse: 5, attachTime: T0 - 60 * MIN, lingering: 0, extraEnis: extra })], {
+        takenAt: at,
+        completedMono: 0,
+        glueKnown: true,
+      }),
+    );
     await hk.idle();
   };
   return { store, hk, sample };
@@ -52,10 +58,26 @@ describe('SnapshotHousekeeping', () => {
   it('closes a reservation as consumed once a snapshot shows all its workers, and counts unreserved new ENIs as a bypass', async () => {
     const { store, hk, sample } = await setup();
     await sample(T0, []);
-    const r: Reservation = { id: `${S}.0123456789abcdef`, subnetId: S, workers: 2, createdAt: T0 + 10_000, expiresAt: T0 + 5 * MIN, retainUntil: T0 + 10 * MIN };
+    const r: Reservation = {
+      id: `${S}.0123456789abcdef`,
+      subnetId: S,
+      workers: 2,
+      createdAt: T0 + 10_000,
+      expiresAt: T0 + 5 * MIN,
+      retainUntil: T0 + 10 * MIN,
+    };
     await store.transact(S, T0 + 10_000, () => ({
       add: r,
-      observation: { subnetId: S, observedAt: T0 + 10_000, uniq: 'a', totalEnis: 5, inUse: 5, available: 0, decision: 'admit', expiresAt: T0 + 30 * 86_400_000 },
+      observation: {
+        subnetId: S,
+        observedAt: T0 + 10_000,
+        uniq: 'a',
+        totalEnis: 5,
+        inUse: 5,
+        available: 0,
+        decision: 'admit',
+        expiresAt: T0 + 30 * 86_400_000,
+      },
       result: undefined,
     }));
 

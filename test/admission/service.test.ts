@@ -42,10 +42,13 @@ function guardedEnis(count: number) {
 }
 
 describe('AdmissionService cost with many ENIs and reservations', () => {
-  it('reads a snapshot\'s ENIs when it arrives, never per /admit nor per scrape; a scrape computes the status once', async () => {
+  it("reads a snapshot's ENIs when it arrives, never per /admit nor per scrape; a scrape computes the status once", async () => {
     const config = parseConfig(
       {
-        subnets: [{ id: 'subnet-0a', name: 'big' }, { id: 'subnet-0b', name: 'forecasted' }],
+        subnets: [
+          { id: 'subnet-0a', name: 'big' },
+          { id: 'subnet-0b', name: 'forecasted' },
+        ],
         sample: { schedule: '* * * * *', maxAgeSeconds: 3600 },
         admission: { subnets: { forecasted: { policy: 'forecast' } } },
         dataDir: dir,
@@ -62,7 +65,9 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
     let now = T0;
     const service = new AdmissionService({ cache, config, store, clock: { now: () => now }, logger: silentLogger });
     service.start();
-    cache.set(snapshotOf([view('subnet-0a', 'big', big), view('subnet-0b', 'forecasted', other)], { takenAt: T0, completedMono: 0, glueKnown: true }));
+    cache.set(
+      snapshotOf([view('subnet-0a', 'big', big), view('subnet-0b', 'forecasted', other)], { takenAt: T0, completedMono: 0, glueKnown: true }),
+    );
     await service.idle();
     // From here on, a read of either list fails the request that makes it.
     big.reads.limit = big.reads.n;

@@ -4,15 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import {
-  execFileP,
-  renderAlertmanagerConfig,
-  repoPath,
-  requireBin,
-  startProc,
-  tempDir,
-  type Proc,
-} from './helpers.js';
+import { execFileP, renderAlertmanagerConfig, repoPath, requireBin, startProc, tempDir, type Proc } from './helpers.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -69,11 +61,9 @@ describe('alertmanager inhibitions (real Alertmanager)', () => {
       `--web.listen-address=127.0.0.1:${port}`,
       '--cluster.listen-address=',
     ]);
-    await waitFor('alertmanager ready', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined), 20_000, 200).catch(
-      (e: Error) => {
-        throw new Error(`${e.message}\n${am.output()}`);
-      },
-    );
+    await waitFor('alertmanager ready', async () => ((await fetch(`${base}/-/ready`)).ok ? true : undefined), 20_000, 200).catch((e: Error) => {
+      throw new Error(`${e.message}\n${am.output()}`);
+    });
   });
   afterAll(async () => {
     await am?.stop();

@@ -10,15 +10,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import {
-  renderAlertmanagerConfig,
-  repoPath,
-  startProc,
-  tempDir,
-  which,
-  type Proc,
-  type PromRuleFile,
-} from './helpers.js';
+import { renderAlertmanagerConfig, repoPath, startProc, tempDir, which, type Proc, type PromRuleFile } from './helpers.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -194,47 +186,47 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     tmp.remove();
   });
 
-  it(
-    'delivers GlueEniSubnetUtilizationHigh to the page webhook with labels and annotations, and the chat message links the runbook',
-    async () => {
-      const page = await waitFor(
-        'GlueEniSubnetUtilizationHigh on the page webhook',
-        async () =>
-          received
-            .filter((r) => r.path === '/page')
-            .flatMap((r) => r.body.alerts ?? [])
-            .find((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.status === 'firing'),
-        180_000,
-        1000,
-      ).catch(async (e: Error) => {
-        const util = await prom('/api/v1/query', { query: 'glue_eni_subnet_utilization_ratio' }).catch(() => undefined);
-        throw new Error(`${e.message}\nutilization now: ${JSON.stringify(util?.data?.result)}\nexporter output:\n${procs[0]?.output()}`);
-      });
-      expect(page.labels.severity).toBe('critical');
-      expect(page.labels.subnet_id).toMatch(/^subnet-[0-9a-f]+$/);
-      expect(page.labels.subnet).toEqual(expect.any(String));
-      expect(page.labels.subnet.length).toBeGreaterThan(0);
-      expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet} is \\d+(\\.\\d+)?% full$`));
-      expect(page.annotations.description).toContain(page.labels.subnet_id);
-      expect(page.annotations.description).toMatch(/\(\d+ of \d+ IPs\)/);
-      expect(page.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#glueenisubnetutilizationhigh$/);
+  it('delivers GlueEniSubnetUtilizationHigh to the page webhook with labels and annotations, and the chat message links the runbook', async () => {
+    const page = await waitFor(
+      'GlueEniSubnetUtilizationHigh on the page webhook',
+      async () =>
+        received
+          .filter((r) => r.path === '/page')
+          .flatMap((r) => r.body.alerts ?? [])
+          .find((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.status === 'firing'),
+      180_000,
+      1000,
+    ).catch(async (e: Error) => {
+      const util = await prom('/api/v1/query', { query: 'glue_eni_subnet_utilization_ratio' }).catch(() => undefined);
+      throw new Error(`${e.message}\nutilization now: ${JSON.stringify(util?.data?.result)}\nexporter output:\n${procs[0]?.output()}`);
+    });
+    expect(page.labels.severity).toBe('critical');
+    expect(page.labels.subnet_id).toMatch(/^subnet-[0-9a-f]+$/);
+    expect(page.labels.subnet).toEqual(expect.any(String));
+    expect(page.labels.subnet.length).toBeGreaterThan(0);
+    expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet} is \\d+(\\.\\d+)?% full$`));
+    expect(page.annotations.description).toContain(page.labels.subnet_id);
+    expect(page.annotations.description).toMatch(/\(\d+ of \d+ IPs\)/);
+    expect(page.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#glueenisubnetutilizationhigh$/);
 
-      // The utilization that fired is really above 80 % in Prometheus.
-      const ratio = await prom('/api/v1/query', { query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}"}` });
-      expect(Number(ratio.data.result[0]?.value?.[1])).toBeGreaterThan(0.8);
+    // The utilization that fired is really above 80 % in Prometheus.
+    const ratio = await prom('/api/v1/query', { query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}"}` });
+    expect(Number(ratio.data.result[0]?.value?.[1])).toBeGreaterThan(0.8);
 
-      const chat = await waitFor(
-        'the chat message',
-        async () => received.filter((r) => r.path === '/chat').flatMap((r) => r.body.attachments ?? []).find((a) => a.title?.includes('GlueEniSubnetUtilizationHigh')),
-        30_000,
-        500,
-      );
-      expect(chat.text).toContain(page.annotations.summary);
-      expect(chat.text).toContain(`Runbook: ${page.annotations.runbook_url}`);
-      expect(chat.title_link).toBe(page.annotations.runbook_url);
-    },
-    200_000,
-  );
+    const chat = await waitFor(
+      'the chat message',
+      async () =>
+        received
+          .filter((r) => r.path === '/chat')
+          .flatMap((r) => r.body.attachments ?? [])
+          .find((a) => a.title?.includes('GlueEniSubnetUtilizationHigh')),
+      30_000,
+      500,
+    );
+    expect(chat.text).toContain(page.annotations.summary);
+    expect(chat.text).toContain(`Runbook: ${page.annotations.runbook_url}`);
+    expect(chat.title_link).toBe(page.annotations.runbook_url);
+  }, 200_000);
 
   it('every query of every dashboard panel returns data from this Prometheus, for all subnets and for each one', async () => {
     const dash = JSON.parse(readFileSync(repoPath('grafana', 'dashboards', 'glue-eni.json'), 'utf8')) as { panels: DashPanel[] };
@@ -290,7 +282,9 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     expect(checked).toBeGreaterThan(panels.length);
 
     // The alert list panel shows Prometheus' alerts: the fired alert is there.
-    const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as { data: { alerts: Array<{ labels: Record<string, string>; state: string }> } };
+    const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as {
+      data: { alerts: Array<{ labels: Record<string, string>; state: string }> };
+    };
     expect(alerts.data.alerts.some((a) => a.labels.alertname === 'GlueEniSubnetUtilizationHigh' && a.state === 'firing')).toBe(true);
   }, 300_000);
 

@@ -39,9 +39,13 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 describe('grafana dashboard', () => {
   it('regenerating from grafana/dashboard.ts gives exactly the committed JSON', async () => {
     mkdirSync(outDir, { recursive: true });
-    await execFileP(process.execPath, [repoPath('node_modules', 'typescript', 'bin', 'tsc'), '-p', repoPath('grafana', 'tsconfig.json'), '--outDir', outDir], {
-      cwd: repoPath(),
-    });
+    await execFileP(
+      process.execPath,
+      [repoPath('node_modules', 'typescript', 'bin', 'tsc'), '-p', repoPath('grafana', 'tsconfig.json'), '--outDir', outDir],
+      {
+        cwd: repoPath(),
+      },
+    );
     const out = join(outDir, 'glue-eni.json');
     await execFileP(process.execPath, [join(outDir, 'dashboard.js'), out], { cwd: repoPath() });
     const regenerated = readFileSync(out, 'utf8');
@@ -76,7 +80,11 @@ describe('grafana dashboard', () => {
         expect(t.expr, `${p.title} ${t.refId}`).toMatch(/glue_eni|subnet:|job:/);
         expect(t.datasource, `${p.title} ${t.refId}`).toEqual({ type: 'prometheus', uid: '${datasource}' });
         // Balanced brackets: a cheap guard against broken string building.
-        for (const [o, c] of [['(', ')'], ['{', '}'], ['[', ']']] as const) {
+        for (const [o, c] of [
+          ['(', ')'],
+          ['{', '}'],
+          ['[', ']'],
+        ] as const) {
           expect(t.expr!.split(o).length, `${p.title} ${t.refId} ${o}${c}`).toBe(t.expr!.split(c).length);
         }
       }
@@ -100,7 +108,8 @@ describe('grafana dashboard', () => {
     expect(exprs(/Sensor holds/).join()).toContain('decision="wait"');
     expect(exprs(/exhaustion/).join()).toContain('glue_eni_exhaustion_failures_total');
     const eni = exprs(/ENI count over time/).join('\n');
-    for (const s of ['status="in-use"', 'status="available"', 'glue_eni_lingering_enis', 'glue_eni_cleanup_buffer', '0.8 * ']) expect(eni).toContain(s);
+    for (const s of ['status="in-use"', 'status="available"', 'glue_eni_lingering_enis', 'glue_eni_cleanup_buffer', '0.8 * '])
+      expect(eni).toContain(s);
     expect(allPanels.some((p) => p.type === 'alertlist')).toBe(true);
     expect(exprs(/Rolling-max window/).join()).toContain('glue_eni_admission_window_enis');
     expect(exprs(/peak today/).join()).toContain('max_over_time');
@@ -113,7 +122,10 @@ describe('grafana dashboard', () => {
 
   it('provisioning defines the data sources the dashboard and alert list expect, and loads the dashboards folder', () => {
     const ds = readYaml<{ datasources: Array<{ uid: string; type: string; url: string; jsonData?: Record<string, unknown> }> }>(
-      'grafana', 'provisioning', 'datasources', 'glue-eni.yml',
+      'grafana',
+      'provisioning',
+      'datasources',
+      'glue-eni.yml',
     ).datasources;
     const prom = ds.find((d) => d.type === 'prometheus');
     expect(prom?.uid).toBe('prometheus');
@@ -121,7 +133,12 @@ describe('grafana dashboard', () => {
     expect(prom?.jsonData?.alertmanagerUid).toBe('alertmanager');
     expect(ds.find((d) => d.type === 'alertmanager')).toMatchObject({ uid: 'alertmanager', url: 'http://alertmanager:9093' });
     expect(dash.templating.list.find((t) => t.name === 'datasource')).toMatchObject({ current: { value: 'prometheus' } });
-    const providers = readYaml<{ providers: Array<{ type: string; options: { path: string } }> }>('grafana', 'provisioning', 'dashboards', 'glue-eni.yml').providers;
+    const providers = readYaml<{ providers: Array<{ type: string; options: { path: string } }> }>(
+      'grafana',
+      'provisioning',
+      'dashboards',
+      'glue-eni.yml',
+    ).providers;
     expect(providers[0]?.options.path).toBe('/etc/grafana/dashboards');
   });
 });

@@ -37,7 +37,6 @@ export function requireBin(bin: string): string {
   return p;
 }
 
-
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };

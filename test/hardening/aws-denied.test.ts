@@ -11,7 +11,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { startExporter, type RunningExporter } from '../../src/server.js';
-import { ec2ErrorXml, emptyGlue, enisPageXml, JSON_HEADERS, mockEc2, mockGlue, subnetsXml, XML_HEADERS, xmlOk, type EniFixture } from '../helpers/aws-wire.js';
+import {
+  ec2ErrorXml,
+  emptyGlue,
+  enisPageXml,
+  JSON_HEADERS,
+  mockEc2,
+  mockGlue,
+  subnetsXml,
+  XML_HEADERS,
+  xmlOk,
+  type EniFixture,
+} from '../helpers/aws-wire.js';
 import { parseExposition, select, value } from '../helpers/prom.js';
 import { useSimCredentials } from './helpers.js';
 
@@ -30,7 +41,8 @@ const enis: EniFixture[] = [
   { id: 'eni-4', subnetId: A, status: 'in-use', description: 'ELB app/internal', ips: ['10.0.1.20', '10.0.1.21'], attachment: attached },
 ];
 const DENIED_GLUE = 'User: arn:aws:sts::111122223333:assumed-role/exporter/x is not authorized to perform: glue:GetConnections';
-const DENIED_EC2 = 'You are not authorized to perform this operation. User: arn:aws:sts::111122223333:assumed-role/exporter/x is not authorized to perform: ec2:DescribeSubnets';
+const DENIED_EC2 =
+  'You are not authorized to perform this operation. User: arn:aws:sts::111122223333:assumed-role/exporter/x is not authorized to perform: ec2:DescribeSubnets';
 
 const dirs: string[] = [];
 const started: RunningExporter[] = [];
@@ -48,7 +60,12 @@ async function exporterFor(ec2: string, glue: string): Promise<RunningExporter> 
     },
     {},
   );
-  const ex = await startExporter({ config, listen: '127.0.0.1:0', logger: silentLogger, readerOptions: { retryStrategy: new ConfiguredRetryStrategy(2, 0) } });
+  const ex = await startExporter({
+    config,
+    listen: '127.0.0.1:0',
+    logger: silentLogger,
+    readerOptions: { retryStrategy: new ConfiguredRetryStrategy(2, 0) },
+  });
   started.push(ex);
   return ex;
 }
@@ -67,7 +84,13 @@ beforeAll(async () => {
   nock.disableNetConnect();
   nock.enableNetConnect((host) => host.startsWith('127.0.0.1:') && ![EC2_A, GLUE_A, EC2_B, GLUE_B].some((u) => u.endsWith(host)));
 
-  mockEc2((call) => (call.action === 'DescribeSubnets' ? xmlOk(subnetsXml([{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 54 }])) : xmlOk(enisPageXml(enis))), EC2_A);
+  mockEc2(
+    (call) =>
+      call.action === 'DescribeSubnets'
+        ? xmlOk(subnetsXml([{ id: A, cidr: '10.0.1.0/26', az: 'us-east-1a', available: 54 }]))
+        : xmlOk(enisPageXml(enis)),
+    EC2_A,
+  );
   mockGlue(() => [400, { __type: 'AccessDeniedException', Message: DENIED_GLUE }, JSON_HEADERS], GLUE_A);
 
   ec2CallsB = mockEc2(() => [403, ec2ErrorXml('UnauthorizedOperation', DENIED_EC2), XML_HEADERS], EC2_B);
@@ -164,7 +187,11 @@ describe('EC2 denied from the start', () => {
       expect(body.error).toContain('cannot decide');
       expect(body.snapshot_age_seconds).toBeNull();
     }
-    const post = await fetch(`${ec2Denied.url}/admit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subnet: A, workers: 1 }) });
+    const post = await fetch(`${ec2Denied.url}/admit`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subnet: A, workers: 1 }),
+    });
     expect(post.status).toBe(503);
     expect(((await post.json()) as { error: string }).error).toContain('UnauthorizedOperation');
     // Nothing was recorded for an answer that was never given.

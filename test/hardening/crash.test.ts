@@ -94,7 +94,12 @@ describe('kill -9 in a loop', () => {
           const workers = 1 + Math.floor(random() * 3);
           const req =
             n % 2 === 0
-              ? { method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ subnet, workers, dag_run_id: dagRunId }) }
+              ? {
+                  method: 'POST',
+                  path: '/admit',
+                  headers: { 'content-type': 'application/json' },
+                  body: JSON.stringify({ subnet, workers, dag_run_id: dagRunId }),
+                }
               : { method: 'GET', path: `/admit?subnet=${subnet}&workers=${workers}&dag_run_id=${dagRunId}` };
           let res;
           try {
@@ -105,7 +110,13 @@ describe('kill -9 in a loop', () => {
             continue;
           }
           expect(res.status, res.text).toBe(200);
-          const body = JSON.parse(res.text) as { admit: boolean; observed_at: string; subnet_id: string; dag_run_id?: string; reservation_id?: string };
+          const body = JSON.parse(res.text) as {
+            admit: boolean;
+            observed_at: string;
+            subnet_id: string;
+            dag_run_id?: string;
+            reservation_id?: string;
+          };
           expect(body.dag_run_id).toBe(dagRunId);
           const ack: Ack = { dagRunId, subnetId: body.subnet_id, observedAt: body.observed_at };
           if (body.admit) ack.reservationId = body.reservation_id;

@@ -44,7 +44,27 @@ const render = (p: Piece) => ('raw' in p ? p.raw : /^[A-Za-z0-9._-]*$/.test(p.te
 
 const hostileText = fc.oneof(
   fc.constantFrom(...SUBNETS, ...NAMES, ...JOBS, 'subnet-0dead', 'SUBNET-0A1', ' critical', 'critical\n'),
-  fc.constantFrom('', ' ', '0', '-1', '-0', '1.5', '1e3', '0x10', 'NaN', 'Infinity', '-Infinity', 'null', 'true', '[]', '{}', '１２', '٣', '5 ', ' 7'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    '-0',
+    '1.5',
+    '1e3',
+    '0x10',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    'null',
+    'true',
+    '[]',
+    '{}',
+    '１２',
+    '٣',
+    '5 ',
+    ' 7',
+  ),
   fc.integer({ min: 1, max: 12 }).map(String),
   fc.integer().map(String),
   fc.bigInt({ min: -(10n ** 40n), max: 10n ** 40n }).map(String),
@@ -103,19 +123,36 @@ const contentType = fc.constantFrom(
   'garbage;;;=',
   'application/vnd.api+json',
 );
-const contentEncoding = fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown') });
+const contentEncoding = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown') },
+);
 
 type Body = { kind: string; data: Buffer };
 /** A "__proto__" key as JSON text: an object literal would set the prototype instead of sending the key. */
-const withProto = (json: string, on: boolean) => (!on ? json : json === '{}' ? '{"__proto__":{"admit":true}}' : json.replace(/^\{/, '{"__proto__":{"admit":true},'));
+const withProto = (json: string, on: boolean) =>
+  !on ? json : json === '{}' ? '{"__proto__":{"admit":true}}' : json.replace(/^\{/, '{"__proto__":{"admit":true},');
 const postBody: fc.Arbitrary<Body> = fc.oneof(
-  { weight: 5, arbitrary: fc.tuple(admitObject, fc.boolean()).map(([o, proto]) => ({ kind: 'object', data: Buffer.from(withProto(JSON.stringify(o), proto)) })) },
+  {
+    weight: 5,
+    arbitrary: fc.tuple(admitObject, fc.boolean()).map(([o, proto]) => ({ kind: 'object', data: Buffer.from(withProto(JSON.stringify(o), proto)) })),
+  },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }).map((v) => ({ kind: 'json', data: Buffer.from(JSON.stringify(v) ?? 'null') })) },
   { weight: 1, arbitrary: admitObject.map((o) => ({ kind: 'truncated', data: Buffer.from(JSON.stringify(o).slice(0, -1)) })) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((s) => ({ kind: 'text', data: Buffer.from(s) })) },
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 200 }).map((b) => ({ kind: 'bytes', data: Buffer.from(b) })) },
-  { weight: 1, arbitrary: fc.constantFrom('', '{', '{"subnet":', '{,}', '{"workers":01}', '{"workers":1e999}', 'subnet=critical&workers=2').map((s) => ({ kind: 'malformed', data: Buffer.from(s) })) },
-  { weight: 1, arbitrary: fc.integer({ min: 4200, max: 40_000 }).map((n) => ({ kind: 'oversized', data: Buffer.from(JSON.stringify({ subnet: 'critical', workers: 1, dag_run_id: 'x'.repeat(n) })) })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom('', '{', '{"subnet":', '{,}', '{"workers":01}', '{"workers":1e999}', 'subnet=critical&workers=2')
+      .map((s) => ({ kind: 'malformed', data: Buffer.from(s) })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 4200, max: 40_000 })
+      .map((n) => ({ kind: 'oversized', data: Buffer.from(JSON.stringify({ subnet: 'critical', workers: 1, dag_run_id: 'x'.repeat(n) })) })),
+  },
 );
 
 type Gen =
@@ -136,7 +173,10 @@ const knownPaths = ['/admit', '/admit/x', '/metrics', '/api/subnets', '/api/subn
 /** Requests a real sensor could send (decisions), with a hostile dag_run_id and now and then an extra field. */
 const plausible = fc.record(
   {
-    target: fc.oneof(fc.constantFrom(...SUBNETS, ...NAMES).map((subnet) => ({ subnet })), fc.constantFrom(...JOBS).map((job) => ({ job }))),
+    target: fc.oneof(
+      fc.constantFrom(...SUBNETS, ...NAMES).map((subnet) => ({ subnet })),
+      fc.constantFrom(...JOBS).map((job) => ({ job })),
+    ),
     workers: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined, freq: 4 }),
     dag_run_id: fc.option(fc.oneof(fc.string({ maxLength: 250 }), fc.string({ unit: 'grapheme', maxLength: 60 })), { nil: undefined }),
     asString: fc.boolean(),
@@ -144,8 +184,17 @@ const plausible = fc.record(
   { requiredKeys: ['target', 'workers', 'asString'] },
 );
 const plausibleGet = plausible.map((p) => {
-  const q = { ...p.target, ...(p.workers !== undefined ? { workers: String(p.workers) } : {}), ...(p.dag_run_id !== undefined ? { dag_run_id: p.dag_run_id } : {}) };
-  return { route: 'GET /admit' as const, query: Object.entries(q).map(([k, v]) => `${k}=${render({ text: v })}`).join('&') };
+  const q = {
+    ...p.target,
+    ...(p.workers !== undefined ? { workers: String(p.workers) } : {}),
+    ...(p.dag_run_id !== undefined ? { dag_run_id: p.dag_run_id } : {}),
+  };
+  return {
+    route: 'GET /admit' as const,
+    query: Object.entries(q)
+      .map(([k, v]) => `${k}=${render({ text: v })}`)
+      .join('&'),
+  };
 });
 const plausiblePost = plausible.map((p) => {
   const workers = p.workers === undefined ? undefined : p.asString ? String(p.workers) : p.workers;
@@ -160,10 +209,23 @@ const request: fc.Arbitrary<Gen> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .record({ body: fc.option(postBody, { nil: undefined, freq: 10 }), type: contentType, encoding: contentEncoding, query: fc.oneof(fc.constant(''), queryString) })
+      .record({
+        body: fc.option(postBody, { nil: undefined, freq: 10 }),
+        type: contentType,
+        encoding: contentEncoding,
+        query: fc.oneof(fc.constant(''), queryString),
+      })
       .map((r) => ({ route: 'POST /admit' as const, ...r })),
   },
-  { weight: 2, arbitrary: fc.oneof(hostileValue, fc.nat().map((known) => ({ known }))).map((id) => ({ route: 'DELETE /admit/:id' as const, id })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .oneof(
+        hostileValue,
+        fc.nat().map((known) => ({ known })),
+      )
+      .map((id) => ({ route: 'DELETE /admit/:id' as const, id })),
+  },
   { weight: 1, arbitrary: queryString.map((query) => ({ route: 'GET /api/subnets' as const, query })) },
   { weight: 2, arbitrary: hostileValue.map((id) => ({ route: 'GET /api/subnets/:id/enis' as const, id })) },
   { weight: 1, arbitrary: fc.constant({ route: 'GET /metrics' as const }) },
@@ -190,7 +252,12 @@ const badWorkers = fc.oneof(
   fc.integer({ max: 0 }).map(String),
   fc.integer({ min: 60, max: 2 ** 31 }).map(String),
 );
-const badJsonWorkers = fc.oneof(badWorkers, fc.constantFrom(0, -1, 1.5, 2 ** 53 + 1, 1e308, true, false), fc.array(fc.integer(), { minLength: 1, maxLength: 2 }), fc.object({ maxDepth: 1 }));
+const badJsonWorkers = fc.oneof(
+  badWorkers,
+  fc.constantFrom(0, -1, 1.5, 2 ** 53 + 1, 1e308, true, false),
+  fc.array(fc.integer(), { minLength: 1, maxLength: 2 }),
+  fc.object({ maxDepth: 1 }),
+);
 const rejected: fc.Arbitrary<Gen> = fc.oneof(
   fc
     .tuple(queryString, badWorkers)
@@ -203,7 +270,9 @@ const rejected: fc.Arbitrary<Gen> = fc.oneof(
     encoding: undefined,
     query: '',
   })),
-  postBody.filter((b) => !['object', 'bytes', 'json', 'text'].includes(b.kind)).map((body) => ({ route: 'POST /admit' as const, body, type: 'application/json', encoding: undefined, query: '' })),
+  postBody
+    .filter((b) => !['object', 'bytes', 'json', 'text'].includes(b.kind))
+    .map((body) => ({ route: 'POST /admit' as const, body, type: 'application/json', encoding: undefined, query: '' })),
   hostileValue.map((id) => ({ route: 'DELETE /admit/:id' as const, id })),
   fc.constantFrom('PUT', 'PATCH', 'OPTIONS', 'TRACE').map((method) => ({ route: 'wrong method' as const, method, path: '/admit' })),
 );
@@ -275,10 +344,12 @@ function runOptions<T>(numRuns: number): fc.Parameters<T> {
   };
 }
 
-const show = (o: Outcome) => `${o.raw.method} ${o.raw.path.slice(0, 200)} [${o.raw.headers?.['content-type'] ?? ''}] → ${o.res.status} ${o.res.text.slice(0, 300)}`;
+const show = (o: Outcome) =>
+  `${o.raw.method} ${o.raw.path.slice(0, 200)} [${o.raw.headers?.['content-type'] ?? ''}] → ${o.res.status} ${o.res.text.slice(0, 300)}`;
 
 /** A sample line (values parse as Go floats: NaN in any case): name, labels whose values escape only \\, \" and \n (any other character is allowed raw), value. */
-const EXPOSITION_LINE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (?:[-+]?(?:[0-9.eE+-]+|[Ii]nf)|[Nn]a[Nn])$/u;
+const EXPOSITION_LINE =
+  /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (?:[-+]?(?:[0-9.eE+-]+|[Ii]nf)|[Nn]a[Nn])$/u;
 
 /** What every answer must satisfy, whatever was asked. */
 function checkAnswer(o: Outcome): void {
@@ -289,7 +360,11 @@ function checkAnswer(o: Outcome): void {
     expect(o.json, `4xx without a JSON body: ${show(o)}`).toBeDefined();
     expect(typeof o.json!.error, show(o)).toBe('string');
     expect((o.json!.error as string).length, show(o)).toBeGreaterThan(0);
-    const admitRoute = o.gen.route === 'GET /admit' || o.gen.route === 'POST /admit' || o.gen.route === 'DELETE /admit/:id' || o.gen.route === 'GET /api/subnets/:id/enis';
+    const admitRoute =
+      o.gen.route === 'GET /admit' ||
+      o.gen.route === 'POST /admit' ||
+      o.gen.route === 'DELETE /admit/:id' ||
+      o.gen.route === 'GET /api/subnets/:id/enis';
     const inputError = [400, 413, 415, 422].includes(status) || (status === 404 && admitRoute);
     if (inputError) expect(typeof o.json!.field, `input error without a field: ${show(o)}`).toBe('string');
     if (status === 405) expect(o.res.headers.allow, show(o)).toBeTruthy();
@@ -316,7 +391,10 @@ async function ledgerState() {
   const reservations = await Promise.all(SUBNETS.map((s) => exporter.store.reservations(s, now)));
   return {
     bytes: readLedger(join(dataDir, LOG_FILE)).bytes,
-    reservations: reservations.flat().map((r) => JSON.stringify(r)).sort(),
+    reservations: reservations
+      .flat()
+      .map((r) => JSON.stringify(r))
+      .sort(),
     reserved: exporter.admission.status().map((s) => [s.subnetId, s.reserved]),
   };
 }
@@ -360,12 +438,33 @@ describe('hostile input against the real exporter', () => {
       [{ method: 'GET', path: '/admit?subnet=critical&workers=99999999999999999999' }, 400, 'workers'],
       [{ method: 'GET', path: '/admit?subnet=critical&workers=2&dag_run_id=%0Afake' }, 400, 'dag_run_id'],
       [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' }, 415, 'content-type'],
-      [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json', 'content-encoding': 'x-unknown' }, body: '{}' }, 415, 'content-encoding'],
-      [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: `{"subnet":"critical","workers":1,"dag_run_id":"${'x'.repeat(5000)}"}` }, 413, 'body'],
+      [
+        { method: 'POST', path: '/admit', headers: { 'content-type': 'application/json', 'content-encoding': 'x-unknown' }, body: '{}' },
+        415,
+        'content-encoding',
+      ],
+      [
+        {
+          method: 'POST',
+          path: '/admit',
+          headers: { 'content-type': 'application/json' },
+          body: `{"subnet":"critical","workers":1,"dag_run_id":"${'x'.repeat(5000)}"}`,
+        },
+        413,
+        'body',
+      ],
       [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '{"subnet":' }, 400, 'body'],
       [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '[1]' }, 400, 'body'],
-      [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '{"subnet":"critical","workers":-0.5}' }, 400, 'workers'],
-      [{ method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '{"subnet":["critical"],"workers":1}' }, 400, 'subnet'],
+      [
+        { method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '{"subnet":"critical","workers":-0.5}' },
+        400,
+        'workers',
+      ],
+      [
+        { method: 'POST', path: '/admit', headers: { 'content-type': 'application/json' }, body: '{"subnet":["critical"],"workers":1}' },
+        400,
+        'subnet',
+      ],
       [{ method: 'GET', path: '/admit?subnet=subnet-0dead&workers=1' }, 404, 'subnet'],
       [{ method: 'GET', path: '/admit?job=no-such-job' }, 404, 'job'],
       [{ method: 'DELETE', path: '/admit/subnet-0a1.00000000-0000-0000-0000-000000000000' }, 404, 'reservation_id'],

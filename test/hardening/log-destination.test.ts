@@ -21,8 +21,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** n requests that each log a long line; every one must be answered (a JSON 404: no such route). */
 async function flood(p: ServeProc, n: number): Promise<void> {
-  const codes = await pool(Array.from({ length: n }, (_, i) => i), 16, (i) =>
-    rawRequest(p.url, { method: 'GET', path: `/${PAD}/${i}` }, 5_000).then((r) => r.status),
+  const codes = await pool(
+    Array.from({ length: n }, (_, i) => i),
+    16,
+    (i) => rawRequest(p.url, { method: 'GET', path: `/${PAD}/${i}` }, 5_000).then((r) => r.status),
   );
   expect(codes.filter((c) => c !== 404)).toEqual([]);
 }
@@ -74,15 +76,21 @@ describe('stdout a file at its size limit (ulimit -f)', () => {
 
     // Serving as before.
     const latencies = await healthyLatencies(p, 20);
-    console.log(`/-/healthy with stdout at its size limit: median ${median(latencies)} ms, max ${Math.max(...latencies)} ms over 20; ${first} lines dropped`);
+    console.log(
+      `/-/healthy with stdout at its size limit: median ${median(latencies)} ms, max ${Math.max(...latencies)} ms over 20; ${first} lines dropped`,
+    );
     expect(median(latencies)).toBeLessThan(500);
 
     // The counter keeps rising while the file stays full; one notice on stderr names the cause.
     await flood(p, 100);
-    const second = await waitFor('the counter to rise', async () => {
-      const d = await dropped(p);
-      return d > first ? d : undefined;
-    }, 10_000);
+    const second = await waitFor(
+      'the counter to rise',
+      async () => {
+        const d = await dropped(p);
+        return d > first ? d : undefined;
+      },
+      10_000,
+    );
     expect(second).toBeGreaterThan(first);
     const notices = p.logs().filter((l) => l.msg === 'log destination failing: dropping log lines until it accepts writes again');
     expect(notices.map((n) => n.cause)).toContain('EFBIG');
@@ -110,7 +118,10 @@ describe('stdout a pipe whose reader stopped reading', () => {
     await flood(p, 8_000);
     const d = await waitFor('dropped lines counted', async () => ((await dropped(p)) > 0 ? dropped(p) : undefined), 10_000);
     const latencies = await healthyLatencies(p, 20);
-    const rss = select(parseExposition((await rawRequest(p.url, { method: 'GET', path: '/metrics' })).text).samples, 'process_resident_memory_bytes')[0]?.value;
+    const rss = select(
+      parseExposition((await rawRequest(p.url, { method: 'GET', path: '/metrics' })).text).samples,
+      'process_resident_memory_bytes',
+    )[0]?.value;
     console.log(
       `/-/healthy with a stalled stdout pipe: median ${median(latencies)} ms, max ${Math.max(...latencies)} ms over 20; ` +
         `${d} lines dropped; resident ${Math.round((rss ?? 0) / 2 ** 20)} MiB`,

@@ -43,7 +43,16 @@ describe('SIGHUP through the real CLI', () => {
 
     // A good file: a second subnet, a max age no sample can meet, a new token.
     expect(p.logs().some((l) => l.level === 20)).toBe(false);
-    writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2, name: batch}'], maxAge: 0.001, token: SECOND, dataDir, level: 'debug' }));
+    writeFileSync(
+      cfg,
+      configText({
+        subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2, name: batch}'],
+        maxAge: 0.001,
+        token: SECOND,
+        dataDir,
+        level: 'debug',
+      }),
+    );
     p.child.kill('SIGHUP');
     await p.waitForLog('config reloaded', (l) => l.msg === 'config reloaded');
     // The new log level too: debug lines from the samples that follow.
@@ -61,7 +70,10 @@ describe('SIGHUP through the real CLI', () => {
     expect(withNew.body.error).toContain('(max 0.001 s)');
 
     // A bad file: refused, the field named in a JSON log line, the running config untouched.
-    writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-XYZ, name: batch}'], maxAge: 600, token: FIRST, dataDir }));
+    writeFileSync(
+      cfg,
+      configText({ subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-XYZ, name: batch}'], maxAge: 600, token: FIRST, dataDir }),
+    );
     p.child.kill('SIGHUP');
     const refused = await p.waitForLog('reload refused', (l) => l.msg === 'config reload rejected; keeping the running config');
     expect(refused.level).toBe(50);
@@ -71,7 +83,10 @@ describe('SIGHUP through the real CLI', () => {
     // A field that needs a restart: refused by name as well.
     writeFileSync(cfg, configText({ subnets: ['{id: subnet-0a1, name: critical}'], maxAge: 600, token: FIRST, dataDir: join(f.dir, 'elsewhere') }));
     p.child.kill('SIGHUP');
-    const restartOnly = await p.waitForLog('restart-only refusal', (l) => l.msg === 'config reload rejected; keeping the running config' && String(l.err).includes('dataDir'));
+    const restartOnly = await p.waitForLog(
+      'restart-only refusal',
+      (l) => l.msg === 'config reload rejected; keeping the running config' && String(l.err).includes('dataDir'),
+    );
     expect(String(restartOnly.err)).toContain('cannot change on reload');
 
     // Still the second config after more samples: two subnets, max age 0.001 s, the second token.
@@ -118,7 +133,12 @@ describe('secrets never reach the logs', () => {
       expect(r.status, `${path}: ${r.text}`).toBe(status);
       expect(r.text).not.toContain(TOKEN);
     }
-    const post = await rawRequest(p.url, { method: 'POST', path: '/admit', headers: { ...bearer(TOKEN), 'content-type': 'application/json' }, body: `{"subnet":"critical","workers":1,"token":"${TOKEN}"` });
+    const post = await rawRequest(p.url, {
+      method: 'POST',
+      path: '/admit',
+      headers: { ...bearer(TOKEN), 'content-type': 'application/json' },
+      body: `{"subnet":"critical","workers":1,"token":"${TOKEN}"`,
+    });
     expect(post.status).toBe(400);
 
     // AWS failing: samples fail and are logged with the SDK's errors.
@@ -140,7 +160,12 @@ describe('secrets never reach the logs', () => {
     expect((await p.exited).code).toBe(0);
     const out = p.output();
     // The capture is real: it holds the lines these events wrote.
-    for (const msg of ['exporter listening', 'sample failed; keeping the last good snapshot', 'config reload rejected; keeping the running config', 'exporter stopped']) {
+    for (const msg of [
+      'exporter listening',
+      'sample failed; keeping the last good snapshot',
+      'config reload rejected; keeping the running config',
+      'exporter stopped',
+    ]) {
       expect(out).toContain(msg);
     }
     for (const secret of [TOKEN, AWS_SECRET, SESSION]) expect(out.includes(secret), `${secret.slice(0, 10)}… in the logs`).toBe(false);

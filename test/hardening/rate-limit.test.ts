@@ -76,8 +76,25 @@ describe('/admit rate limit', () => {
     const retryAfter = Number(sixth.headers['retry-after']);
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 60, String(sixth.headers['retry-after'])).toBe(true);
     // POST and DELETE share the budget.
-    expect((await rawRequest(ex.url, { method: 'POST', path: '/admit', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{"subnet":"critical","workers":1}' })).status).toBe(429);
-    expect((await rawRequest(ex.url, { method: 'DELETE', path: '/admit/subnet-0a1.00000000-0000-0000-0000-000000000000', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(429);
+    expect(
+      (
+        await rawRequest(ex.url, {
+          method: 'POST',
+          path: '/admit',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: '{"subnet":"critical","workers":1}',
+        })
+      ).status,
+    ).toBe(429);
+    expect(
+      (
+        await rawRequest(ex.url, {
+          method: 'DELETE',
+          path: '/admit/subnet-0a1.00000000-0000-0000-0000-000000000000',
+          headers: { authorization: `Bearer ${TOKEN}` },
+        })
+      ).status,
+    ).toBe(429);
 
     // Another client (another loopback source address) has its own budget.
     expect((await admit(ex, TOKEN, '127.0.0.2')).status).toBe(200);
@@ -96,7 +113,11 @@ describe('/admit rate limit', () => {
 
   it('unset: 50 quick requests all pass; a reload turns the limit on and off again', async () => {
     const ex = await exporter({});
-    const answers = await pool(Array.from({ length: 50 }, (_, i) => i), 10, () => admit(ex));
+    const answers = await pool(
+      Array.from({ length: 50 }, (_, i) => i),
+      10,
+      () => admit(ex),
+    );
     expect(answers.map((a) => a.status)).toEqual(Array(50).fill(200));
     expect(answers.every((a) => a.headers['ratelimit'] === undefined)).toBe(true);
 
@@ -106,7 +127,11 @@ describe('/admit rate limit', () => {
     expect(limited).toEqual([200, 200, 200, 429]);
 
     ex.reload(config({}, ex.config.dataDir));
-    const free = await pool(Array.from({ length: 20 }, (_, i) => i), 10, () => admit(ex));
+    const free = await pool(
+      Array.from({ length: 20 }, (_, i) => i),
+      10,
+      () => admit(ex),
+    );
     expect(free.map((a) => a.status)).toEqual(Array(20).fill(200));
   });
 });

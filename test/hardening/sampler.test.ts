@@ -88,7 +88,10 @@ describe('pagination bound', () => {
   it('fails a sample whose NextToken never ends at the pages a /26 can fill, and counts the error', async () => {
     const errorsBefore = select(await scrape(), 'glue_eni_sample_errors_total', { api: 'DescribeNetworkInterfaces' })[0]?.value ?? 0;
     const good = exporter.cache.current();
-    const pagesOf = () => aws.calls.filter((c) => c.api === 'DescribeNetworkInterfaces').map((c) => Number(/-p(\d+)$/.exec(c.form?.get('NextToken') ?? '')?.[1] ?? 0) + 1);
+    const pagesOf = () =>
+      aws.calls
+        .filter((c) => c.api === 'DescribeNetworkInterfaces')
+        .map((c) => Number(/-p(\d+)$/.exec(c.form?.get('NextToken') ?? '')?.[1] ?? 0) + 1);
     const seen = pagesOf().length;
     mode = 'runaway';
     let failure;
@@ -147,10 +150,14 @@ describe('sample deadline', () => {
     expect(exporter.cache.lastFailure()?.api).toBe(DEADLINE_API);
 
     mode = 'ok';
-    await waitFor('the next scheduled sample to succeed', () => {
-      const st = exporter.sampler.status;
-      return st.lastSuccess && (st.lastGoodAt as number) > goodAt ? true : undefined;
-    }, 15_000);
+    await waitFor(
+      'the next scheduled sample to succeed',
+      () => {
+        const st = exporter.sampler.status;
+        return st.lastSuccess && (st.lastGoodAt as number) > goodAt ? true : undefined;
+      },
+      15_000,
+    );
     const after = await scrape();
     expect(value(after, 'glue_eni_sample_success')).toBe(1);
     expect(exporter.cache.current()).not.toBe(good);

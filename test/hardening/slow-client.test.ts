@@ -25,7 +25,11 @@ describe('the real binary with its default HTTP limits', () => {
 
     // A body announced as ~100 GB, on the route that reads bodies and on routes that do not: refused before a byte
     // of it is read, the limit named, the connection closed.
-    for (const [method, path] of [['POST', '/admit'], ['POST', '/-/healthy'], ['GET', '/metrics']]) {
+    for (const [method, path] of [
+      ['POST', '/admit'],
+      ['POST', '/-/healthy'],
+      ['GET', '/metrics'],
+    ]) {
       const c = rawConnection(p.url, head(method, path, 'Content-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n{"subnet":'));
       const r = await within(`${method} ${path} with Content-Length 99999999999`, c.closed, 5_000);
       expect(r.status, r.text).toBe(413);
@@ -46,7 +50,10 @@ describe('the real binary with its default HTTP limits', () => {
       await sleep(500);
     }
     const limit = HTTP_LIMITS.requestTimeoutMs;
-    for (const [what, c] of [['dripped body', body], ['dripped headers', headers]] as const) {
+    for (const [what, c] of [
+      ['dripped body', body],
+      ['dripped headers', headers],
+    ] as const) {
       const r = await within(what, c.closed, limit + MARGIN_MS);
       expect(r.status, `${what}: ${r.text}`).toBe(408);
       expect(r.json, what).toMatchObject({ field: 'request', error: `request not received within ${limit / 1000} s` });
@@ -103,7 +110,10 @@ describe('shutdown deadline (in process, short limits)', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(450);
     // Cut, not answered: their requests never completed.
     for (const c of [slowBody, slowHeaders]) expect((await within('slow client closed', c.closed, 1_000)).status).toBeUndefined();
-    expect(lines.find((l) => l.msg === 'shutdown deadline passed: closing the connections still open')).toMatchObject({ connections: 2, deadline_seconds: 0.5 });
+    expect(lines.find((l) => l.msg === 'shutdown deadline passed: closing the connections still open')).toMatchObject({
+      connections: 2,
+      deadline_seconds: 0.5,
+    });
     expect(lines.at(-1)?.msg).toBe('exporter stopped');
   });
 });

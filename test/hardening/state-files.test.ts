@@ -62,7 +62,11 @@ const cases: Case[] = [
   },
   {
     name: 'negative times',
-    lifecycle: { version: 1, lastSampleAt: -5, enis: { 'eni-1': { ...goodEni, availableSince: -86_400_000 }, 'eni-2': { ...goodEni, lastSeen: -1 } } },
+    lifecycle: {
+      version: 1,
+      lastSampleAt: -5,
+      enis: { 'eni-1': { ...goodEni, availableSince: -86_400_000 }, 'eni-2': { ...goodEni, lastSeen: -1 } },
+    },
     bypass: { version: 1, subnets: { [A]: { ...goodBypass, lastSampleAt: -1 } } },
     lifecycleNames: ['enis.eni-1 (availableSince): expected a time in epoch ms, not negative', 'enis.eni-2 (lastSeen)', 'lastSampleAt'],
     bypassNames: [`subnets.${A} (lastSampleAt): expected a time in epoch ms, not negative`],

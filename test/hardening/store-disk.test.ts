@@ -54,7 +54,10 @@ describe('the admission log on a disk that runs out', () => {
       for (let n = 0; refusals.length < 40 && requests < 4000; n++) {
         requests++;
         const dagRunId = `c${c}-${n}`;
-        const res = await rawRequest(proc.url, { method: 'GET', path: `/admit?subnet=${c % 2 ? 'critical' : 'subnet-0b2'}&workers=1&dag_run_id=${dagRunId}` });
+        const res = await rawRequest(proc.url, {
+          method: 'GET',
+          path: `/admit?subnet=${c % 2 ? 'critical' : 'subnet-0b2'}&workers=1&dag_run_id=${dagRunId}`,
+        });
         if (res.status === 503) {
           refusals.push((JSON.parse(res.text) as { error: string }).error);
           continue;
@@ -86,11 +89,20 @@ describe('the admission log on a disk that runs out', () => {
         `${refusals.length} refused (503); in the log (${ledger.unreadable} torn lines): ${ledger.count.res} reservations, ${ledger.count.cls} releases, ${ledger.count.obs} observations; ` +
         `unknown after restart: ${admitted.filter((id) => !known.has(id)).length}`,
     );
-    expect(admitted.filter((id) => !known.has(id)), 'admissions answered 200 but unknown after a restart').toEqual([]);
+    expect(
+      admitted.filter((id) => !known.has(id)),
+      'admissions answered 200 but unknown after a restart',
+    ).toEqual([]);
     expect(ledger.unreadable, 'torn lines in the log').toBe(0);
     expect(ledger.bytes.endsWith('\n')).toBe(true);
-    expect(released.filter((id) => !inLog.has(`cls:${id}`)), 'releases answered 200 but not in the log').toEqual([]);
-    expect(observed.filter((d) => !inLog.has(d)), 'observations answered 200 but not in the log').toEqual([]);
+    expect(
+      released.filter((id) => !inLog.has(`cls:${id}`)),
+      'releases answered 200 but not in the log',
+    ).toEqual([]);
+    expect(
+      observed.filter((d) => !inLog.has(d)),
+      'observations answered 200 but not in the log',
+    ).toEqual([]);
     expect(refusals.length, 'the file size limit was never reached').toBeGreaterThan(0);
     expect(refusals[0]).toMatch(/EFBIG|file too large/i);
     expect(metrics.status).toBe(200);
@@ -157,7 +169,14 @@ describe('a lying record in the admission log', () => {
     const dataDir = join(f.dir, 'lies');
     mkdirSync(dataDir, { recursive: true });
     const now = Date.now();
-    const bad = { id: 'subnet-0a1.0123abcd-0000-4000-8000-000000000000', subnetId: 'subnet-0a1', workers: 'zz', createdAt: now, expiresAt: now + 600_000, retainUntil: now + 1_200_000 };
+    const bad = {
+      id: 'subnet-0a1.0123abcd-0000-4000-8000-000000000000',
+      subnetId: 'subnet-0a1',
+      workers: 'zz',
+      createdAt: now,
+      expiresAt: now + 600_000,
+      retainUntil: now + 1_200_000,
+    };
     writeFileSync(join(dataDir, LOG_FILE), JSON.stringify({ t: 'res', r: bad }) + '\n');
     const proc = await serve(writeConfig('lies', dataDir));
     const named = await proc.waitForLog('the rejected line', (l) => l.msg === 'admission log: invalid record set aside');

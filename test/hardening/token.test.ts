@@ -32,7 +32,10 @@ let url: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hardening-token-'));
-  const config = parseConfig({ subnets: [{ id: 'subnet-0a', name: 'critical' }], sample: { maxAgeSeconds: 3600 }, dataDir: dir, admission: { token: TOKEN } }, {});
+  const config = parseConfig(
+    { subnets: [{ id: 'subnet-0a', name: 'critical' }], sample: { maxAgeSeconds: 3600 }, dataDir: dir, admission: { token: TOKEN } },
+    {},
+  );
   const cache = new SnapshotCache();
   cache.set(snapshotOf([subnetView({ subnetId: 'subnet-0a', name: 'critical', inUse: 3, available: 1, lingering: 0 })], { takenAt: Date.now() }));
   store = await FileStore.open({ dataDir: dir, clock: { now: () => Date.now() }, logger: silentLogger });

@@ -4,7 +4,6 @@ import nock from 'nock';
 export const EC2_URL = 'http://127.0.0.1:45201';
 export const GLUE_URL = 'http://127.0.0.1:45202';
 
-
 export interface EniFixture {
   id: string;
   subnetId: string;
@@ -56,11 +55,7 @@ export function eniXml(e: EniFixture): string {
       <privateIpAddressesSet>${ips
         .map((ip, i) => `<item><privateIpAddress>${ip}</privateIpAddress><primary>${i === 0}</primary></item>`)
         .join('')}</privateIpAddressesSet>
-      ${
-        e.prefixes?.length
-          ? `<ipv4PrefixSet>${e.prefixes.map((p) => `<item><ipv4Prefix>${p}</ipv4Prefix></item>`).join('')}</ipv4PrefixSet>`
-          : ''
-      }
+      ${e.prefixes?.length ? `<ipv4PrefixSet>${e.prefixes.map((p) => `<item><ipv4Prefix>${p}</ipv4Prefix></item>`).join('')}</ipv4PrefixSet>` : ''}
       <ipv6AddressesSet/>
       <tagSet/>
     </item>`;
@@ -169,4 +164,3 @@ export const emptyGlue = (call: GlueCall): Reply => {
   if (call.target === 'GetJobs') return glueOk({ Jobs: [] });
   return [400, { __type: 'InvalidInputException', Message: `unexpected ${call.target}` }, JSON_HEADERS];
 };
-

@@ -144,7 +144,10 @@ describe('DescribeNetworkInterfaces', () => {
   });
 
   it('NetworkInterfaceId.N selects ENIs; unknown ids and MaxResults with ids are refused like AWS', async () => {
-    const want = sim.world.networkInterfaces().slice(0, 3).map((e) => e.NetworkInterfaceId);
+    const want = sim.world
+      .networkInterfaces()
+      .slice(0, 3)
+      .map((e) => e.NetworkInterfaceId);
     const out = await ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: want }));
     expect(ids(out.NetworkInterfaces)).toEqual([...want].sort());
     await expect(ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: ['eni-0000000000000dead'] }))).rejects.toMatchObject({

@@ -107,7 +107,11 @@ describe('fault injection through the real SDK clients', () => {
   });
 
   it('a request without Action gets the EC2 error shape', async () => {
-    const res = await fetch(sim.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'Version=2016-11-15' });
+    const res = await fetch(sim.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Version=2016-11-15',
+    });
     expect(res.status).toBe(400);
     const text = await res.text();
     expect(text).toContain('<Response><Errors><Error><Code>MissingAction</Code>');
@@ -177,7 +181,14 @@ describe('startSimulator and the sim command', () => {
     out.on('data', (c: Buffer) => (printed += c.toString()));
     const abort = new AbortController();
     const scenarioPath = fileURLToPath(new URL('../../scenarios/seed-shared.yml', import.meta.url));
-    const done = runSimCommand({ scenario: scenarioPath, listen: '127.0.0.1:0', speed: 60, start: '2026-04-06T06:55:00Z', out, signal: abort.signal });
+    const done = runSimCommand({
+      scenario: scenarioPath,
+      listen: '127.0.0.1:0',
+      speed: 60,
+      start: '2026-04-06T06:55:00Z',
+      out,
+      signal: abort.signal,
+    });
     await vi.waitFor(() => expect(printed).toContain('AWS_ENDPOINT_URL='), { timeout: 5_000, interval: 20 });
     const url = /AWS_ENDPOINT_URL=(http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1];
     expect(url).toBeDefined();
@@ -195,16 +206,49 @@ describe('startSimulator and the sim command', () => {
   // The AWS CLI (botocore, another XML/JSON parser than the JS SDK) reads the same answers. Async exec: the
   // simulator runs in this process and must keep answering.
   it.skipIf(!hasAwsCli)('the AWS CLI reads ENIs and job runs from it', async () => {
-    const sim = await startSimulator({ scenario: fileURLToPath(new URL('../../scenarios/seed-shared.yml', import.meta.url)), speed: 0, startAt: '2026-04-08T07:03:00Z' });
+    const sim = await startSimulator({
+      scenario: fileURLToPath(new URL('../../scenarios/seed-shared.yml', import.meta.url)),
+      speed: 0,
+      startAt: '2026-04-08T07:03:00Z',
+    });
     try {
-      const env = { ...process.env, AWS_ENDPOINT_URL: sim.url, AWS_DEFAULT_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_PAGER: '' };
-      const aws = async (...args: string[]) => JSON.parse((await promisify(execFile)('aws', [...args, '--output', 'json'], { env, timeout: 20_000 })).stdout) as unknown;
-      const statuses = (await aws('ec2', 'describe-network-interfaces', '--filters', 'Name=subnet-id,Values=subnet-0a1', '--query', 'NetworkInterfaces[*].Status')) as string[];
+      const env = {
+        ...process.env,
+        AWS_ENDPOINT_URL: sim.url,
+        AWS_DEFAULT_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_PAGER: '',
+      };
+      const aws = async (...args: string[]) =>
+        JSON.parse((await promisify(execFile)('aws', [...args, '--output', 'json'], { env, timeout: 20_000 })).stdout) as unknown;
+      const statuses = (await aws(
+        'ec2',
+        'describe-network-interfaces',
+        '--filters',
+        'Name=subnet-id,Values=subnet-0a1',
+        '--query',
+        'NetworkInterfaces[*].Status',
+      )) as string[];
       const enis = sim.world.networkInterfaces();
       expect(statuses.filter((x) => x === 'in-use')).toHaveLength(enis.filter((e) => e.Status === 'in-use').length);
       expect(statuses.filter((x) => x === 'available')).toHaveLength(enis.filter((e) => e.Status === 'available').length);
-      const runs = (await aws('glue', 'get-job-runs', '--job-name', 'product-metrics-daily', '--max-results', '3', '--query', 'JobRuns[*].[Id, JobRunState, ErrorMessage]')) as string[][];
-      expect(runs).toEqual(sim.world.jobRuns('product-metrics-daily').slice(0, 3).map((r) => [r.Id, r.JobRunState, r.ErrorMessage ?? null]));
+      const runs = (await aws(
+        'glue',
+        'get-job-runs',
+        '--job-name',
+        'product-metrics-daily',
+        '--max-results',
+        '3',
+        '--query',
+        'JobRuns[*].[Id, JobRunState, ErrorMessage]',
+      )) as string[][];
+      expect(runs).toEqual(
+        sim.world
+          .jobRuns('product-metrics-daily')
+          .slice(0, 3)
+          .map((r) => [r.Id, r.JobRunState, r.ErrorMessage ?? null]),
+      );
     } finally {
       await sim.close();
     }
