@@ -35,7 +35,9 @@ const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
 const children = [];
 // Should the bench die on an error, its children must not outlive it (they hold ports and a core).
-process.on('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
 // Extra node flags for the exporter's and simulator's processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 const nodeArgs = (process.env.GLUE_ENI_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const cli = (args, env = process.env) => {
@@ -75,7 +77,7 @@ const round = (x) => (x === null ? null : Number(x.toFixed(1)));
 /** A /16 with `enis` Glue ENIs and non-Glue ones leaving room for `room` addresses. */
 function scaleWorld(dir, enis, room) {
   const usable = 65_536 - 5;
-  let fill = usable - enis - room;
+  const fill = usable - enis - room;
   if (fill < 0) throw new RangeError(`--enis ${enis} and --reservations leave no room in a /16`);
   const big = Math.floor(fill / 50);
   const others = [];

@@ -63,7 +63,7 @@ if (values.sim) {
     scenario: parseScenario(scenario(Number(values.subnets), Number(values.enis), Number(values.jobs))),
     speed: 0,
   });
-  process.stdout.write(JSON.stringify({ url: sim.url, enis: sim.world.networkInterfaces().length }) + '\n');
+  process.stdout.write(`${JSON.stringify({ url: sim.url, enis: sim.world.networkInterfaces().length })}\n`);
   process.stdin.resume();
   await once(process.stdin, 'end');
   await sim.close();

@@ -28,7 +28,7 @@ const { values } = parseArgs({
   },
 });
 const dist = resolve(process.env.GLUE_ENI_DIST ?? new URL('../dist', import.meta.url).pathname);
-const { FileStore, LOG_FILE } = await import(join(dist, 'store/file.js'));
+const { FileStore } = await import(join(dist, 'store/file.js'));
 const logger = { warn() {}, error() {}, info() {}, debug() {} };
 const DAY = 86_400_000;
 const START = Date.parse('2026-04-01T00:00:00.000Z');

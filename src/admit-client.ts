@@ -26,8 +26,8 @@ export const EXIT_TIMEOUT = 1;
 export const EXIT_ERROR = 2;
 
 const defaultIo: AdmitIo = {
-  stdout: (l) => process.stdout.write(l + '\n'),
-  stderr: (l) => process.stderr.write(l + '\n'),
+  stdout: (l) => process.stdout.write(`${l}\n`),
+  stderr: (l) => process.stderr.write(`${l}\n`),
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   now: () => performance.now(),
 };
@@ -49,7 +49,7 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
   }
   let endpoint: URL;
   try {
-    endpoint = new URL('admit', opts.url.endsWith('/') ? opts.url : opts.url + '/');
+    endpoint = new URL('admit', opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
   } catch {
     io.stderr(`admit: --url: not a URL: ${opts.url}`);
     return EXIT_ERROR;

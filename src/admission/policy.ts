@@ -7,7 +7,7 @@
 //   admit   iff free − reserved ≥ workers + buffer
 
 import { forecastBuffer } from './forecast.js';
-import type { BufferSource, Decision, DecisionInput, PolicySettings, WindowEntry } from './types.js';
+import type { Decision, DecisionInput, PolicySettings, WindowEntry } from './types.js';
 import { sourceValue, windowEntries } from './window.js';
 
 export type { BufferSource, Decision, DecisionInput, PolicyName, PolicySettings, WindowEntry, WindowSample } from './types.js';

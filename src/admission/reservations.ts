@@ -194,7 +194,10 @@ function coveredList(ledger: readonly Reservation[], enis: readonly AccountedEni
   const covered = ledger.map((r) => coveredBy(c, r.id));
   if (c === ix.claims) {
     const key = new Float64Array(2 * ledger.length);
-    ledger.forEach((r, i) => ((key[2 * i] = r.createdAt), (key[2 * i + 1] = r.workers)));
+    for (const [i, r] of ledger.entries()) {
+      key[2 * i] = r.createdAt;
+      key[2 * i + 1] = r.workers;
+    }
     lastAnswers.set(ix, { claims: c, ledger: [...ledger], key, covered });
   }
   return covered;

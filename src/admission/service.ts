@@ -11,7 +11,7 @@ import { SnapshotHousekeeping } from './housekeeping.js';
 import { resolveSettings } from './policy.js';
 import { StoreUnreachableError, type AdmissionLedger } from './ports.js';
 import { assessAdmission, planAdmission, type StepContext } from './step.js';
-import { type Decision, type DecisionKind, type Observation, type PolicySettings, type Reservation, type WindowEntry } from './types.js';
+import type { Decision, DecisionKind, Observation, PolicySettings, Reservation, WindowEntry } from './types.js';
 import { windowOf, windowSample } from './window.js';
 
 /** /admit's input, checked for type and form by the HTTP layer (src/http/admit-input.ts). */

@@ -147,7 +147,7 @@ describe('createAwsClients', () => {
     silent.on('connection', (s) => sockets.add(s));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     const port = (silent.address() as AddressInfo).port;
-    nock.enableNetConnect('127.0.0.1:' + port);
+    nock.enableNetConnect(`127.0.0.1:${port}`);
     const errors: string[] = [];
     try {
       const { ec2 } = createAwsClients({
@@ -194,7 +194,7 @@ describe('createDynamoClient', () => {
     server.on('connection', (s) => sockets.add(s));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
-    nock.enableNetConnect('127.0.0.1:' + port);
+    nock.enableNetConnect(`127.0.0.1:${port}`);
     const client = createDynamoClient({ region: 'eu-west-1', endpoint: `http://127.0.0.1:${port}` });
     try {
       expect(await client.config.region()).toBe('eu-west-1');

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import nock from 'nock';
 import { isolatedAwsEnvironment } from '../../test/helpers/aws-env.js';
 // The SDK's own standard strategy with no backoff, so retry tests stay fast.
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
@@ -7,18 +6,14 @@ import { AwsReadError, AwsReader, eniPageBound, type AwsReaderOptions } from './
 import {
   EC2_URL,
   GLUE_URL,
-  EniFixture,
-  XMLNS,
+  type EniFixture,
   XML_HEADERS,
   JSON_HEADERS,
-  eniXml,
   enisPageXml,
-  SubnetFixture,
+  type SubnetFixture,
   subnetsXml,
   ec2ErrorXml,
-  Reply,
-  Ec2Call,
-  GlueCall,
+  type Reply,
   mockEc2,
   mockGlue,
   glueOk,

@@ -175,6 +175,7 @@ async function paginate<P extends { NextToken?: string | undefined }>(
   api: string,
   bound: PageBound,
   fetchPage: (token: string | undefined) => Promise<P>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: a page callback returns nothing, or false to stop paging
   onPage: (page: P) => boolean | void,
   fail: (api: string, code: string, message: string) => Error,
 ): Promise<void> {

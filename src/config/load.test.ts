@@ -108,7 +108,7 @@ describe('config size cap', () => {
     const head = 'subnets:\n  - {id: subnet-0a1, name: critical}\n';
     const line = `# ${'x'.repeat(77)}\n`;
     const body = head + line.repeat(Math.floor((bytes - head.length) / line.length));
-    return body + '#'.repeat(bytes - body.length - 1) + '\n';
+    return `${body + '#'.repeat(bytes - body.length - 1)}\n`;
   };
 
   it('is 256 KiB', () => {

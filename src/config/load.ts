@@ -82,7 +82,7 @@ function readCapped(path: string): string {
     if (size > MAX_CONFIG_BYTES) throw tooLarge(path, `${size} bytes`);
     const buf = Buffer.alloc(MAX_CONFIG_BYTES + 1);
     let length = 0;
-    for (let n; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
+    for (let n: number; length < buf.length && (n = readSync(fd, buf, length, buf.length - length, null)) > 0; ) length += n;
     if (length > MAX_CONFIG_BYTES) throw tooLarge(path, 'the file');
     return buf.toString('utf8', 0, length);
   } finally {

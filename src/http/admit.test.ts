@@ -78,7 +78,10 @@ function setSnapshot(i: Instance, subnets = [subnetA()], glueKnown = true): void
   i.cache.set(snapshotOf(subnets, { takenAt: now, completedMono: i.mono.t, glueKnown }));
 }
 
-async function call(url: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; body: any; headers: Headers }> {
+// biome-ignore lint/suspicious/noExplicitAny: answers are read field by field, as the wire sends them
+type Answer = any;
+
+async function call(url: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; body: Answer; headers: Headers }> {
   const headers = new Headers(init.headers);
   if (init.token !== null) headers.set('authorization', `Bearer ${init.token ?? TOKEN}`);
   const res = await fetch(url, { ...init, headers });
@@ -218,7 +221,7 @@ describe('/admit decisions (file store)', () => {
     now += 600_000;
     setSnapshot(i, [subnetA({ jobs: [{ job: 'j', connection: 'c', workers: 10 }] })]);
     const q = (s: string) => call(`${i.url}/admit?${s}`);
-    const cases: [Promise<{ status: number; body: any }>, number, string | undefined, RegExp][] = [
+    const cases: [Promise<{ status: number; body: Answer }>, number, string | undefined, RegExp][] = [
       [q('subnet=critical'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
       [q('subnet=critical&workers=0'), 400, 'workers', /^workers must be an integer from 1 to 59$/],
       [q('subnet=critical&workers=1e9'), 400, 'workers', /^workers must be an integer from 1 to 59$/],

@@ -136,7 +136,7 @@ describe('LifecycleTracker', () => {
 
   it('counts each exhaustion failure once, across restarts', () => {
     const dataDir = tmp();
-    const { seen, events } = recorder();
+    const { events } = recorder();
     const failed = {
       jobName: 'reporting',
       id: 'jr_x',

@@ -313,7 +313,7 @@ export class World {
       }
       case 'eni-detached': {
         const e = w.enis.get(ev.eniId);
-        if (!e || e.view.Status !== 'in-use') return;
+        if (e?.view.Status !== 'in-use') return;
         e.view.Status = 'available';
         delete e.view.Attachment;
         e.truth.detachedAt = w.t;

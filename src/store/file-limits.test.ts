@@ -124,7 +124,7 @@ describe.skipIf(mountProblem !== undefined)('FileStore on a small tmpfs', () => 
     const lines: string[] = [];
     for (let i = 0; lines.join('').length < 70_000; i++) {
       lines.push(
-        JSON.stringify({
+        `${JSON.stringify({
           t: 'obs',
           subnet_id: 'subnet-0a',
           observed_at: new Date(now).toISOString(),
@@ -136,7 +136,7 @@ describe.skipIf(mountProblem !== undefined)('FileStore on a small tmpfs', () => 
           decision: 'wait',
           expires_at: Math.ceil((now + DAY) / 1000),
           dag_run_id: 'y'.repeat(150),
-        }) + '\n',
+        })}\n`,
       );
     }
     writeFileSync(join(dataDir, LOG_FILE), lines.join(''));
@@ -259,7 +259,7 @@ describe('records read from disk are validated', () => {
     };
     writeFileSync(
       path,
-      JSON.stringify(rec) + '\n' + JSON.stringify({ ...rec, uniq: 'j2', in_use: -1 }) + '\n' + JSON.stringify({ ...rec, uniq: 'j3' }) + '\n{"subnet',
+      `${JSON.stringify(rec)}\n${JSON.stringify({ ...rec, uniq: 'j2', in_use: -1 })}\n${JSON.stringify({ ...rec, uniq: 'j3' })}\n{"subnet`,
     );
     const { journal, contents } = await SpillJournal.open(path, silentLogger);
     expect(contents).toMatchObject({ rejected: 1, skipped: 2, tornTail: true });

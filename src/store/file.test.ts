@@ -93,7 +93,7 @@ describe('FileStore', () => {
     await s.transact('subnet-0a', now, () => ({ observation: obs(1), result: 0 }));
     await s.close();
     const text = await readFile(join(d, LOG_FILE), 'utf8');
-    await writeFile(join(d, LOG_FILE), 'garbage\n' + text);
+    await writeFile(join(d, LOG_FILE), `garbage\n${text}`);
     const r = await FileStore.open({ dataDir: d, clock, logger: silentLogger });
     expect(r.openReport).toMatchObject({ records: 1, skipped: 1, tornTail: false });
     await r.close();

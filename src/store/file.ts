@@ -65,11 +65,11 @@ interface WindowEntry extends Held {
 }
 
 function obsLine(o: ObservationRecord): string {
-  return JSON.stringify({ t: 'obs', ...o }) + '\n';
+  return `${JSON.stringify({ t: 'obs', ...o })}\n`;
 }
 
 function resLine(r: Reservation): string {
-  return JSON.stringify({ t: 'res', r }) + '\n';
+  return `${JSON.stringify({ t: 'res', r })}\n`;
 }
 
 /** Join lines into pieces of about CHUNK_BYTES (one Buffer per piece when written). */
@@ -374,7 +374,7 @@ export class FileStore implements AdmissionStore {
     r.closed = how;
     r.closedAt = now;
     try {
-      await this.log.append(JSON.stringify({ t: 'cls', id, how, at: now }) + '\n', () => {
+      await this.log.append(`${JSON.stringify({ t: 'cls', id, how, at: now })}\n`, () => {
         delete r.closed;
         delete r.closedAt;
       });

@@ -41,7 +41,7 @@ export class SpillJournal {
 
   /** Resolves once the record is on disk (fdatasync); records appended in one tick share one commit. */
   append(rec: ObservationRecord): Promise<void> {
-    return this.log.append(JSON.stringify(rec) + '\n');
+    return this.log.append(`${JSON.stringify(rec)}\n`);
   }
 
   /**

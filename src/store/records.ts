@@ -102,7 +102,7 @@ export async function readRecords<S extends z.ZodType>(
     if (report.rejected <= REJECTS_LOGGED) {
       opts.logger.warn({ path, line: lineNo, field, error }, `${opts.what}: invalid record set aside`);
     }
-    rejectedOut += JSON.stringify({ line: lineNo, field, error, text: text.slice(0, 4096) }) + '\n';
+    rejectedOut += `${JSON.stringify({ line: lineNo, field, error, text: text.slice(0, 4096) })}\n`;
   };
 
   const handle = (text: string, lineNo: number) => {

@@ -252,8 +252,8 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         2_000,
       );
     }
-    const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
-    const selections = [`(${subnets.map(escape).join('|')})`, ...subnets.map(escape)];
+    const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
+    const selections = [`(${subnets.map(escapeRegex).join('|')})`, ...subnets.map(escapeRegex)];
 
     const now = Date.now() / 1000;
     const start = promStartedAt / 1000;

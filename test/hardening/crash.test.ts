@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/log.js';
 import { FileStore, LOG_FILE } from '../../src/store/file.js';
-import { freePort, killProc, rawRequest, readLedger, simFixture, sleep, startServe, waitReady, type ServeProc } from './helpers.js';
+import { freePort, killProc, rawRequest, readLedger, simFixture, sleep, startServe, waitReady, type RawResponse, type ServeProc } from './helpers.js';
 
 const ROUNDS = 8;
 const CLIENTS = 6;
@@ -101,7 +101,7 @@ describe('kill -9 in a loop', () => {
                   body: JSON.stringify({ subnet, workers, dag_run_id: dagRunId }),
                 }
               : { method: 'GET', path: `/admit?subnet=${subnet}&workers=${workers}&dag_run_id=${dagRunId}` };
-          let res;
+          let res: RawResponse;
           try {
             res = await rawRequest(proc.url, req, 5000);
           } catch {

@@ -1,7 +1,6 @@
 // Plumbing for the hardening tests: a raw HTTP client (any method, path and body bytes), bounded concurrency,
 // the admission log read straight from disk, and the real CLI as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';

@@ -94,7 +94,7 @@ describe('pagination bound', () => {
         .map((c) => Number(/-p(\d+)$/.exec(c.form?.get('NextToken') ?? '')?.[1] ?? 0) + 1);
     const seen = pagesOf().length;
     mode = 'runaway';
-    let failure;
+    let failure: ReturnType<typeof exporter.cache.lastFailure>;
     try {
       // Joins a scheduled sample already in flight, or starts one; either may be the runaway.
       await waitFor('a runaway sample to fail', async () => ((await exporter.sampler.sampleOnce()) ? undefined : true), 15_000);

@@ -177,7 +177,7 @@ describe('a lying record in the admission log', () => {
       expiresAt: now + 600_000,
       retainUntil: now + 1_200_000,
     };
-    writeFileSync(join(dataDir, LOG_FILE), JSON.stringify({ t: 'res', r: bad }) + '\n');
+    writeFileSync(join(dataDir, LOG_FILE), `${JSON.stringify({ t: 'res', r: bad })}\n`);
     const proc = await serve(writeConfig('lies', dataDir));
     const named = await proc.waitForLog('the rejected line', (l) => l.msg === 'admission log: invalid record set aside');
     expect(named).toMatchObject({ line: 1, field: 'r.workers' });

@@ -129,7 +129,7 @@ export function mockEc2(handler: (call: Ec2Call, nth: number) => Reply, url = EC
   nock(url)
     .persist()
     .post('/')
-    .reply(function (_uri, body) {
+    .reply((_uri, body) => {
       const form = new URLSearchParams(typeof body === 'string' ? body : String(body));
       const call = { action: form.get('Action') ?? '', form };
       calls.push(call);
