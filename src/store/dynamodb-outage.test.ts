@@ -152,6 +152,10 @@ async function tableKeys(subnetId = SUBNET): Promise<string[]> {
 /** How long the store may take to drain or reconnect (its retries back off to 100 ms). */
 const SETTLE = { timeout: 8_000, interval: 20 };
 
+/** A store on the proxied client, its retries backing off from 20 to 100 ms. */
+const openProxied = () =>
+  DynamoStore.open({ client: proxied, table: TABLE, clock, logger: silentLogger, dataDir: dir, retry: { initialMs: 20, maxMs: 100 } });
+
 describe('DynamoStore while DynamoDB is unreachable', () => {
   it('answers waits from memory, refuses reservations, journals writes, and lands them in order on recovery', async () => {
     const store = await DynamoStore.open({
@@ -236,14 +240,7 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
   });
 
   it('a journal left by a stopped process is replayed in order by the next one, a torn last line skipped', async () => {
-    const a = await DynamoStore.open({
-      client: proxied,
-      table: TABLE,
-      clock,
-      logger: silentLogger,
-      dataDir: dir,
-      retry: { initialMs: 20, maxMs: 100 },
-    });
+    const a = await openProxied();
     proxy.set('refuse');
     const down = [obs(11, 'subnet-0e'), obs(12, 'subnet-0e'), obs(13, 'subnet-0e')];
     for (const o of down) expect(await a.transact(o.subnetId, now, planFor(o, 50, 20))).toBe(false);
@@ -254,14 +251,7 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
 
     proxy.set('pass');
     const landedBefore = landed.length;
-    const b = await DynamoStore.open({
-      client: proxied,
-      table: TABLE,
-      clock,
-      logger: silentLogger,
-      dataDir: dir,
-      retry: { initialMs: 20, maxMs: 100 },
-    });
+    const b = await openProxied();
     expect(b.openReport).toMatchObject({ records: 3, tornTail: true, skipped: 1 });
     // The window is known before DynamoDB is read.
     expect(b.peekObservations('subnet-0e', 3)?.map((o) => o.available)).toEqual([13, 12, 11]);
