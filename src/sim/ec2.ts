@@ -76,8 +76,7 @@ function wildcard(pattern: string): RegExp {
   return new RegExp(`^${body}$`, 's');
 }
 
-function matchAny(values: string[], candidates: (string | undefined)[]): boolean {
-  const res = values.map(wildcard);
+function matchAny(res: RegExp[], candidates: (string | undefined)[]): boolean {
   return candidates.some((c) => c !== undefined && res.some((re) => re.test(c)));
 }
 
@@ -118,7 +117,9 @@ function applyFilters<T>(items: T[], fs: { name: string; values: string[] }[], t
     const get = table[f.name];
     if (!get) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
     if (f.values.length === 0) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' requires at least one value`);
-    items = items.filter((x) => matchAny(f.values, get(x)));
+    // Compiled once per filter, not once per item: a page of a large subnet filters every ENI.
+    const res = f.values.map(wildcard);
+    items = items.filter((x) => matchAny(res, get(x)));
   }
   return items;
 }
