@@ -200,7 +200,7 @@ export class AdmissionService {
     let granted: Reservation | undefined;
     let decision: Decision;
     try {
-      decision = await store.transact(view.subnetId, now, (ledger) => {
+      decision = await store.transact(view.subnetId, now, ({ reservations: ledger }) => {
         // Consumption is the snapshot housekeeping's job (it closes them in the store); the plan only decides.
         const plan = planAdmission(
           {

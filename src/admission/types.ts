@@ -69,6 +69,36 @@ export function closeReservation(r: Reservation, how: ReservationClose, now: num
   return r;
 }
 
+/**
+ * A waiting launch's place in its subnet's queue. A wait with a key (dag_run_id or client_id) holds one; the
+ * key's re-pokes find it. Served in arrival order (`enqueuedAt`, then `id`), dropped when admitted, withdrawn,
+ * past its deadline, or not re-poked before `expiresAt` (its sensor died).
+ */
+export interface Ticket {
+  /** `<subnetId>.t.<hex digest of the key>`: carries its subnet like a reservation id; one per key per subnet. */
+  id: string;
+  subnetId: string;
+  /** The dag_run_id or client_id its pokes present. */
+  key: string;
+  workers: number;
+  /** Arrival (epoch ms): the queue's order. */
+  enqueuedAt: number;
+  /** Epoch ms by which the launch must have started; absent: none. */
+  deadline?: number;
+  /** Last poke (epoch ms). */
+  lastPokeAt: number;
+  /** Dropped when not poked again before this (epoch ms): 3 × the retry_after last answered. */
+  expiresAt: number;
+  /** The admission time (epoch ms) the last answer predicted, if it predicted one. */
+  etaAt?: number;
+}
+
+/** Ticket ids carry their subnet so a DELETE finds the subnet's queue without a lookup. */
+export function ticketSubnet(id: string): string | undefined {
+  const m = /^(subnet-[0-9a-f]+)\.t\.[0-9a-f]{8,64}$/.exec(id);
+  return m ? m[1] : undefined;
+}
+
 /** One observation as the policy sees it. */
 export interface WindowSample {
   observedAt: number;

@@ -12,7 +12,7 @@ import { silentLogger } from '../log.js';
 import { initDynamoTable } from './dynamodb-init.js';
 import { journalFile } from './dynamodb-outbox.js';
 import { DynamoStore } from './dynamodb.js';
-import { StoreUnreachableError, type Observation, type Reservation, type TransactPlan } from './types.js';
+import { StoreUnreachableError, type LedgerState, type Observation, type Reservation, type TransactPlan } from './types.js';
 import { observation, reservation } from '../../test/helpers/records.js';
 
 // The SDK only through src/aws/, as everywhere outside it.
@@ -128,7 +128,7 @@ const sortKey = (o: Observation) => `${new Date(o.observedAt).toISOString()}#${o
 /** The service's shape of plan: admit `workers` when the budget minus live reservations leaves room. */
 const planFor =
   (o: Observation, workers: number, budget: number) =>
-  (reservations: readonly Reservation[]): TransactPlan<boolean> => {
+  ({ reservations }: LedgerState): TransactPlan<boolean> => {
     const taken = reservations.reduce((n, r) => n + r.workers, 0);
     const admit = taken + workers <= budget;
     const add: Reservation | undefined = admit

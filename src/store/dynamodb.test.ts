@@ -92,7 +92,7 @@ describe('DynamoStore against dynalite', () => {
     const subnet = 'subnet-0c';
     // Room for exactly 3 reservations of 10 in a budget of 30.
     const attempts = Array.from({ length: 40 }, (_, i) =>
-      stores[i % 2].transact(subnet, now, (rs) => {
+      stores[i % 2].transact(subnet, now, ({ reservations: rs }) => {
         const taken = rs.reduce((n, r) => n + r.workers, 0);
         const admit = taken + 10 <= 30;
         return {

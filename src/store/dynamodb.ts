@@ -25,6 +25,8 @@ import {
   type OpenReport,
   type Reservation,
   type ReservationClose,
+  type LedgerState,
+  type Ticket,
   type TransactPlan,
   StoreUnreachableError,
 } from './types.js';
@@ -91,7 +93,7 @@ export class DynamoStore implements AdmissionStore {
    * StoreUnreachableError (503). Stale reservations only over-count (more waits) or under-count (more would-be
    * admissions, all refused), so no answer given while unreachable can over-admit.
    */
-  async transact<T>(subnetId: string, now: number, plan: (reservations: readonly Reservation[]) => TransactPlan<T>): Promise<T> {
+  async transact<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
     this.inFlight++;
     try {
       // Serialized per subnet inside this process (no point racing ourselves); the version check covers replicas.
@@ -100,7 +102,7 @@ export class DynamoStore implements AdmissionStore {
           let p: TransactPlan<T>;
           try {
             p = await this.ledger.update(subnetId, now, (retained) => {
-              const p = plan(retained);
+              const p = plan({ reservations: retained, tickets: [] });
               return { next: p.add ? [...retained, p.add] : undefined, value: p };
             });
           } catch (err) {
@@ -118,9 +120,9 @@ export class DynamoStore implements AdmissionStore {
     }
   }
 
-  private async decideUnreachable<T>(subnetId: string, now: number, plan: (reservations: readonly Reservation[]) => TransactPlan<T>): Promise<T> {
+  private async decideUnreachable<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
     const known = (this.ledger.last(subnetId) ?? []).filter((r) => r.retainUntil > now);
-    const p = plan(known);
+    const p = plan({ reservations: known, tickets: [] });
     if (p.add) {
       throw new StoreUnreachableError(
         `admission store unreachable: cannot reserve (DynamoDB: ${this.outbox.lastError}); waits are still answered, admissions resume once DynamoDB is back`,
@@ -165,6 +167,19 @@ export class DynamoStore implements AdmissionStore {
     } finally {
       this.inFlight--;
     }
+  }
+
+  // The queue is not kept in DynamoDB yet: no tickets.
+  async tickets(_subnetId: string, _now: number): Promise<Ticket[]> {
+    return [];
+  }
+
+  peekTickets(_subnetId: string): Ticket[] | undefined {
+    return undefined;
+  }
+
+  async withdrawTicket(_id: string, _now: number): Promise<Ticket | undefined> {
+    return undefined;
   }
 
   /** Acknowledged observations not yet in DynamoDB (journaled) plus operations in progress. */

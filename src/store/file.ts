@@ -26,6 +26,9 @@ import {
   type OpenReport,
   type Reservation,
   type ReservationClose,
+  type LedgerState,
+  type Ticket,
+  ticketSubnet,
   type TransactPlan,
 } from './types.js';
 
@@ -102,6 +105,8 @@ export class FileStore implements AdmissionStore {
   private histBytes = 0;
   private seq = 0;
   private readonly resv = new Map<string, Map<string, Reservation>>();
+  /** Each subnet's queue tickets by id (held in memory only for now). */
+  private readonly queues = new Map<string, Map<string, Ticket>>();
   /** Log size after the last compaction. */
   private compactedBytes = 0;
   private compacting: Promise<void> | undefined;
@@ -333,12 +338,39 @@ export class FileStore implements AdmissionStore {
     return out;
   }
 
-  async transact<T>(subnetId: string, now: number, plan: (reservations: readonly Reservation[]) => TransactPlan<T>): Promise<T> {
+  private ticketMap(subnetId: string): Map<string, Ticket> {
+    let m = this.queues.get(subnetId);
+    if (!m) this.queues.set(subnetId, (m = new Map()));
+    return m;
+  }
+
+  async tickets(subnetId: string, now: number): Promise<Ticket[]> {
+    return [...(this.queues.get(subnetId)?.values() ?? [])].filter((t) => t.expiresAt > now);
+  }
+
+  peekTickets(subnetId: string): Ticket[] | undefined {
+    const m = this.queues.get(subnetId);
+    return m ? [...m.values()] : undefined;
+  }
+
+  async withdrawTicket(id: string, _now: number): Promise<Ticket | undefined> {
+    const subnet = ticketSubnet(id);
+    const m = subnet ? this.queues.get(subnet) : undefined;
+    const t = m?.get(id);
+    if (!t) return undefined;
+    m?.delete(id);
+    return { ...t };
+  }
+
+  async transact<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
     // The decision and the in-memory apply run synchronously, so no other request can slip between them;
     // a request deciding after this one already sees its reservation, even before it is durable.
     const m = this.reservationMap(subnetId);
     const retained = [...m.values()].filter((r) => r.retainUntil > now);
-    const p = plan(retained);
+    const q = this.ticketMap(subnetId);
+    const p = plan({ reservations: retained, tickets: [...q.values()].filter((t) => t.expiresAt > now) });
+    for (const id of p.dropTickets ?? []) q.delete(id);
+    for (const t of p.putTickets ?? []) q.set(t.id, t);
     const line = obsLine(observationToRecord(p.observation));
     let data = line;
     if (p.add) {

@@ -5,8 +5,17 @@
 import type { AdmissionLedger } from '../admission/ports.js';
 import type { DecisionKind, Observation } from '../admission/types.js';
 
-export { StoreUnreachableError, type TransactPlan } from '../admission/ports.js';
-export { isLive, reservationSubnet, type DecisionKind, type Observation, type Reservation, type ReservationClose } from '../admission/types.js';
+export { StoreUnreachableError, type LedgerState, type TransactPlan } from '../admission/ports.js';
+export {
+  isLive,
+  reservationSubnet,
+  ticketSubnet,
+  type DecisionKind,
+  type Observation,
+  type Reservation,
+  type ReservationClose,
+  type Ticket,
+} from '../admission/types.js';
 
 export interface OpenReport {
   /** Records loaded at open. */
