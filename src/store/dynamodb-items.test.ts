@@ -61,7 +61,15 @@ describe('DynamoDB items', () => {
     expect(item.tickets?.S).not.toContain('subnetId');
     expect(ledgerFromItem('subnet-0a', item, logger)).toEqual({ version: 4, reservations: [resv], tickets: [t] });
     expect(Object.keys(ledgerItem('subnet-0a', 4, [resv], []))).not.toContain('tickets');
-    const bad = { ...item, tickets: { S: JSON.stringify([{ ...t, subnetId: undefined }, { ...t, id: 'subnet-0b.t.0123456789abcdef' }]) } };
+    const bad = {
+      ...item,
+      tickets: {
+        S: JSON.stringify([
+          { ...t, subnetId: undefined },
+          { ...t, id: 'subnet-0b.t.0123456789abcdef' },
+        ]),
+      },
+    };
     expect(ledgerFromItem('subnet-0a', bad, logger).tickets).toEqual([t]);
     expect(lines.some((l) => l.includes('invalid ticket ignored') && l.includes('"field":"id"'))).toBe(true);
     // Names and UTF-8 values; a number counts at most its digits + 1.

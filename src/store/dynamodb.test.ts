@@ -182,7 +182,11 @@ describe('DynamoStore tickets', () => {
     const later = x2.expiresAt + 1;
     await c.transact(SUBNET, later, (st) => {
       expect(st.tickets).toEqual([]);
-      return { observation: obs(203, { subnetId: SUBNET, observedAt: later }), putTickets: [tkt('run-w', { enqueuedAt: later, lastPokeAt: later, expiresAt: later + 60_000 })], result: 0 };
+      return {
+        observation: obs(203, { subnetId: SUBNET, observedAt: later }),
+        putTickets: [tkt('run-w', { enqueuedAt: later, lastPokeAt: later, expiresAt: later + 60_000 })],
+        result: 0,
+      };
     });
     const item = (await client.send(new GetItemCommand({ TableName: TABLE, Key: ledgerKey(SUBNET), ConsistentRead: true }))).Item;
     expect((JSON.parse(item?.tickets?.S ?? '[]') as Ticket[]).map((t) => t.key)).toEqual(['run-w']);
@@ -206,7 +210,12 @@ describe('DynamoStore tickets', () => {
         const head = [...tickets, ...(known ? [] : [mine])].sort((p, q) => p.enqueuedAt - q.enqueuedAt)[0];
         const reserved = reservations.reduce((n, r) => n + r.workers, 0);
         if (head.id === mine.id && reserved + 10 <= budget) {
-          const add = reservation(`${subnet}.${(0xa0000000 + i).toString(16)}`, now, { subnetId: subnet, dagRunId: key, expiresAt: now + 3_600_000, retainUntil: now + 3_600_000 });
+          const add = reservation(`${subnet}.${(0xa0000000 + i).toString(16)}`, now, {
+            subnetId: subnet,
+            dagRunId: key,
+            expiresAt: now + 3_600_000,
+            retainUntil: now + 3_600_000,
+          });
           return { observation: o, add, dropTickets: [mine.id], result: 'admit' as const };
         }
         return { observation: o, putTickets: known ? [] : [mine], result: 'wait' as const };
@@ -238,7 +247,10 @@ describe('DynamoStore tickets', () => {
           const add = Array.from({ length: batch }, (_, k) => make(i + k));
           const err = await store
             .transact(subnet, now, () => ({ observation: obs(5000 + i, { subnetId: subnet }), putTickets: add, result: 0 }))
-            .then(() => undefined, (e: Error) => e);
+            .then(
+              () => undefined,
+              (e: Error) => e,
+            );
           if (err) {
             if (batch === 1) return { held: i, err };
             break;
@@ -263,7 +275,11 @@ describe('DynamoStore tickets', () => {
     expect(held).toBeGreaterThan(1200);
     // A full queue still takes re-pokes, an admission that drops its ticket, and withdrawals.
     const first = typical('subnet-1d')(0);
-    await store.transact('subnet-1d', now, () => ({ observation: obs(9000, { subnetId: 'subnet-1d' }), putTickets: [{ ...first, lastPokeAt: now + 5, etaAt: now + 1_700_000 }], result: 0 }));
+    await store.transact('subnet-1d', now, () => ({
+      observation: obs(9000, { subnetId: 'subnet-1d' }),
+      putTickets: [{ ...first, lastPokeAt: now + 5, etaAt: now + 1_700_000 }],
+      result: 0,
+    }));
     await store.transact('subnet-1d', now, () => ({
       observation: obs(9001, { subnetId: 'subnet-1d' }),
       add: resv('0000d001', { id: 'subnet-1d.0000d001', subnetId: 'subnet-1d' }),
