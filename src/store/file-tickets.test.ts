@@ -1,5 +1,7 @@
 // Queue tickets in the file store: durable in the log beside the step's observation and reservation, read back
 // (and validated) at open, kept by compaction while live, bounded per subnet.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -233,4 +235,53 @@ describe('FileStore tickets', () => {
     expect((await r.reservations('subnet-0a', end)).map((x) => x.dagRunId).sort()).toEqual(admitted.sort());
     await r.close();
   });
+});
+
+describe('FileStore tickets under ulimit -f', () => {
+  // The built store in a child process whose file size limit makes every write past it fail with EFBIG.
+  const built = join(process.cwd(), 'dist/store/file.js');
+
+  it('EFBIG: every ticket acknowledged is read back after a restart; a refused one is in neither memory nor the log', async () => {
+    if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
+    const dataDir = join(dir, 'efbig');
+    const script = `
+      import { FileStore } from ${JSON.stringify(built)};
+      const logger = { warn() {}, error() {}, info() {} };
+      const now = ${now};
+      const s = await FileStore.open({ dataDir: ${JSON.stringify(dataDir)}, clock: { now: () => now }, logger, historyBytes: 1 << 20 });
+      const acked = [], refused = [];
+      for (let i = 0; refused.length < 10 && i < 5000; i++) {
+        const id = 'subnet-0a.t.' + i.toString(16).padStart(16, '0');
+        const t = { id, subnetId: 'subnet-0a', key: 'run-' + i + '-' + 'x'.repeat(100), workers: 2, enqueuedAt: now, lastPokeAt: now, expiresAt: now + 3600000 };
+        const observation = { subnetId: 'subnet-0a', observedAt: now, uniq: 'e' + i, totalEnis: 1, inUse: 1, available: 0, decision: 'wait', expiresAt: now + 86400000 };
+        try {
+          await s.transact('subnet-0a', now, () => ({ observation, putTickets: [t], result: 0 }));
+          acked.push(id);
+        } catch (err) {
+          refused.push({ id, message: err.message });
+        }
+      }
+      const memory = (await s.tickets('subnet-0a', now)).map((t) => t.id);
+      console.log(JSON.stringify({ acked, refused, memory }));
+      process.exit(0);
+    `;
+    const out = spawnSync('bash', ['-c', 'ulimit -f 64 && exec "$0" --input-type=module -e "$1"', process.execPath, script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(out.status, out.stderr).toBe(0);
+    const { acked, refused, memory } = JSON.parse(out.stdout.trim().split('\n').pop() ?? '{}') as {
+      acked: string[];
+      refused: { id: string; message: string }[];
+      memory: string[];
+    };
+    expect(acked.length).toBeGreaterThan(50);
+    expect(refused).toHaveLength(10);
+    expect(refused[0].message).toMatch(/EFBIG|file too large/i);
+    expect(memory.sort()).toEqual([...acked].sort());
+    const r = await open('efbig');
+    expect(r.openReport).toMatchObject({ tornTail: false, rejected: 0 });
+    expect((await r.tickets('subnet-0a', now)).map((t) => t.id).sort()).toEqual([...acked].sort());
+    await r.close();
+  }, 90_000);
 });
