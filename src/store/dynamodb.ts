@@ -206,7 +206,8 @@ export class DynamoStore implements AdmissionStore {
   }
 
   peekTickets(subnetId: string): Ticket[] | undefined {
-    return this.ledger.last(subnetId)?.tickets;
+    const now = this.opts.clock.now();
+    return this.ledger.last(subnetId)?.tickets.filter((t) => t.expiresAt > now);
   }
 
   async withdrawTicket(id: string, now: number): Promise<Ticket | undefined> {

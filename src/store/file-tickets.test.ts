@@ -102,6 +102,10 @@ describe('FileStore tickets', () => {
     const long = ticket('long', now, { expiresAt: now + 3_600_000 });
     await s.transact('subnet-0a', now, () => ({ observation: obs(), putTickets: [short, long], result: 0 }));
     const later = now + 120_000;
+    // /metrics reads memory at the clock's time: the expired ticket is not counted, before any step prunes it.
+    now = later;
+    expect(s.peekTickets('subnet-0a')).toEqual([long]);
+    now -= 120_000;
     await s.transact('subnet-0a', later, (st) => {
       expect(st.tickets).toEqual([long]);
       return { observation: obs({ observedAt: later }), result: 0 };

@@ -89,9 +89,13 @@ function resLine(r: Reservation): string {
   return `${JSON.stringify({ t: 'res', r })}\n`;
 }
 
+function tktLine(k: Ticket): string {
+  return `${JSON.stringify({ t: 'tkt', k })}\n`;
+}
+
 function ticketLines(changes: TicketChanges, now: number): string {
   let out = '';
-  for (const [id, k] of changes) out += `${JSON.stringify(k ? { t: 'tkt', k } : { t: 'tkd', id, at: now })}\n`;
+  for (const [id, k] of changes) out += k ? tktLine(k) : `${JSON.stringify({ t: 'tkd', id, at: now })}\n`;
   return out;
 }
 
@@ -300,7 +304,7 @@ export class FileStore implements AdmissionStore {
         for (const e of older) yield e.line;
         for (const h of hist) yield h.line;
         for (const m of resv.values()) for (const r of m.values()) yield resLine(r);
-        for (const m of queues.values()) for (const k of m.values()) yield `${JSON.stringify({ t: 'tkt', k })}\n`;
+        for (const m of queues.values()) for (const k of m.values()) yield tktLine(k);
       })(this.resv, this.durableQueues),
       out,
     );
@@ -439,7 +443,8 @@ export class FileStore implements AdmissionStore {
 
   peekTickets(subnetId: string): Ticket[] | undefined {
     const m = this.queues.get(subnetId);
-    return m ? [...m.values()] : undefined;
+    const now = this.opts.clock.now();
+    return m ? [...m.values()].filter((t) => t.expiresAt > now) : undefined;
   }
 
   async withdrawTicket(id: string, now: number): Promise<Ticket | undefined> {
