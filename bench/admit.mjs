@@ -31,7 +31,9 @@ try {
   const spread =
     keys === undefined
       ? {}
-      : { requests: [{ setupRequest: (req) => ({ ...req, path: `/admit?subnet=shared&workers=${values.workers}&dag_run_id=bench-${n++ % keys}` }) }] };
+      : {
+          requests: [{ setupRequest: (req) => ({ ...req, path: `/admit?subnet=shared&workers=${values.workers}&dag_run_id=bench-${n++ % keys}` }) }],
+        };
   // Warm-up: JIT and the file store's first appends.
   await autocannon({ url, connections: Number(values.connections), duration: 2, ...spread });
   const awsBefore = await metric('glue_eni_aws_requests_total');
