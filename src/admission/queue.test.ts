@@ -118,7 +118,7 @@ describe('planQueue', () => {
     expect(a.admit).toBe(false);
     expect(a.ahead).toBe(1);
     expect(a.etaSeconds).toBe(20 * 60);
-    expect(a.reason).toContain('1 ahead (the room there is now is held for them)');
+    expect(a.reason).toContain('1 ahead (the room free now is held for them)');
   });
 
   it('backfills a small request that delays nobody', () => {

@@ -221,7 +221,7 @@ export function planQueue(input: QueueInput): QueueAnswer {
     etaSeconds === null
       ? `no room for ${request.workers} predicted within ${minutesText(horizonMinutes * 60)}`
       : `room for ${request.workers} expected in ${minutesText(etaSeconds)}`;
-  answer.reason = `${when}, ${n} ahead${n > 0 && decision.admit ? ' (the room there is now is held for them)' : ''}`;
+  answer.reason = `${when}, ${n} ahead${n > 0 && decision.admit ? ' (the room free now is held for them)' : ''}`;
   if (willMissDeadline) {
     answer.reason += `; the deadline ${new Date(deadline as number).toISOString()} cannot be met`;
     if (own) dropTickets.push(own.id);
