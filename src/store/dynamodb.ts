@@ -1,9 +1,8 @@
 // The shared store: observations and ledgers (reservations and queue tickets) in one DynamoDB table, shared by
-// every replica.
-// It composes one module per job: the item layout (dynamodb-items.ts), the calls to the table and their error
-// count (dynamodb-table.ts), the optimistic reservation ledger (dynamodb-ledger.ts), the outbox that journals
-// observations through an outage and replays them in order (dynamodb-outbox.ts), the rolling windows held in
-// memory (dynamodb-window.ts), and `init-store`'s table set-up (dynamodb-init.ts).
+// every replica. It composes one module per job: the item layout (dynamodb-items.ts), the calls to the table and
+// their error count (dynamodb-table.ts), the optimistic ledger of reservations and tickets (dynamodb-ledger.ts),
+// the outbox that journals observations through an outage and replays them in order (dynamodb-outbox.ts), the
+// rolling windows held in memory (dynamodb-window.ts), and `init-store`'s table set-up (dynamodb-init.ts).
 //
 // DynamoDB unreachable (network, 5xx, throttling past the SDK's retries, any failure but a lost conditional write):
 //   - observations: journaled by the outbox before the answer, written to DynamoDB in order once it is back.
