@@ -12,6 +12,7 @@ import {
   DashboardBuilder,
   DashboardCursorSync,
   DatasourceVariableBuilder,
+  MappingType,
   PanelBuilder,
   QueryVariableBuilder,
   RowBuilder,
@@ -309,6 +310,86 @@ function jobsPanel() {
     .gridPos({ x: 16, y: 25, w: 8, h: 3 });
 }
 
+/** Past this the head-of-queue ETA reads "over 4 h or none predicted": +Inf (no admission within the forecast horizon) has no JSON form for a value mapping. */
+const ETA_CAP_SECONDS = 4 * 3600;
+
+function queuePanel() {
+  const zero = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+  return (
+    new timeseries.PanelBuilder()
+      .title('$subnet — queue')
+      .description(
+        'Launches waiting for room (tickets: waits that carry a dag_run_id or client_id), and launches told they cannot start before their deadline (will_miss_deadline; the alert GlueEniLaunchWillMissDeadline fires on any).',
+      )
+      .datasource(ds)
+      .withTarget(query('A', `max by (subnet) (glue_eni_queue_length{${SUBNET}})`, 'waiting launches'))
+      // No counter series yet only means no miss yet.
+      .withTarget(query('B', `sum by (subnet) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${zero}`, 'deadline misses'))
+      .unit('none')
+      .min(0)
+      .decimals(0)
+      .fillOpacity(10)
+      .lineWidth(2)
+      .legend(
+        new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true),
+      )
+      .overrideByName('deadline misses', [
+        { id: 'custom.drawStyle', value: 'bars' },
+        { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+      ])
+      .gridPos({ x: 0, y: 28, w: 8, h: 8 })
+  );
+}
+
+function headEtaPanel() {
+  return statPanel(
+    '$subnet — head of the queue: ETA',
+    'When the launch at the head of the queue is expected to be admitted (conservative). "Over 4 h or none predicted": no admission within the forecast horizon. No value: nobody waits.',
+  )
+    .withTarget(
+      query('A', `clamp_max(max by (subnet) (glue_eni_queue_head_eta_seconds{${SUBNET}}), ${ETA_CAP_SECONDS})`, 'head ETA', { instant: true }),
+    )
+    .unit('s')
+    .decimals(0)
+    .noValue('queue empty')
+    .mappings([
+      {
+        type: MappingType.RangeToText,
+        options: { from: ETA_CAP_SECONDS, to: ETA_CAP_SECONDS, result: { text: 'over 4 h or none predicted', color: 'red' } },
+      },
+    ])
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [900, 'yellow'],
+        [3600, 'red'],
+      ]),
+    )
+    .gridPos({ x: 8, y: 28, w: 4, h: 8 });
+}
+
+function predictedFreePanel() {
+  return new timeseries.PanelBuilder()
+    .title('$subnet — predicted free addresses')
+    .description(
+      "Free addresses predicted 15, 30 and 60 minutes ahead (conservative, p90; reservations subtracted), from each ENI's age and the learned linger and available durations, beside the free addresses now.",
+    )
+    .datasource(ds)
+    .withTarget(query('A', `max by (subnet, horizon) (glue_eni_predicted_free_ips{${SUBNET}})`, 'in {{horizon}}'))
+    .withTarget(query('B', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}} - glue_eni_subnet_used_ips{${SUBNET}})`, 'free now'))
+    .unit('none')
+    .decimals(0)
+    .fillOpacity(0)
+    .lineWidth(2)
+    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None))
+    .overrideByName('free now', [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
+    ])
+    .gridPos({ x: 12, y: 28, w: 12, h: 8 });
+}
+
 export function buildDashboard(): Dashboard {
   // An expanded row owns the panels that follow it (nested `panels` are only for collapsed rows),
   // so the row is added empty and its panels after it; Grafana repeats all of them per subnet.
@@ -350,7 +431,8 @@ export function buildDashboard(): Dashboard {
   ];
   for (const p of top) builder.withPanel(p);
   builder.withRow(subnetRow);
-  for (const p of [eniCountPanel(), peakPanel(), cleanupTailPanel(), jobsPanel()]) builder.withPanel(p);
+  for (const p of [eniCountPanel(), peakPanel(), cleanupTailPanel(), jobsPanel(), queuePanel(), headEtaPanel(), predictedFreePanel()])
+    builder.withPanel(p);
 
   const dash = builder.build();
   assignIds(dash);

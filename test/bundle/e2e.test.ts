@@ -1,7 +1,8 @@
 // End to end: the exporter's demo (scenarios/demo-hot.yml, one subnet pushed above 80 %), a real Prometheus with the
 // shipped rules, a real Alertmanager with the shipped routing and template, and webhook receivers in this process.
-// Asserts that GlueEniSubnetUtilizationHigh is delivered with its labels and annotations, and that every query of
-// every dashboard panel returns data from that Prometheus.
+// Asserts that GlueEniSubnetUtilizationHigh is delivered with its labels and annotations, that every query of
+// every dashboard panel returns data from that Prometheus (the queue panels too: sensors keep a queue in every
+// subnet), and that a launch told it will miss its deadline fires GlueEniLaunchWillMissDeadline.
 //
 // Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
 // group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
@@ -165,14 +166,24 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     await ready('prometheus', prometheus, `${promUrl}/-/ready`);
 
     // Sensors poke /admit for every subnet, as a scheduler would: decisions and the observation window fill up.
+    // Five DAG runs per subnet re-poke (each holds one ticket while it waits); one launch asks for every usable
+    // address, which never fits beside the cleanup buffer, so each subnet keeps a queue with a head and its ETA;
+    // and one launch with a one-minute deadline asks the same, so it is told at once that it will miss it.
     let n = 0;
     poker = setInterval(() => {
-      void prom('/api/v1/query', { query: 'glue_eni_subnet_info' })
+      n++;
+      void prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' })
         .then((r) =>
           Promise.all(
-            (r.data?.result ?? []).map((s) =>
-              fetch(`${exporterUrl}/admit?subnet=${s.metric.subnet_id}&workers=10&dag_run_id=e2e_run_${++n}`).then((res) => res.arrayBuffer()),
-            ),
+            (r.data?.result ?? []).flatMap((s) => {
+              const id = s.metric.subnet_id!;
+              const usable = Number(s.value?.[1]);
+              return [
+                `subnet=${id}&workers=10&dag_run_id=e2e_run_${id}_${n % 5}`,
+                `subnet=${id}&workers=${usable}&dag_run_id=e2e_queue_${id}`,
+                `subnet=${id}&workers=${usable}&client_id=e2e_miss_${id}_${n}&max_wait_seconds=60`,
+              ].map((q) => fetch(`${exporterUrl}/admit?${q}`).then((res) => res.arrayBuffer()));
+            }),
           ),
         )
         .catch(() => undefined);
@@ -300,6 +311,39 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const bad = all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
     expect(bad).toEqual([]);
   });
+
+  it('a wait holds a ticket with an ETA, and a launch that cannot meet its deadline fires GlueEniLaunchWillMissDeadline per subnet', async () => {
+    const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+    const subnets = info.data.result.map((r) => ({ id: r.metric.subnet_id!, name: r.metric.subnet!, usable: Number(r.value?.[1]) }));
+    expect(subnets.length).toBeGreaterThan(0);
+    for (const s of subnets) {
+      const wait = (await (await fetch(`${exporterUrl}/admit?subnet=${s.id}&workers=${s.usable}&dag_run_id=e2e_queue_${s.id}`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(wait.admit, JSON.stringify(wait)).toBe(false);
+      expect(wait.ticket).toMatch(new RegExp(`^${s.id}\\.t\\.[0-9a-f]+$`));
+      expect(wait.queue_position).toEqual(expect.any(Number));
+      expect(wait.eta_seconds === null || typeof wait.eta_seconds === 'number', `eta_seconds ${String(wait.eta_seconds)}`).toBe(true);
+      expect(wait.retry_after_seconds).toEqual(expect.any(Number));
+      const preview = (await (
+        await fetch(`${exporterUrl}/admit?subnet=${s.id}&workers=${s.usable}&client_id=e2e_look&dry_run=true`)
+      ).json()) as Record<string, unknown>;
+      expect(preview.dry_run).toBe(true);
+      expect(preview.ticket).toBeUndefined();
+    }
+    const firing = await waitFor(
+      'GlueEniLaunchWillMissDeadline firing for every subnet',
+      async () => {
+        const r = await prom('/api/v1/query', { query: 'ALERTS{alertname="GlueEniLaunchWillMissDeadline", alertstate="firing"}' });
+        return r.data.result.length === subnets.length ? r.data.result : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(firing.map((a) => a.metric.subnet_id).sort()).toEqual(subnets.map((s) => s.id).sort());
+    expect(firing.every((a) => a.metric.severity === 'critical')).toBe(true);
+  }, 90_000);
 
   // The sensors really reached /admit (the window table and the holds panel depend on it).
   it('the admission endpoint answered the sensors', async () => {
