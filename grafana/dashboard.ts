@@ -227,27 +227,36 @@ function windowTablePanel() {
     .gridPos({ x: 0, y: 11, w: 24, h: 7 });
 }
 
-function eniCountPanel() {
-  const zero = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+/** A per-subnet count over time: whole numbers, legend below, every series in the tooltip. */
+function countsPanel(title: string, description: string) {
   return new timeseries.PanelBuilder()
-    .title('$subnet — ENI count over time')
-    .description(
-      'ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission cleanup buffer and the 80 % alert line.',
-    )
+    .title(title)
+    .description(description)
     .datasource(ds)
+    .unit('none')
+    .decimals(0)
+    .lineWidth(2)
+    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None));
+}
+
+/** Zero for each selected subnet: a series that does not exist yet reads as 0, not as no data. */
+const ZERO_PER_SUBNET = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+
+function eniCountPanel() {
+  const zero = ZERO_PER_SUBNET;
+  return countsPanel(
+    '$subnet — ENI count over time',
+    'ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission cleanup buffer and the 80 % alert line.',
+  )
     .withTarget(query('A', `sum by (subnet) (glue_eni_enis{status="in-use",${SUBNET}}) or ${zero}`, 'in-use'))
     .withTarget(query('B', `sum by (subnet) (glue_eni_enis{status="available",${SUBNET}}) or ${zero}`, 'available (cleanup lag)'))
     .withTarget(query('C', `sum by (subnet) (glue_eni_lingering_enis{${SUBNET}})`, 'lingering'))
     .withTarget(query('D', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, 'cleanup buffer (rolling max)'))
     .withTarget(query('E', `0.8 * max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, '80 % alert threshold'))
     .withTarget(query('F', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, 'usable IPs'))
-    .unit('none')
     .min(0)
-    .decimals(0)
     .fillOpacity(10)
-    .lineWidth(2)
-    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
-    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None))
     .overrideByName('80 % alert threshold', [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
       { id: 'custom.fillOpacity', value: 0 },
@@ -314,25 +323,22 @@ function jobsPanel() {
 const ETA_CAP_SECONDS = 4 * 3600;
 
 function queuePanel() {
-  const zero = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
   return (
-    new timeseries.PanelBuilder()
-      .title('$subnet — queue')
-      .description(
-        'Launches waiting for room (tickets: waits that carry a dag_run_id or client_id), and launches told they cannot start before their deadline (will_miss_deadline; the alert GlueEniLaunchWillMissDeadline fires on any).',
-      )
-      .datasource(ds)
+    countsPanel(
+      '$subnet — queue',
+      'Launches waiting for room (tickets: waits that carry a dag_run_id or client_id), and launches told they cannot start before their deadline (will_miss_deadline; the alert GlueEniLaunchWillMissDeadline fires on any).',
+    )
       .withTarget(query('A', `max by (subnet) (glue_eni_queue_length{${SUBNET}})`, 'waiting launches'))
       // No counter series yet only means no miss yet.
-      .withTarget(query('B', `sum by (subnet) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${zero}`, 'deadline misses'))
-      .unit('none')
-      .min(0)
-      .decimals(0)
-      .fillOpacity(10)
-      .lineWidth(2)
-      .legend(
-        new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true),
+      .withTarget(
+        query(
+          'B',
+          `sum by (subnet) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${ZERO_PER_SUBNET}`,
+          'deadline misses',
+        ),
       )
+      .min(0)
+      .fillOpacity(10)
       .overrideByName('deadline misses', [
         { id: 'custom.drawStyle', value: 'bars' },
         { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
@@ -369,20 +375,13 @@ function headEtaPanel() {
 }
 
 function predictedFreePanel() {
-  return new timeseries.PanelBuilder()
-    .title('$subnet — predicted free addresses')
-    .description(
-      "Free addresses predicted 15, 30 and 60 minutes ahead (conservative, p90; reservations subtracted), from each ENI's age and the learned linger and available durations, beside the free addresses now.",
-    )
-    .datasource(ds)
+  return countsPanel(
+    '$subnet — predicted free addresses',
+    "Free addresses predicted 15, 30 and 60 minutes ahead (conservative, p90; reservations subtracted), from each ENI's age and the learned linger and available durations, beside the free addresses now.",
+  )
     .withTarget(query('A', `max by (subnet, horizon) (glue_eni_predicted_free_ips{${SUBNET}})`, 'in {{horizon}}'))
     .withTarget(query('B', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}} - glue_eni_subnet_used_ips{${SUBNET}})`, 'free now'))
-    .unit('none')
-    .decimals(0)
     .fillOpacity(0)
-    .lineWidth(2)
-    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
-    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None))
     .overrideByName('free now', [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },

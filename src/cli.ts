@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
-import { runAdmit } from './admit-client.js';
+import { runAdmit, type AdmitOptions } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
 import { backtestPolicies } from './backtest/run.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
@@ -182,33 +182,23 @@ program
       'set, is sent as the bearer token.',
   )
   .action(
-    async (opts: {
-      url: string;
-      subnet?: string;
-      workers?: number;
-      job?: string;
-      dagRunId?: string;
-      clientId?: string;
-      deadline?: string;
-      maxWait?: number;
-      pokeInterval: number;
-      timeout?: number;
-    }) => {
+    async (
+      opts: Pick<AdmitOptions, 'url' | 'subnet' | 'workers' | 'job' | 'dagRunId' | 'clientId' | 'deadline'> & {
+        maxWait?: number;
+        pokeInterval: number;
+        timeout?: number;
+      },
+    ) => {
       if (!opts.job && !(opts.subnet && opts.workers)) {
         process.stderr.write('error: give --subnet and --workers, or --job\n');
         process.exit(2);
       }
+      const { maxWait, pokeInterval, timeout, ...rest } = opts;
       process.exitCode = await runAdmit({
-        url: opts.url,
-        subnet: opts.subnet,
-        workers: opts.workers,
-        job: opts.job,
-        dagRunId: opts.dagRunId,
-        clientId: opts.clientId,
-        deadline: opts.deadline,
-        maxWaitSeconds: opts.maxWait,
-        pokeIntervalSeconds: opts.pokeInterval,
-        timeoutSeconds: opts.timeout,
+        ...rest,
+        maxWaitSeconds: maxWait,
+        pokeIntervalSeconds: pokeInterval,
+        timeoutSeconds: timeout,
         token: process.env.GLUE_ENI_ADMIT_TOKEN,
       });
     },

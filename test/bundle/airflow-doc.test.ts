@@ -3,7 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFileP, repoPath, requireBin, tempDir } from './helpers.js';
+import { execFileP, headingAnchors, repoPath, requireBin, tempDir } from './helpers.js';
 import { CLI } from '../helpers/paths.js';
 
 const doc = readFileSync(repoPath('docs', 'airflow.md'), 'utf8');
@@ -23,21 +23,6 @@ for node in ast.walk(tree):
 used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 print(" ".join(sorted(name for name in imported if name not in used)))
 `;
-
-/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-const slug = (heading: string) =>
-  heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-const anchors = (md: string) =>
-  new Set(
-    md
-      .split('\n')
-      .filter((l) => /^#{1,6} /.test(l))
-      .map((l) => slug(l.replace(/^#+ /, ''))),
-  );
 
 describe('docs/airflow.md', () => {
   it('has Python examples that compile (python3 -m py_compile) and import nothing unused', async () => {
@@ -80,7 +65,7 @@ describe('docs/airflow.md', () => {
     for (const [name, md] of Object.entries(files)) {
       for (const m of md.matchAll(/\]\(((?:airflow|runbook)\.md)?#([a-z0-9-]+)\)/g)) {
         const target = m[1] ?? name;
-        expect(anchors(files[target]!).has(m[2]!), `${name} links to ${target}#${m[2]}`).toBe(true);
+        expect(headingAnchors(files[target]!).has(m[2]!), `${name} links to ${target}#${m[2]}`).toBe(true);
       }
     }
   });
