@@ -204,7 +204,7 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
       failed++;
       last = unreachable !== undefined ? `${endpoint.href} unreachable (${unreachable})` : `HTTP ${status}: ${answer.error ?? ''}`;
       nextMs = (retryHeader ?? 0) * 1000 || lastRetryMs || interval;
-      if (!stillTime(nextMs)) break;
+      if (!timeLeft()) break;
       io.stderr(`admit: poke ${poke} failed: ${last}; ${failed} failed so far, trying again in ${seconds(sleepFor(nextMs))} s until the ${bound}`);
     } else if (status === 200 && answer.admit === true) {
       io.stdout(JSON.stringify(answer));
@@ -219,7 +219,7 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
       }
       nextMs = (answer.retry_after_seconds ?? retryHeader ?? 0) * 1000 || interval;
       lastRetryMs = nextMs;
-      if (!stillTime(nextMs)) break;
+      if (!timeLeft()) break;
       const eta = describeEta(answer);
       io.stderr(
         `admit: waiting (poke ${poke}${failed ? `, ${failed} failed` : ''}): ${eta ? `${eta}; ` : ''}next poke in ${seconds(sleepFor(nextMs))} s: ${last}`,
@@ -248,9 +248,8 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
   function sleepFor(ms: number): number {
     return Math.max(0, Math.min(Math.max(ms, MIN_SLEEP_MS), endAt - io.now()));
   }
-  /** Whether another poke fits: time is left, and it is not a poke at the very same instant. */
-  function stillTime(ms: number): boolean {
-    return endAt - io.now() > 0 && sleepFor(ms) > 0;
+  function timeLeft(): boolean {
+    return endAt - io.now() > 0;
   }
   /** Giving up: free the place in the queue now rather than when the ticket expires. Best effort. */
   async function withdraw(id: string): Promise<void> {
