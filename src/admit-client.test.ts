@@ -276,6 +276,8 @@ describe("admit client against the exporter's own /admit", () => {
     const code = await runAdmit({ url: app.url, subnet: 'critical', workers: 10, dagRunId: 'd1', token: TOKEN, timeoutSeconds: 600 }, v.io);
     expect(code).toBe(EXIT_ADMITTED);
     expect(v.err.filter((l) => l.includes('waiting'))).toHaveLength(2);
+    // The exporter's queue answers: one ticket (the dag_run_id's), at the head.
+    expect(v.err[0]).toMatch(/^admit: waiting \(poke 1\): (ETA ~\d+ (s|min)|no admission predicted within the forecast horizon), queue position 1 \(0 ahead\); next poke in \d+ s: /);
     const printed = JSON.parse(v.out[0]!) as Record<string, unknown>;
     expect(printed).toMatchObject({ admit: true, subnet_id: A, workers: 10, dag_run_id: 'd1' });
     expect(printed.reservation_id).toMatch(/^subnet-0a\./);
@@ -286,9 +288,12 @@ describe("admit client against the exporter's own /admit", () => {
     const v = virtualIo();
     const code = await runAdmit({ url: app.url, subnet: A, workers: 10, token: TOKEN, timeoutSeconds: 600 }, v.io);
     expect(code).toBe(EXIT_TIMEOUT);
-    expect(v.err.at(-1)).toMatch(
-      /not admitted after 600 s and 11 pokes \(timeout 600 s\); last answer: free 14 − reserved 10 < workers 10 \+ buffer 10/,
+    expect(v.err.at(-2)).toMatch(
+      /not admitted after 600 s and \d+ pokes \(timeout 600 s\); last answer: free 14 − reserved 10 < workers 10 \+ buffer 10/,
     );
+    // Its place in the queue is given back through the exporter's own DELETE.
+    expect(v.err.at(-1)).toMatch(/^admit: withdrew ticket subnet-0a\.t\.[0-9a-f]+$/);
+    expect(v.sleeps.reduce((a, b) => a + b, 0)).toBe(600_000);
   });
 
   it('exits 2 on an unknown subnet and on a missing token', async () => {
