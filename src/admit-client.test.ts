@@ -277,7 +277,9 @@ describe("admit client against the exporter's own /admit", () => {
     expect(code).toBe(EXIT_ADMITTED);
     expect(v.err.filter((l) => l.includes('waiting'))).toHaveLength(2);
     // The exporter's queue answers: one ticket (the dag_run_id's), at the head.
-    expect(v.err[0]).toMatch(/^admit: waiting \(poke 1\): (ETA ~\d+ (s|min)|no admission predicted within the forecast horizon), queue position 1 \(0 ahead\); next poke in \d+ s: /);
+    expect(v.err[0]).toMatch(
+      /^admit: waiting \(poke 1\): (ETA ~\d+ (s|min)|no admission predicted within the forecast horizon), queue position 1 \(0 ahead\); next poke in \d+ s: /,
+    );
     const printed = JSON.parse(v.out[0]!) as Record<string, unknown>;
     expect(printed).toMatchObject({ admit: true, subnet_id: A, workers: 10, dag_run_id: 'd1' });
     expect(printed.reservation_id).toMatch(/^subnet-0a\./);
