@@ -177,11 +177,28 @@ describe('admit client against a scripted exporter', () => {
     // The deadline is 15 minutes away: it, not the 600 s default timeout, bounds the wait.
     const code = await runAdmit({ url: srv.url, subnet: 'critical', workers: 58, deadline: '2026-04-09T07:15:00Z' }, v.io);
     expect(code).toBe(EXIT_TIMEOUT);
-    expect(v.sleeps).toEqual([600_000, 300_000]);
+    expect(v.sleeps).toEqual([600_000, 298_000]); // the last poke 2 s before the deadline
     expect(v.err[0]).toContain('no admission predicted within the forecast horizon');
-    expect(v.err.at(-2)).toMatch(/^admit: not admitted after 900 s and 3 pokes \(deadline 2026-04-09T07:15:00\.000Z\); last answer: free 17/);
+    expect(v.err.at(-2)).toMatch(/^admit: not admitted after 898 s and 3 pokes \(deadline 2026-04-09T07:15:00\.000Z\); last answer: free 17/);
     expect(v.err.at(-1)).toBe('admit: withdrew ticket subnet-0a1.t.0123abcd');
     expect(srv.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['POST /admit', 'POST /admit', 'POST /admit', 'DELETE /admit/subnet-0a1.t.0123abcd']);
+  });
+
+  it('a deadline the exporter calls past while waiting (its clock ahead) is "not in time" (1), not an error (2)', async () => {
+    const srv = await exporter((req, n) =>
+      req.method === 'DELETE'
+        ? { status: 200, body: { withdrawn: true } }
+        : n === 1
+          ? wait({ retry_after_seconds: 60, eta_seconds: 600, ticket: 'subnet-0a1.t.99aa' })
+          : { status: 400, body: { error: 'deadline 2026-04-09T07:05:00.000Z is in the past', field: 'deadline' } },
+    );
+    const v = virtualIo();
+    const code = await runAdmit({ url: srv.url, subnet: 'critical', workers: 10, deadline: '2026-04-09T07:05:00Z' }, v.io);
+    expect(code).toBe(EXIT_TIMEOUT);
+    expect(v.err.at(-2)).toMatch(
+      /^admit: not admitted after 60 s and 2 pokes \(deadline 2026-04-09T07:05:00\.000Z\); last answer: HTTP 400: deadline .* is in the past$/,
+    );
+    expect(v.err.at(-1)).toBe('admit: withdrew ticket subnet-0a1.t.99aa');
   });
 
   it('gives up at its timeout when the exporter stays unreachable, saying how many pokes failed', async () => {

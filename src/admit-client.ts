@@ -51,6 +51,8 @@ const defaultIo: AdmitIo = {
 
 /** The shortest sleep between pokes, whatever an answer says: no hot loop against a struggling exporter. */
 const MIN_SLEEP_MS = 1000;
+/** The last poke before a --deadline lands at least this early (clocks and the request's own time). */
+const DEADLINE_MARGIN_MS = 2000;
 /** One request may take this long (bounded further by the time left). */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -144,8 +146,13 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
 
   const start = io.now();
   // The wait ends at the timeout or the deadline, whichever comes first: past the deadline the run is lost anyway.
+  // The last poke lands a little before a --deadline: the exporter refuses a deadline already past (400).
   const untilDeadline =
-    deadlineMs !== undefined ? deadlineMs - io.wallNow() : opts.maxWaitSeconds !== undefined ? opts.maxWaitSeconds * 1000 : undefined;
+    deadlineMs !== undefined
+      ? deadlineMs - DEADLINE_MARGIN_MS - io.wallNow()
+      : opts.maxWaitSeconds !== undefined
+        ? opts.maxWaitSeconds * 1000
+        : undefined;
   const budget = Math.max(
     0,
     Math.min(opts.timeoutSeconds !== undefined ? opts.timeoutSeconds * 1000 : (untilDeadline ?? 600_000), untilDeadline ?? Infinity),
@@ -224,6 +231,10 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
       io.stderr(
         `admit: waiting (poke ${poke}${failed ? `, ${failed} failed` : ''}): ${eta ? `${eta}; ` : ''}next poke in ${seconds(sleepFor(nextMs))} s: ${last}`,
       );
+    } else if (status === 400 && answer.field === 'deadline' && poke > 1) {
+      // Accepted before, refused now: the deadline passed while waiting (a clock ahead of ours). Not in time.
+      last = `HTTP 400: ${answer.error ?? ''}`;
+      break;
     } else {
       io.stderr(`admit: HTTP ${status}: ${answer.error ?? 'unexpected answer'}${answer.field ? ` (field ${answer.field})` : ''}`);
       return EXIT_ERROR;
