@@ -12,6 +12,7 @@ import {
   DashboardBuilder,
   DashboardCursorSync,
   DatasourceVariableBuilder,
+  MappingType,
   PanelBuilder,
   QueryVariableBuilder,
   RowBuilder,
@@ -226,27 +227,36 @@ function windowTablePanel() {
     .gridPos({ x: 0, y: 11, w: 24, h: 7 });
 }
 
-function eniCountPanel() {
-  const zero = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+/** A per-subnet count over time: whole numbers, legend below, every series in the tooltip. */
+function countsPanel(title: string, description: string) {
   return new timeseries.PanelBuilder()
-    .title('$subnet — ENI count over time')
-    .description(
-      'ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission cleanup buffer and the 80 % alert line.',
-    )
+    .title(title)
+    .description(description)
     .datasource(ds)
+    .unit('none')
+    .decimals(0)
+    .lineWidth(2)
+    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
+    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None));
+}
+
+/** Zero for each selected subnet: a series that does not exist yet reads as 0, not as no data. */
+const ZERO_PER_SUBNET = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+
+function eniCountPanel() {
+  const zero = ZERO_PER_SUBNET;
+  return countsPanel(
+    '$subnet — ENI count over time',
+    'ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission cleanup buffer and the 80 % alert line.',
+  )
     .withTarget(query('A', `sum by (subnet) (glue_eni_enis{status="in-use",${SUBNET}}) or ${zero}`, 'in-use'))
     .withTarget(query('B', `sum by (subnet) (glue_eni_enis{status="available",${SUBNET}}) or ${zero}`, 'available (cleanup lag)'))
     .withTarget(query('C', `sum by (subnet) (glue_eni_lingering_enis{${SUBNET}})`, 'lingering'))
     .withTarget(query('D', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, 'cleanup buffer (rolling max)'))
     .withTarget(query('E', `0.8 * max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, '80 % alert threshold'))
     .withTarget(query('F', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, 'usable IPs'))
-    .unit('none')
     .min(0)
-    .decimals(0)
     .fillOpacity(10)
-    .lineWidth(2)
-    .legend(new common.VizLegendOptionsBuilder().displayMode(common.LegendDisplayMode.List).placement(common.LegendPlacement.Bottom).showLegend(true))
-    .tooltip(new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.None))
     .overrideByName('80 % alert threshold', [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
       { id: 'custom.fillOpacity', value: 0 },
@@ -309,6 +319,76 @@ function jobsPanel() {
     .gridPos({ x: 16, y: 25, w: 8, h: 3 });
 }
 
+/** Past this the head-of-queue ETA reads "over 4 h or none predicted": +Inf (no admission within the forecast horizon) has no JSON form for a value mapping. */
+const ETA_CAP_SECONDS = 4 * 3600;
+
+function queuePanel() {
+  return (
+    countsPanel(
+      '$subnet — queue',
+      'Launches waiting for room (tickets: waits that carry a dag_run_id or client_id), and launches told they cannot start before their deadline (will_miss_deadline; the alert GlueEniLaunchWillMissDeadline fires on any).',
+    )
+      .withTarget(query('A', `max by (subnet) (glue_eni_queue_length{${SUBNET}})`, 'waiting launches'))
+      // No counter series yet only means no miss yet.
+      .withTarget(
+        query(
+          'B',
+          `sum by (subnet) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${ZERO_PER_SUBNET}`,
+          'deadline misses',
+        ),
+      )
+      .min(0)
+      .fillOpacity(10)
+      .overrideByName('deadline misses', [
+        { id: 'custom.drawStyle', value: 'bars' },
+        { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+      ])
+      .gridPos({ x: 0, y: 28, w: 8, h: 8 })
+  );
+}
+
+function headEtaPanel() {
+  return statPanel(
+    '$subnet — head of the queue: ETA',
+    'When the launch at the head of the queue is expected to be admitted (conservative). "Over 4 h or none predicted": no admission within the forecast horizon. No value: nobody waits.',
+  )
+    .withTarget(
+      query('A', `clamp_max(max by (subnet) (glue_eni_queue_head_eta_seconds{${SUBNET}}), ${ETA_CAP_SECONDS})`, 'head ETA', { instant: true }),
+    )
+    .unit('s')
+    .decimals(0)
+    .noValue('queue empty')
+    .mappings([
+      {
+        type: MappingType.RangeToText,
+        options: { from: ETA_CAP_SECONDS, to: ETA_CAP_SECONDS, result: { text: 'over 4 h or none predicted', color: 'red' } },
+      },
+    ])
+    .thresholds(
+      thresholds([
+        [null, 'green'],
+        [900, 'yellow'],
+        [3600, 'red'],
+      ]),
+    )
+    .gridPos({ x: 8, y: 28, w: 4, h: 8 });
+}
+
+function predictedFreePanel() {
+  return countsPanel(
+    '$subnet — predicted free addresses',
+    "Free addresses predicted 15, 30 and 60 minutes ahead (conservative, p90; reservations subtracted), from each ENI's age and the learned linger and available durations, beside the free addresses now.",
+  )
+    .withTarget(query('A', `max by (subnet, horizon) (glue_eni_predicted_free_ips{${SUBNET}})`, 'in {{horizon}}'))
+    .withTarget(query('B', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}} - glue_eni_subnet_used_ips{${SUBNET}})`, 'free now'))
+    .fillOpacity(0)
+    .overrideByName('free now', [
+      { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+      { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
+    ])
+    .gridPos({ x: 12, y: 28, w: 12, h: 8 });
+}
+
 export function buildDashboard(): Dashboard {
   // An expanded row owns the panels that follow it (nested `panels` are only for collapsed rows),
   // so the row is added empty and its panels after it; Grafana repeats all of them per subnet.
@@ -350,7 +430,8 @@ export function buildDashboard(): Dashboard {
   ];
   for (const p of top) builder.withPanel(p);
   builder.withRow(subnetRow);
-  for (const p of [eniCountPanel(), peakPanel(), cleanupTailPanel(), jobsPanel()]) builder.withPanel(p);
+  for (const p of [eniCountPanel(), peakPanel(), cleanupTailPanel(), jobsPanel(), queuePanel(), headEtaPanel(), predictedFreePanel()])
+    builder.withPanel(p);
 
   const dash = builder.build();
   assignIds(dash);

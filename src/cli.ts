@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { createLogger, type Logger } from './log.js';
-import { runAdmit } from './admit-client.js';
+import { runAdmit, type AdmitOptions } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
 import { backtestPolicies } from './backtest/run.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
@@ -158,29 +158,47 @@ program
 
 program
   .command('admit')
-  .description('ask /admit until admitted: exit 0 admitted, 1 gave up at the timeout, 2 error')
+  .description('ask /admit until admitted: exit 0 admitted, 1 not admitted in time (or the deadline cannot be met), 2 error')
   .requiredOption('-u, --url <url>', 'the exporter, e.g. http://127.0.0.1:9858')
   .option('--subnet <id|name>', 'subnet id or configured name')
   .option('--workers <n>', 'workers the job will start', positiveInt('--workers'))
   .option('--job <name>', 'Glue job name: stands for subnet and workers')
-  .option('--dag-run-id <id>', 'recorded with each observation')
-  .option('--poke-interval <s>', 'seconds between pokes', positiveNumber('--poke-interval'), 60)
-  .option('--timeout <s>', 'give up after this many seconds', positiveNumber('--timeout'), 600)
-  .addHelpText('after', '\nGLUE_ENI_ADMIT_TOKEN, when set, is sent as the bearer token.')
+  .option('--dag-run-id <id>', "recorded with each observation; the key of the wait's place in the queue")
+  .option('--client-id <id>', 'the key of the place in the queue when there is no --dag-run-id (default: one per invocation)')
+  .option('--deadline <iso>', 'the launch must start by this time (ISO 8601 with a zone); sent as deadline')
+  .option('--max-wait <s>', 'the launch must start within this many seconds; sent as max_wait_seconds', positiveInt('--max-wait'))
+  .option(
+    '--poke-interval <s>',
+    'seconds between pokes when the exporter names none (it says retry_after_seconds)',
+    positiveNumber('--poke-interval'),
+    60,
+  )
+  .option('--timeout <s>', 'give up after this many seconds (default 600, or until the deadline when one is given)', positiveNumber('--timeout'))
+  .addHelpText(
+    'after',
+    '\nBetween pokes it sleeps as the answer says (retry_after_seconds), within its timeout and deadline, and\n' +
+      'prints the ETA and queue position of each wait to stderr. Connection errors, 5xx and 429 are retried until\n' +
+      'the timeout. It exits 1 at once when the exporter answers will_miss_deadline. GLUE_ENI_ADMIT_TOKEN, when\n' +
+      'set, is sent as the bearer token.',
+  )
   .action(
-    async (opts: { url: string; subnet?: string; workers?: number; job?: string; dagRunId?: string; pokeInterval: number; timeout: number }) => {
+    async (
+      opts: Pick<AdmitOptions, 'url' | 'subnet' | 'workers' | 'job' | 'dagRunId' | 'clientId' | 'deadline'> & {
+        maxWait?: number;
+        pokeInterval: number;
+        timeout?: number;
+      },
+    ) => {
       if (!opts.job && !(opts.subnet && opts.workers)) {
         process.stderr.write('error: give --subnet and --workers, or --job\n');
         process.exit(2);
       }
+      const { maxWait, pokeInterval, timeout, ...rest } = opts;
       process.exitCode = await runAdmit({
-        url: opts.url,
-        subnet: opts.subnet,
-        workers: opts.workers,
-        job: opts.job,
-        dagRunId: opts.dagRunId,
-        pokeIntervalSeconds: opts.pokeInterval,
-        timeoutSeconds: opts.timeout,
+        ...rest,
+        maxWaitSeconds: maxWait,
+        pokeIntervalSeconds: pokeInterval,
+        timeoutSeconds: timeout,
         token: process.env.GLUE_ENI_ADMIT_TOKEN,
       });
     },

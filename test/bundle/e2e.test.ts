@@ -1,7 +1,8 @@
 // End to end: the exporter's demo (scenarios/demo-hot.yml, one subnet pushed above 80 %), a real Prometheus with the
 // shipped rules, a real Alertmanager with the shipped routing and template, and webhook receivers in this process.
-// Asserts that GlueEniSubnetUtilizationHigh is delivered with its labels and annotations, and that every query of
-// every dashboard panel returns data from that Prometheus.
+// Asserts that GlueEniSubnetUtilizationHigh is delivered with its labels and annotations, that every query of
+// every dashboard panel returns data from that Prometheus (the queue panels too: sensors keep a queue in every
+// subnet), and that a launch told it will miss its deadline fires GlueEniLaunchWillMissDeadline.
 //
 // Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
 // group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
@@ -60,6 +61,8 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   let promUrl = '';
   let promStartedAt = 0;
   let poker: NodeJS.Timeout | undefined;
+  /** Subnets where a launch was told it will miss its deadline. */
+  const missed = new Set<string>();
 
   const prom = async (path: string, params: Record<string, string>): Promise<PromResult> => {
     const res = await fetch(`${promUrl}${path}`, {
@@ -165,17 +168,29 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     await ready('prometheus', prometheus, `${promUrl}/-/ready`);
 
     // Sensors poke /admit for every subnet, as a scheduler would: decisions and the observation window fill up.
+    // Five DAG runs per subnet re-poke (each holds one ticket while it waits). One launch asks for every usable
+    // address, which never fits beside the cleanup buffer, so each subnet keeps a queue with a head and its ETA.
+    // And one launch just too big for the room now, with a one-second deadline, is told it will miss it
+    // whenever the subnet predicts room for it later (a start predicted after the deadline).
     let n = 0;
+    const tick = async (k: number) => {
+      const r = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+      const ask = async (q: string) => (await (await fetch(`${exporterUrl}/admit?${q}`)).json()) as Record<string, unknown>;
+      await Promise.all(
+        (r.data?.result ?? []).map(async (s) => {
+          const id = s.metric.subnet_id!;
+          const usable = Number(s.value?.[1]);
+          await ask(`subnet=${id}&workers=10&dag_run_id=e2e_run_${id}_${k % 5}`);
+          await ask(`subnet=${id}&workers=${usable}&dag_run_id=e2e_queue_${id}`);
+          const look = await ask(`subnet=${id}&workers=1&dry_run=true`);
+          const workers = Math.min(usable, Number(look.headroom_workers ?? 0) + 1);
+          const miss = await ask(`subnet=${id}&workers=${workers}&client_id=e2e_miss_${id}_${k}&max_wait_seconds=1`);
+          if (miss.will_miss_deadline === true) missed.add(id);
+        }),
+      );
+    };
     poker = setInterval(() => {
-      void prom('/api/v1/query', { query: 'glue_eni_subnet_info' })
-        .then((r) =>
-          Promise.all(
-            (r.data?.result ?? []).map((s) =>
-              fetch(`${exporterUrl}/admit?subnet=${s.metric.subnet_id}&workers=10&dag_run_id=e2e_run_${++n}`).then((res) => res.arrayBuffer()),
-            ),
-          ),
-        )
-        .catch(() => undefined);
+      void tick(++n).catch(() => undefined);
     }, 3000);
   }, 90_000);
 
@@ -300,6 +315,47 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const bad = all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`);
     expect(bad).toEqual([]);
   });
+
+  it('a wait holds a ticket with an ETA, a dry run holds none, and a launch that cannot meet its deadline fires GlueEniLaunchWillMissDeadline', async () => {
+    const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+    const subnets = info.data.result.map((r) => ({ id: r.metric.subnet_id!, name: r.metric.subnet!, usable: Number(r.value?.[1]) }));
+    expect(subnets.length).toBeGreaterThan(0);
+    for (const s of subnets) {
+      const wait = (await (await fetch(`${exporterUrl}/admit?subnet=${s.id}&workers=${s.usable}&dag_run_id=e2e_queue_${s.id}`)).json()) as Record<
+        string,
+        unknown
+      >;
+      expect(wait.admit, JSON.stringify(wait)).toBe(false);
+      expect(wait.ticket).toMatch(new RegExp(`^${s.id}\\.t\\.[0-9a-f]+$`));
+      expect(wait.queue_position).toEqual(expect.any(Number));
+      expect(wait.eta_seconds === null || typeof wait.eta_seconds === 'number', `eta_seconds ${String(wait.eta_seconds)}`).toBe(true);
+      expect(wait.retry_after_seconds).toEqual(expect.any(Number));
+      const preview = (await (
+        await fetch(`${exporterUrl}/admit?subnet=${s.id}&workers=${s.usable}&client_id=e2e_look&dry_run=true`)
+      ).json()) as Record<string, unknown>;
+      expect(preview.dry_run).toBe(true);
+      // Nothing enqueued: the ticket a preview names (if any) does not exist.
+      if (preview.ticket !== undefined)
+        expect((await fetch(`${exporterUrl}/admit/${String(preview.ticket)}`, { method: 'DELETE' })).status).toBe(404);
+    }
+    // A miss needs a predicted start after the deadline: a subnet whose running jobs hold everything for the
+    // whole horizon predicts none (no miss, the wait goes on), so at least one subnet, not every one.
+    await waitFor('a launch told will_miss_deadline', async () => (missed.size > 0 ? true : undefined), 60_000, 1000);
+    const firing = await waitFor(
+      `GlueEniLaunchWillMissDeadline firing for ${[...missed].join(', ')}`,
+      async () => {
+        const r = await prom('/api/v1/query', { query: 'ALERTS{alertname="GlueEniLaunchWillMissDeadline", alertstate="firing"}' });
+        const ids = new Set(r.data.result.map((a) => a.metric.subnet_id));
+        return [...missed].every((id) => ids.has(id)) ? r.data.result : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(firing.every((a) => a.metric.severity === 'critical')).toBe(true);
+    const misses = await prom('/api/v1/query', { query: 'sum by (subnet_id) (glue_eni_deadline_misses_total)' });
+    // No phantom misses: a subnet counts misses only where a launch was told it will miss.
+    for (const m of misses.data.result) if (Number(m.value?.[1]) > 0) expect(missed, `misses of ${m.metric.subnet_id}`).toContain(m.metric.subnet_id);
+  }, 90_000);
 
   // The sensors really reached /admit (the window table and the holds panel depend on it).
   it('the admission endpoint answered the sensors', async () => {

@@ -115,6 +115,9 @@ describe('grafana dashboard', () => {
     expect(exprs(/peak today/).join()).toContain('max_over_time');
     expect(exprs(/cleanup tail/).join()).toContain('glue_eni_available_duration_seconds_sum');
     expect(exprs(/jobs running/).join()).toMatch(/job_runs_active[\s\S]*workers_active/);
+    expect(exprs(/— queue$/).join('\n')).toMatch(/glue_eni_queue_length[\s\S]*glue_eni_deadline_misses_total/);
+    expect(exprs(/head of the queue: ETA/).join()).toContain('glue_eni_queue_head_eta_seconds');
+    expect(exprs(/predicted free addresses/).join()).toContain('max by (subnet, horizon) (glue_eni_predicted_free_ips');
     const row = dash.panels.find((p) => p.type === 'row');
     expect(row?.repeat).toBe('subnet');
     expect(row?.panels).toEqual([]);

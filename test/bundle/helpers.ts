@@ -89,3 +89,20 @@ export interface PromRule {
 export interface PromRuleFile {
   groups: Array<{ name: string; rules: PromRule[] }>;
 }
+
+/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
+export const slug = (heading: string) =>
+  heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+
+/** The anchors of a Markdown document's headings. */
+export const headingAnchors = (md: string): Set<string> =>
+  new Set(
+    md
+      .split('\n')
+      .filter((l) => /^#{1,6} /.test(l))
+      .map((l) => slug(l.replace(/^#+ /, ''))),
+  );

@@ -1,7 +1,7 @@
 // Prometheus config, rules and their unit tests, checked by the real promtool; alert metadata and runbook anchors.
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { execFileP, readYaml, repoPath, requireBin, type PromRuleFile } from './helpers.js';
+import { execFileP, headingAnchors, readYaml, repoPath, requireBin, type PromRuleFile } from './helpers.js';
 
 const ruleFiles = readdirSync(repoPath('prometheus', 'rules'))
   .filter((f) => f.endsWith('.yml'))
@@ -10,14 +10,6 @@ const testFiles = readdirSync(repoPath('prometheus', 'tests'))
   .filter((f) => f.endsWith('.yml'))
   .map((f) => `prometheus/tests/${f}`);
 const alerts = ruleFiles.flatMap((f) => readYaml<PromRuleFile>(f).groups.flatMap((g) => g.rules.filter((r) => r.alert)));
-
-/** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-const slug = (heading: string) =>
-  heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
 
 describe('prometheus bundle', () => {
   it('promtool check config accepts prometheus.yml and the rule files it loads', async () => {
@@ -43,6 +35,7 @@ describe('prometheus bundle', () => {
         'GlueEniExhaustionFailures',
         'GlueEniExporterDown',
         'GlueEniLaunchesHeld',
+        'GlueEniLaunchWillMissDeadline',
         'GlueEniLingeringTooLong',
         'GlueEniSamplerFailing',
         'GlueEniSamplerStale',
@@ -60,16 +53,14 @@ describe('prometheus bundle', () => {
     expect(util?.for).toBe('2m');
     expect(util?.labels?.severity).toBe('critical');
     expect(alerts.find((a) => a.alert === 'GlueEniExporterDown')?.expr.trim()).toBe('up{job="glue-eni-exporter"} == 0');
+    const miss = alerts.find((a) => a.alert === 'GlueEniLaunchWillMissDeadline');
+    expect(miss?.expr.trim()).toBe('sum by (job, subnet_id, subnet) (increase(glue_eni_deadline_misses_total[15m])) > 0');
+    expect(miss?.annotations?.runbook_url).toMatch(/#glueenilaunchwillmissdeadline$/);
   });
 
   it('every alert has a unit test and every runbook_url anchor exists in docs/runbook.md', () => {
     const tests = testFiles.map((f) => readFileSync(repoPath(f), 'utf8')).join('\n');
-    const anchors = new Set(
-      readFileSync(repoPath('docs', 'runbook.md'), 'utf8')
-        .split('\n')
-        .filter((l) => /^#{1,6} /.test(l))
-        .map((l) => slug(l.replace(/^#+ /, ''))),
-    );
+    const anchors = headingAnchors(readFileSync(repoPath('docs', 'runbook.md'), 'utf8'));
     for (const a of alerts) {
       expect(tests, `unit test for ${a.alert}`).toContain(`alertname: ${a.alert}`);
       const anchor = a.annotations!.runbook_url!.split('#')[1]!;
