@@ -295,6 +295,8 @@ export class AdmissionService {
     }
     const window = windowOf(sample, prior, settings.lookback);
     // One pure step for a preview and for the real thing; consumption is the snapshot housekeeping's job.
+    // A preview, or a store that cannot write the queue now (DynamoDB unreachable), keeps the request's place
+    // (its ticket id) but claims no ticket: nothing is written, so the answer must not name one.
     const plan = (state: LedgerState): AdmissionPlan =>
       planAdmission(
         {
@@ -311,7 +313,7 @@ export class AdmissionService {
             ? {
                 queue: {
                   tickets: state.tickets,
-                  ...(key !== undefined ? { key, ticketId } : {}),
+                  ...(key !== undefined ? (req.dryRun || state.offline ? { ticketId } : { key, ticketId }) : {}),
                   ...(deadline !== undefined ? { deadline } : {}),
                   ...(this.forecast(view.subnetId) ? { forecast: this.forecast(view.subnetId) } : {}),
                 },

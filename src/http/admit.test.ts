@@ -574,9 +574,13 @@ describe('the admission queue over HTTP (file store)', () => {
     expect(admit.headers.get('cache-control')).toBe('no-store');
     expect(await settled()).toEqual(before);
     // The real request answers the same.
+    // The real request answers the same, and only it holds a ticket: a preview writes none, so names none.
     const real = await poke(i, 10, { dag_run_id: 'second' });
     const { dry_run: _, ...preview } = wait.body;
-    expect(real.body).toEqual(preview);
+    expect(preview.ticket).toBeUndefined();
+    const { ticket, ...answered } = real.body;
+    expect(ticket).toMatch(/^subnet-[0-9a-f]+\.t\.[0-9a-f]+$/);
+    expect(answered).toEqual(preview);
   });
 
   it('with queue: false answers exactly as before: yes or no, no tickets', async () => {
