@@ -4,6 +4,7 @@ import { AdmissionService } from './admission/service.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config/load.js';
+import { unmatchedOverrides } from './config/schema.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { serveHttp, type HttpLimits } from './http/serve.js';
@@ -14,6 +15,7 @@ import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
 import { SnapshotCache } from './snapshot/cache.js';
+import type { Snapshot } from './snapshot/types.js';
 import { openStore, type AdmissionStore, type StoreDeps } from './store/index.js';
 import { VERSION } from './version.js';
 
@@ -81,7 +83,25 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       onRequest: (api) => metrics.awsRequest(api),
       ...opts.readerOptions,
     });
-  sampler = new Sampler({ source, cache, tracker, config, clock, logger, onError: (api) => metrics.sampleError(api) });
+  // An override key checked only once discovery shows the watched subnets: warned about once per key.
+  const warnedOverrides = new Set<string>();
+  const checkOverrides = (snapshot: Snapshot) => {
+    for (const { key, message } of unmatchedOverrides(config.admission.subnets, snapshot.subnets)) {
+      if (warnedOverrides.has(key)) continue;
+      warnedOverrides.add(key);
+      logger.warn({ field: `admission.subnets.${key}`, reason: message }, 'admission override matches no watched subnet; it applies to none');
+    }
+  };
+  sampler = new Sampler({
+    source,
+    cache,
+    tracker,
+    config,
+    clock,
+    logger,
+    onError: (api) => metrics.sampleError(api),
+    onSample: checkOverrides,
+  });
 
   const store = await openStore(config, { clock, logger, dynamodb: opts.dynamodb });
   const admission = new AdmissionService({ cache, config, store, clock, logger });
