@@ -3,11 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { AdmissionService } from './admission/service.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
+import { ConfigError } from './config/errors.js';
 import type { Config } from './config/load.js';
 import { unmatchedOverrides } from './config/schema.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { serveHttp, type HttpLimits } from './http/serve.js';
+import type { WebConfig } from './http/web-config.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
 import { parseListen } from './listen.js';
 import { registerLogMetrics, type Logger } from './log.js';
@@ -33,6 +35,8 @@ export interface ExporterOptions {
   dynamodb?: StoreDeps['dynamodb'];
   /** Shorter HTTP timeouts and shutdown deadline (tests); the defaults are HTTP_LIMITS. */
   httpLimits?: Partial<HttpLimits>;
+  /** TLS and basic auth for every endpoint (`--web.config.file`, loaded by loadWebConfig). */
+  web?: WebConfig;
 }
 
 export interface RunningExporter {
@@ -55,8 +59,18 @@ export interface RunningExporter {
 
 const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
 
+/** Basic auth and the /admit bearer token would both need the one Authorization header a request carries. */
+function authConflict(config: Config, web: WebConfig | undefined): void {
+  if (web?.users && config.admission.token !== undefined) {
+    throw new ConfigError(
+      `${web.file}: basic_auth_users: cannot be used with admission.token (or GLUE_ENI_ADMIT_TOKEN): both need the Authorization header; keep one`,
+    );
+  }
+}
+
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
   const { config, logger } = opts;
+  authConflict(config, opts.web);
   const clock = opts.clock ?? systemClock;
   const cache = new SnapshotCache();
   const tracker = new LifecycleTracker({ dataDir: config.dataDir, intervalSeconds: config.sample.intervalSeconds });
@@ -120,9 +134,9 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   });
 
   const { host, port } = parseListen(opts.listen);
-  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits });
+  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits, web: opts.web });
   const bound = (http.server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  const url = `${opts.web?.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   logger.info({ url, subnets: config.subnets.map((s) => s.id), schedule: config.sample.schedule }, 'exporter listening');
 
   const firstSample = sampler.start();
@@ -141,6 +155,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     tracker,
     firstSample,
     reload(next: Config) {
+      authConflict(next, opts.web);
       for (const field of RESTART_ONLY) {
         if (JSON.stringify(next[field]) !== JSON.stringify(config[field])) {
           throw new Error(`${field}: cannot change on reload; restart the exporter`);
