@@ -35,6 +35,7 @@ async function openMetrics(registry: Registry): Promise<string> {
 
 /** Render for an `Accept`-negotiated media type (one of OFFERED_TYPES, or false when none fit: text). */
 export async function renderMetrics(registry: Registry, accepted: string | false): Promise<{ contentType: string; body: string }> {
-  if (typeof accepted === 'string' && accepted.startsWith('application/openmetrics-text')) return { contentType: OPENMETRICS_TYPE, body: await openMetrics(registry) };
+  if (typeof accepted === 'string' && accepted.startsWith('application/openmetrics-text'))
+    return { contentType: OPENMETRICS_TYPE, body: await openMetrics(registry) };
   return { contentType: TEXT_TYPE, body: await registry.metrics() };
 }
