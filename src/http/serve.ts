@@ -116,7 +116,12 @@ export async function serveHttp(
       try {
         const next = loadWebConfig(file);
         if (Boolean(next.tls) !== Boolean(web!.tls)) throw new Error('turning TLS on or off needs a restart');
-        if (next.tls) (server as unknown as { setSecureContext(o: object): void }).setSecureContext(secureContextOptions(next.tls));
+        if (next.tls) {
+          const tlsOpts = secureContextOptions(next.tls);
+          // setSecureContext swaps the certificates and CA; whether to ask for a client certificate is the server's.
+          Object.assign(server, { requestCert: tlsOpts.requestCert, rejectUnauthorized: tlsOpts.rejectUnauthorized });
+          (server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOpts);
+        }
         auth.setUsers(next.users ?? new Map());
         web = next;
         applied = filesSignature(next);
