@@ -1,15 +1,10 @@
 // An admission override whose key names no subnet is a typo. With discovery on it cannot be judged at load (a
 // discovered subnet may carry the name), so the exporter judges it after each sample, through the real SDK clients
 // against the simulator, and warns once per key: a discovered name is honoured, a typo is named.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
-import { startExporter, type RunningExporter } from '../src/server.js';
-import { parseScenario, startSimulator, type RunningSimulator } from '../src/sim/index.js';
+import { parseScenario } from '../src/sim/index.js';
 import { captureLogger } from './helpers/log-capture.js';
-import { useSimCredentials } from './helpers/sim-env.js';
+import { type SimExporter, startSimExporter } from './helpers/sim-exporter.js';
 
 const scenario = parseScenario({
   start: '2026-04-06T06:00:00Z',
@@ -22,39 +17,26 @@ const scenario = parseScenario({
   lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
 });
 
-const dataDir = mkdtempSync(join(tmpdir(), 'config-overrides-'));
 const { logger, lines } = captureLogger('warn');
-let sim: RunningSimulator;
-let exporter: RunningExporter;
+let fx: SimExporter;
 
 beforeAll(async () => {
-  useSimCredentials();
-  sim = await startSimulator({ scenario, speed: 0 });
-  const config = parseConfig(
-    {
-      region: scenario.region,
-      endpoints: { ec2: sim.url, glue: sim.url },
+  fx = await startSimExporter({
+    scenario,
+    logger,
+    config: {
       subnets: [{ id: 'subnet-0a1', name: 'critical' }],
       discover: { glueConnections: true },
-      sample: { schedule: '0 0 1 1 *', maxAgeSeconds: 3600 },
-      dataDir,
       admission: { subnets: { critical: { minBuffer: 4 }, 'glue-batch': { minBuffer: 5 }, 'glue-bacth': { minBuffer: 6 } } },
     },
-    {},
-  );
-  exporter = await startExporter({ config, listen: '127.0.0.1:0', logger, clock: sim.clock });
-  expect(await exporter.firstSample).toBe(true);
+  });
   for (let i = 0; i < 2; i++) {
-    sim.clock.advance(60_000);
-    expect(await exporter.sampler.sampleOnce()).toBe(true);
+    fx.sim.clock.advance(60_000);
+    expect(await fx.exporter.sampler.sampleOnce()).toBe(true);
   }
 }, 60_000);
 
-afterAll(async () => {
-  await exporter?.close();
-  await sim?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => fx?.close());
 
 it('warns once, after discovery, about the override key that matches no watched subnet, and only about it', () => {
   const warnings = lines.filter((l) => l.msg === 'admission override matches no watched subnet; it applies to none');
@@ -66,7 +48,7 @@ it('warns once, after discovery, about the override key that matches no watched 
     }),
   ]);
   expect(
-    exporter.cache
+    fx.exporter.cache
       .current()!
       .subnets.map((s) => s.name)
       .sort(),

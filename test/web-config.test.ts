@@ -1,18 +1,17 @@
 // HTTPS and basic auth from the web configuration file, on the real exporter (in this process, sampling the
 // simulator through the real SDK clients), asked by Node's own https client that trusts only the test's CA.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/config/load.js';
 import { loadWebConfig } from '../src/http/web-config.js';
-import { startExporter, type RunningExporter } from '../src/server.js';
-import { parseScenario, startSimulator, type RunningSimulator } from '../src/sim/index.js';
+import type { RunningExporter } from '../src/server.js';
+import { parseScenario } from '../src/sim/index.js';
 import { captureLogger } from './helpers/log-capture.js';
-import { useSimCredentials } from './helpers/sim-env.js';
+import { type SimExporter, startSimExporter } from './helpers/sim-exporter.js';
 import { makeCa, makeLeaf, pem } from './helpers/tls.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -25,7 +24,7 @@ const scenario = parseScenario({
 
 const dir = mkdtempSync(join(tmpdir(), 'web-config-'));
 const { logger, lines } = captureLogger('info');
-let sim: RunningSimulator;
+let fx: SimExporter;
 let exporter: RunningExporter;
 let ca: { key: string; cert: string };
 let firstSerial: string;
@@ -80,31 +79,21 @@ function get(path: string, o: { auth?: string; ca?: Buffer | null; cert?: { key:
 }
 
 beforeAll(async () => {
-  useSimCredentials();
   ca = makeCa(dir);
   firstSerial = makeLeaf(dir, ca, 'server', { cn: 'first' }).serial;
   client = makeLeaf(dir, ca, 'client', { cn: 'prometheus', client: true });
   writeWeb({ alice: hashOf('s3cret') });
-  sim = await startSimulator({ scenario, speed: 0 });
-  const config = parseConfig(
-    {
-      region: scenario.region,
-      endpoints: { ec2: sim.url, glue: sim.url },
-      subnets: [{ id: 'subnet-0a1', name: 'critical' }],
-      sample: { schedule: '0 0 1 1 *', maxAgeSeconds: 3600 },
-      dataDir: join(dir, 'data'),
-    },
-    {},
-  );
-  exporter = await startExporter({ config, listen: '127.0.0.1:0', logger, clock: sim.clock, web: loadWebConfig(webFile) });
-  expect(await exporter.firstSample).toBe(true);
+  fx = await startSimExporter({
+    scenario,
+    logger,
+    dir,
+    config: { subnets: [{ id: 'subnet-0a1', name: 'critical' }] },
+    options: { web: loadWebConfig(webFile) },
+  });
+  exporter = fx.exporter;
 }, 60_000);
 
-afterAll(async () => {
-  await exporter?.close();
-  await sim?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => fx?.close());
 
 describe('HTTPS with basic auth from --web.config.file', () => {
   it('serves every endpoint over TLS to a client that trusts the CA and gives the right password', async () => {
