@@ -12,7 +12,7 @@ COPY src ./src
 COPY scripts/write-revision.mjs ./scripts/
 # No .git in the build context: the commit comes in as a build argument (docker build --build-arg GLUE_ENI_REVISION=$(git rev-parse HEAD)).
 ARG GLUE_ENI_REVISION=
-RUN GLUE_ENI_REVISION=$GLUE_ENI_REVISION npm run build
+RUN npm run build
 
 # --- runtime: production dependencies and the compiled output only -------------------------------------
 FROM node:22.20.0-bookworm-slim AS runtime

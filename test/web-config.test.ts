@@ -2,6 +2,7 @@
 // simulator through the real SDK clients), asked by Node's own https client that trusts only the test's CA.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
@@ -88,7 +89,8 @@ beforeAll(async () => {
     logger,
     dir,
     config: { subnets: [{ id: 'subnet-0a1', name: 'critical' }] },
-    options: { web: loadWebConfig(webFile) },
+    // A short whole-request limit, so that the handshake cut-off shows within the test.
+    options: { web: loadWebConfig(webFile), httpLimits: { requestTimeoutMs: 1500, headersTimeoutMs: 1500 } },
   });
   exporter = fx.exporter;
 }, 60_000);
@@ -132,6 +134,16 @@ describe('HTTPS with basic auth from --web.config.file', () => {
       (e: Error) => e.message,
     );
     expect(plain).not.toBe(200);
+  });
+
+  it('cuts off a connection that never starts its TLS handshake, as it does one that never sends its headers', async () => {
+    const socket = connect(exporter.port, '127.0.0.1');
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    const opened = Date.now();
+    // Node's own default would hold it for 120 s.
+    const at = await Promise.race([closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
+    expect(at, 'closed by the server within 20 s').toBeDefined();
+    expect(at! - opened).toBeGreaterThanOrEqual(1000);
   });
 
   it('serves a certificate rotated on disk to the next connection, and the new users of a rewritten file', async () => {

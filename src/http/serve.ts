@@ -99,7 +99,11 @@ export async function serveHttp(
     connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
   };
   const server: Server = web?.tls
-    ? (createHttpsServer({ ...serverOptions, ...secureContextOptions(web.tls) }, guarded) as unknown as Server)
+    ? (createHttpsServer(
+        // A client that connects and never completes its handshake is cut off like one that never sends its headers.
+        { ...serverOptions, handshakeTimeout: limits.requestTimeoutMs, ...secureContextOptions(web.tls) },
+        guarded,
+      ) as unknown as Server)
     : createServer(serverOptions, guarded);
   server.timeout = limits.socketIdleTimeoutMs;
 
@@ -124,7 +128,8 @@ export async function serveHttp(
         }
         auth.setUsers(next.users ?? new Map());
         web = next;
-        applied = filesSignature(next);
+        // The files as they were before this load: one changed since is loaded again at the next connection.
+        applied = sig;
         logger.info({ file, tls: Boolean(next.tls), basic_auth_users: next.users?.size ?? 0 }, 'web config reloaded');
       } catch (err) {
         refused = sig;
@@ -144,6 +149,8 @@ export async function serveHttp(
     // An answer already on its way: another one would corrupt the stream (as Node's own handler reasons).
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) return socket.destroy();
+    // A failed or timed-out TLS handshake: no HTTP was spoken, and a plain-text answer would leave the socket open.
+    if (/^ERR_(TLS|SSL)_/.test(err.code ?? '')) return socket.destroy();
     const reply =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? jsonReply('408 Request Timeout', `request not received within ${limits.requestTimeoutMs / 1000} s`)
