@@ -9,6 +9,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY scripts/write-revision.mjs ./scripts/
+# No .git in the build context: the commit comes in as a build argument (docker build --build-arg GLUE_ENI_REVISION=$(git rev-parse HEAD)).
+ARG GLUE_ENI_REVISION=
 RUN npm run build
 
 # --- runtime: production dependencies and the compiled output only -------------------------------------

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
+import { loadWebConfig } from './http/web-config.js';
 import { createLogger, type Logger } from './log.js';
 import { runAdmit, type AdmitOptions } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
@@ -63,6 +64,12 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
+// exporter-toolkit's flag, so that the same file and the same command line work for every exporter.
+const WEB_CONFIG_FLAG = '--web.config.file <file>';
+const WEB_CONFIG_HELP = 'TLS and basic auth for every endpoint, in the web configuration format of Prometheus exporters (see README)';
+type WebConfigOption = { 'web.config.file'?: string };
+const webConfigOf = (opts: WebConfigOption) => (opts['web.config.file'] ? loadWebConfig(opts['web.config.file']) : undefined);
+
 const program = new Command()
   .name('glue-eni-exporter')
   .description(
@@ -77,17 +84,19 @@ program
   .description('sample the configured subnets from AWS and serve /metrics, /api, /admit')
   .requiredOption('-c, --config <file>', 'YAML config file (see README, "Configuration")')
   .option('-l, --listen <host:port>', 'address to listen on', '0.0.0.0:9858')
+  .option(WEB_CONFIG_FLAG, WEB_CONFIG_HELP)
   .addHelpText(
     'after',
     '\nAWS region, credentials and endpoints come from the standard AWS environment (AWS_REGION, AWS_PROFILE,\n' +
       'AWS_ENDPOINT_URL_EC2, ...) unless the config sets them. GLUE_ENI_ADMIT_TOKEN sets the /admit bearer token.\n' +
       'SIGHUP reloads the config; SIGTERM finishes the sample in flight and exits 0.',
   )
-  .action(async (opts: { config: string; listen: string }) => {
+  .action(async (opts: { config: string; listen: string } & WebConfigOption) => {
     try {
       const config = loadConfigFile(opts.config);
+      const web = webConfigOf(opts);
       const logger = createLogger(config.log.level);
-      const exporter = await startExporter({ config, listen: opts.listen, logger });
+      const exporter = await startExporter({ config, listen: opts.listen, logger, web });
       onShutdown(logger, () => exporter.close());
       watchReload(opts.config, exporter, logger);
     } catch (err) {
@@ -99,9 +108,13 @@ program
   .command('check-config')
   .description('validate a config file and exit non-zero on the first problem, naming the field')
   .argument('<file>', 'YAML config file')
-  .action((file: string) => {
+  .option(WEB_CONFIG_FLAG, `${WEB_CONFIG_HELP}; validated too`)
+  .action((file: string, opts: WebConfigOption) => {
     try {
       const config = loadConfigFile(file);
+      const web = webConfigOf(opts);
+      if (web)
+        process.stdout.write(`${web.file}: OK (tls ${web.tls ? 'on' : 'off'}, basic auth ${web.users ? `${web.users.size} user(s)` : 'off'})\n`);
       process.stdout.write(
         `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", ` +
           `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,

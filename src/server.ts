@@ -3,10 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { AdmissionService } from './admission/service.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
+import { ConfigError } from './config/errors.js';
 import type { Config } from './config/load.js';
+import { unmatchedOverrides } from './config/schema.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { serveHttp, type HttpLimits } from './http/serve.js';
+import type { WebConfig } from './http/web-config.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
 import { parseListen } from './listen.js';
 import { registerLogMetrics, type Logger } from './log.js';
@@ -14,6 +17,7 @@ import { registerAdmissionMetrics } from './metrics/admission.js';
 import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
 import { SnapshotCache } from './snapshot/cache.js';
+import type { Snapshot } from './snapshot/types.js';
 import { openStore, type AdmissionStore, type StoreDeps } from './store/index.js';
 import { VERSION } from './version.js';
 
@@ -31,6 +35,8 @@ export interface ExporterOptions {
   dynamodb?: StoreDeps['dynamodb'];
   /** Shorter HTTP timeouts and shutdown deadline (tests); the defaults are HTTP_LIMITS. */
   httpLimits?: Partial<HttpLimits>;
+  /** TLS and basic auth for every endpoint (`--web.config.file`, loaded by loadWebConfig). */
+  web?: WebConfig;
 }
 
 export interface RunningExporter {
@@ -53,8 +59,18 @@ export interface RunningExporter {
 
 const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
 
+/** Basic auth and the /admit bearer token would both need the one Authorization header a request carries. */
+function authConflict(config: Config, web: WebConfig | undefined): void {
+  if (web?.users && config.admission.token !== undefined) {
+    throw new ConfigError(
+      `${web.file}: basic_auth_users: cannot be used with admission.token (or GLUE_ENI_ADMIT_TOKEN): both need the Authorization header; keep one`,
+    );
+  }
+}
+
 export async function startExporter(opts: ExporterOptions): Promise<RunningExporter> {
   const { config, logger } = opts;
+  authConflict(config, opts.web);
   const clock = opts.clock ?? systemClock;
   const cache = new SnapshotCache();
   const tracker = new LifecycleTracker({ dataDir: config.dataDir, intervalSeconds: config.sample.intervalSeconds });
@@ -80,7 +96,25 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       onRequest: (api) => metrics.awsRequest(api),
       ...opts.readerOptions,
     });
-  sampler = new Sampler({ source, cache, tracker, config, clock, logger, onError: (api) => metrics.sampleError(api) });
+  // An override key checked only once discovery shows the watched subnets: warned about once per key.
+  const warnedOverrides = new Set<string>();
+  const checkOverrides = (snapshot: Snapshot) => {
+    for (const { key, message } of unmatchedOverrides(config.admission.subnets, snapshot.subnets)) {
+      if (warnedOverrides.has(key)) continue;
+      warnedOverrides.add(key);
+      logger.warn({ field: `admission.subnets.${key}`, reason: message }, 'admission override matches no watched subnet; it applies to none');
+    }
+  };
+  sampler = new Sampler({
+    source,
+    cache,
+    tracker,
+    config,
+    clock,
+    logger,
+    onError: (api) => metrics.sampleError(api),
+    onSample: checkOverrides,
+  });
 
   const store = await openStore(config, { clock, logger, dynamodb: opts.dynamodb });
   const admission = new AdmissionService({ cache, config, store, clock, logger });
@@ -110,9 +144,9 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   });
 
   const { host, port } = parseListen(opts.listen);
-  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits });
+  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits, web: opts.web });
   const bound = (http.server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${bound}`;
+  const url = `${opts.web?.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   logger.info({ url, subnets: config.subnets.map((s) => s.id), schedule: config.sample.schedule }, 'exporter listening');
 
   const firstSample = sampler.start();
@@ -131,6 +165,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     tracker,
     firstSample,
     reload(next: Config) {
+      authConflict(next, opts.web);
       for (const field of RESTART_ONLY) {
         if (JSON.stringify(next[field]) !== JSON.stringify(config[field])) {
           throw new Error(`${field}: cannot change on reload; restart the exporter`);

@@ -2,33 +2,56 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from './errors.js';
+import { closest, ConfigError, editDistance } from './errors.js';
 import { loadConfigFile, MAX_CONFIG_BYTES, parseConfig, parseConfigText } from './load.js';
 
 const dir = join(import.meta.dirname, 'testdata');
 const load = (name: string, env: NodeJS.ProcessEnv = {}) => loadConfigFile(join(dir, name), env);
 
-/** One bad file per error, each with the message it must produce (field first, then what was expected). */
+/**
+ * One bad file per error, each with the exact message it must produce: `<file>: <field.path>: <message>` (a YAML
+ * syntax error names the line and column in place of the field). A file with several problems lists the first here.
+ */
 const badFiles: Record<string, string> = {
   'bad-subnet-id.yml': 'subnets[1].id: expected "subnet-" followed by hex',
   'duplicate-subnet-id.yml': 'subnets[1].id: duplicate of subnets[0].id',
   'duplicate-subnet-name.yml': 'subnets[1].name: duplicate of subnets[0].name',
   'subnet-name-like-id.yml': 'subnets[1].name: expected a name that does not look like a subnet id ("subnet-" followed by hex)',
-  'subnet-name-like-id-uppercase.yml': 'subnets[1].name: expected a name that does not look like a subnet id',
+  'subnet-name-like-id-uppercase.yml': 'subnets[1].name: expected a name that does not look like a subnet id ("subnet-" followed by hex)',
   'no-subnets.yml': 'subnets: expected at least one subnet, or discover.glueConnections: true',
-  'bad-schedule.yml': 'sample.schedule: expected a node-cron expression (5 or 6 fields)',
+  'bad-schedule.yml': 'sample.schedule: expected 5 fields (minute hour day-of-month month day-of-week) or 6 (a leading second), got 2',
+  'schedule-minute-out-of-range.yml': 'sample.schedule: minute field "61" is out of range; expected 0-59',
+  'schedule-weekday-out-of-range.yml': 'sample.schedule: day of week field "8" is out of range; expected 0-7 or sun-sat',
+  'schedule-not-a-field.yml':
+    'sample.schedule: day of week field "mo-fr" is not a cron field; expected values 0-7 or sun-sat, as *, a value, a range a-b, a step */n or a list a,b',
+  'schedule-not-a-string.yml': 'sample.schedule: expected a cron expression in quotes, like "* * * * *"',
   'negative-max-age.yml': 'sample.maxAgeSeconds: expected a positive number of seconds',
+  'max-age-shorter-than-interval.yml':
+    'sample.maxAgeSeconds: 120 s is shorter than one sample interval (300 s, the longest gap between runs of sample.schedule "*/5 * * * *"); every sample would be stale before the next',
   'discover-not-boolean.yml': 'discover.glueConnections: expected true or false',
-  'unknown-top-level-field.yml': 'subnetz: unknown field',
+  'discover-not-a-mapping.yml': 'discover: expected a mapping of fields, got boolean true',
+  'unknown-top-level-field.yml': 'subnetz: unknown field; did you mean subnets?',
+  'unknown-field-typo.yml': 'discover.glueConnection: unknown field; did you mean glueConnections?',
+  'unknown-field-far.yml': 'store.bucket: unknown field; expected one of type, table, retentionDays',
+  'unknown-override-subnet.yml':
+    'admission.subnets.criticl: no watched subnet has this id or name; did you mean critical? (known: subnet-0a1, subnet-0b2, critical, batch)',
+  'unknown-override-subnet-id.yml': 'admission.subnets.subnet-0a2: no watched subnet has this id or name (known: subnet-0a1)',
   'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware, forecast',
   'fractional-lookback.yml': 'admission.subnets.critical.lookback: expected an integer from 1 to 100',
   'zero-bypass-memory.yml': 'admission.bypassMemoryDays: expected an integer from 1 to 90',
   'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',
+  'bad-endpoint-scheme.yml': 'endpoints.glue: expected an http(s) URL',
+  'endpoint-not-a-string.yml': 'endpoints.dynamodb: expected an http(s) URL',
   'unknown-store.yml': 'store.type: expected file or dynamodb',
   'empty-owner-prefixes.yml': 'glue.ownerDescriptionPrefixes: expected at least one description prefix',
+  'empty-owner-prefix.yml': 'glue.ownerDescriptionPrefixes[1]: expected a non-empty string',
+  'bad-lookback-hours.yml': 'glue.runLookbackHours: expected hours from 1 to 720',
   'bad-subnet-name.yml': 'subnets[0].name: expected 1-64 letters, digits, "_", ".", ":" or "-"',
-  'invalid-yaml.yml': 'YAML',
-  'duplicate-key.yml': 'Map keys must be unique',
+  'bad-log-level.yml': 'log.level: expected one of fatal, error, warn, info, debug, trace',
+  'data-dir-not-a-string.yml': 'dataDir: expected a directory path',
+  'region-not-a-string.yml': 'region: expected an AWS region like us-east-1',
+  'invalid-yaml.yml': 'line 3, column 1: YAML syntax: All mapping items must start at the same column',
+  'duplicate-key.yml': 'subnets: duplicate key at line 3, column 1 (first at line 1)',
   'short-token.yml': 'admission.token: expected at least 16 characters',
 };
 
@@ -47,7 +70,7 @@ describe('config testdata', () => {
         error = err;
       }
       expect(error).toBeInstanceOf(ConfigError);
-      expect((error as Error).message).toContain(message);
+      expect((error as ConfigError).issues[0]).toBe(`${join(dir, file)}: ${message}`);
     });
   }
 
@@ -94,7 +117,7 @@ describe('config testdata', () => {
       expect((err as ConfigError).issues).toEqual([
         'subnets[0].id: expected "subnet-" followed by hex',
         'subnets[1].id: expected "subnet-" followed by hex',
-        'sample.schedule: expected a node-cron expression (5 or 6 fields)',
+        'sample.schedule: expected 5 fields (minute hour day-of-month month day-of-week) or 6 (a leading second), got 1',
       ]);
     }
   });
@@ -135,9 +158,55 @@ describe('config size cap', () => {
     expect(() => parseConfigText(text, 'inline', {})).toThrow(/^inline: 300031 bytes is over the 256 KiB \(262144 bytes\) limit/);
   });
 
-  it('finds duplicate keys at any depth and names the line', () => {
+  it('finds duplicate keys at any depth and names the field and both lines', () => {
     const text =
       'subnets: [{id: subnet-0a1}]\nadmission:\n  subnets:\n    critical: {lookback: 2}\n    batch: {lookback: 3}\n    critical: {lookback: 4}\n';
-    expect(() => parseConfigText(text, 'dup.yml', {})).toThrow('dup.yml: YAML Map keys must be unique at line 6, column 5: "critical"');
+    expect(() => parseConfigText(text, 'dup.yml', {})).toThrow(
+      'dup.yml: admission.subnets.critical: duplicate key at line 6, column 5 (first at line 4)',
+    );
+  });
+});
+
+describe('override keys', () => {
+  const text = (discover: boolean, subnets: string) =>
+    `subnets: [${subnets}]\ndiscover: {glueConnections: ${discover}}\nadmission:\n  subnets:\n    criticl: {minBuffer: 20}\n`;
+
+  it('leaves a key that may name a discovered subnet to the check after discovery', () => {
+    expect(parseConfigText(text(true, '{id: subnet-0a1, name: critical}'), 'c.yml', {}).admission.subnets.criticl).toEqual({ minBuffer: 20 });
+  });
+
+  it('leaves a name to the check after sampling when a configured subnet learns its name from Glue', () => {
+    expect(Object.keys(parseConfigText(text(false, '{id: subnet-0a1}'), 'c.yml', {}).admission.subnets)).toEqual(['criticl']);
+  });
+
+  it('accepts keys that are a configured id or name', () => {
+    const cfg = parseConfigText(
+      'subnets: [{id: subnet-0a1, name: critical}]\nadmission: {subnets: {critical: {lookback: 2}, subnet-0a1: {minBuffer: 3}}}\n',
+      'c.yml',
+      {},
+    );
+    expect(Object.keys(cfg.admission.subnets).sort()).toEqual(['critical', 'subnet-0a1']);
+  });
+});
+
+describe('suggestions', () => {
+  it('suggests the nearest field only when it is a slip, case ignored', () => {
+    expect(closest('glueConnection', ['glueConnections'])).toBe('glueConnections');
+    expect(closest('maxageseconds', ['schedule', 'maxAgeSeconds'])).toBe('maxAgeSeconds');
+    expect(closest('shedule', ['schedule', 'maxAgeSeconds'])).toBe('schedule');
+    expect(closest('bucket', ['type', 'table', 'retentionDays'])).toBeUndefined();
+    expect(editDistance('tabel', 'table')).toBe(1);
+  });
+
+  it('names each unknown key on its own line', () => {
+    try {
+      parseConfig({ subnets: [{ id: 'subnet-0a1' }], log: { levle: 'info', format: 'json' } }, {}, 'c.yml');
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).issues).toEqual([
+        'c.yml: log.levle: unknown field; did you mean level?',
+        'c.yml: log.format: unknown field; expected one of level',
+      ]);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { ConfigError, formatIssues } from './errors.js';
+import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Pair } from 'yaml';
+import { ConfigError, fieldPath, formatIssues, plainErrors } from './errors.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { scheduleIntervalSeconds } from './schedule.js';
 
@@ -10,9 +10,9 @@ export interface Config extends ParsedConfig {
 
 /** Validate an already-parsed object; env overrides come after the file (the token must not live in git). */
 export function parseConfig(input: unknown, env: NodeJS.ProcessEnv = process.env, source?: string): Config {
-  const result = configSchema.safeParse(input ?? {});
+  const result = configSchema.safeParse(input ?? {}, { error: plainErrors });
   if (!result.success) {
-    const issues = formatIssues(result.error, source);
+    const issues = formatIssues(result.error, source, configSchema);
     throw new ConfigError(issues.join('\n'), issues);
   }
   const cfg = result.data;
@@ -47,20 +47,35 @@ function tooLarge(source: string, bytes: string): ConfigError {
 function duplicateKeys(doc: Document, lines: LineCounter, source: string): string[] {
   const issues: string[] = [];
   visit(doc, {
-    Map(_, map) {
-      const seen = new Set<unknown>();
+    Map(_, map, ancestors) {
+      const seen = new Map<unknown, Pair>();
       for (const pair of map.items) {
         const key = isScalar(pair.key) ? pair.key.value : pair.key;
-        if (!seen.has(key)) {
-          seen.add(key);
+        const first = seen.get(key);
+        if (!first) {
+          seen.set(key, pair);
           continue;
         }
-        const at = isScalar(pair.key) && pair.key.range ? lines.linePos(pair.key.range[0]) : undefined;
-        issues.push(`${source}: YAML Map keys must be unique${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${JSON.stringify(String(key))}`);
+        const where = (p: Pair) => (isScalar(p.key) && p.key.range ? lines.linePos(p.key.range[0]) : undefined);
+        const [at, was] = [where(pair), where(first)];
+        const field = fieldPath([...yamlPath([...ancestors, map]), String(key)]);
+        issues.push(
+          `${source}: ${field}: duplicate key${at ? ` at line ${at.line}, column ${at.col}` : ''}${was ? ` (first at line ${was.line})` : ''}`,
+        );
       }
     },
   });
   return issues;
+}
+
+/** The field path (`admission.subnets`, `subnets[1]`) of a node, from its ancestors as yaml's visitor lists them. */
+function yamlPath(nodes: readonly unknown[]): (string | number)[] {
+  const out: (string | number)[] = [];
+  nodes.forEach((node, i) => {
+    if (isPair(node)) out.push(String(isScalar(node.key) ? node.key.value : node.key));
+    else if (isSeq(node) && i + 1 < nodes.length) out.push(node.items.indexOf(nodes[i + 1] as never));
+  });
+  return out;
 }
 
 /** Parse YAML text; YAML syntax errors name the line and column. */
@@ -68,10 +83,23 @@ export function parseConfigText(text: string, source = 'config', env: NodeJS.Pro
   if (text.length > MAX_CONFIG_BYTES || Buffer.byteLength(text) > MAX_CONFIG_BYTES) throw tooLarge(source, `${Buffer.byteLength(text)} bytes`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: false, lineCounter: lines });
-  const issues = doc.errors.map((e) => `${source}: YAML ${e.message.split('\n')[0]}`);
+  // yaml's first line reads "<what> at line L, column C:" (then a snippet): lead with the place, as fields do.
+  const issues = doc.errors.map((e) => {
+    const [, what, at] = /^(.*?)(?: at (line \d+, column \d+))?:?$/.exec(e.message.split('\n')[0]) ?? [];
+    return `${source}: ${at ?? '(file)'}: YAML syntax: ${what}`;
+  });
   if (issues.length === 0) issues.push(...duplicateKeys(doc, lines, source));
   if (issues.length > 0) throw new ConfigError(issues.join('\n'), issues);
-  return parseConfig(doc.toJS(), env, undefined);
+  const cfg = parseConfig(doc.toJS(), env, source);
+  // A file an operator wrote: data older than one interval would be stale between every two samples. (Code that
+  // samples by hand, as tests do, may build a config with a yearly schedule and a shorter max age.)
+  if (cfg.sample.maxAgeSeconds < cfg.sample.intervalSeconds) {
+    throw new ConfigError(
+      `${source}: sample.maxAgeSeconds: ${cfg.sample.maxAgeSeconds} s is shorter than one sample interval (${cfg.sample.intervalSeconds} s, ` +
+        `the longest gap between runs of sample.schedule "${cfg.sample.schedule}"); every sample would be stale before the next`,
+    );
+  }
+  return cfg;
 }
 
 /** Read at most MAX_CONFIG_BYTES + 1 bytes: the cap holds for a file that grows, or a pipe, as well. */

@@ -5,6 +5,42 @@ export function isValidSchedule(expr: string): boolean {
   return cron.validate(expr);
 }
 
+/** The fields of a cron expression, the optional leading seconds first, with the values each allows. */
+const CRON_FIELDS = [
+  { name: 'second', min: 0, max: 59 },
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: 'jan-dec' },
+  { name: 'day of week', min: 0, max: 7, names: 'sun-sat' },
+] as const;
+
+/**
+ * Why node-cron refuses an expression, naming the field (`minute field "61" is out of range; expected 0-59`);
+ * undefined when it accepts it. The field at fault is the one node-cron refuses with every other field a `*`, so
+ * this never disagrees with the parser that runs the schedule.
+ */
+export function scheduleProblem(expr: string): string | undefined {
+  if (cron.validate(expr)) return undefined;
+  const parts = expr.trim().split(/\s+/).filter(Boolean);
+  if (parts.length !== 5 && parts.length !== 6) {
+    return `expected 5 fields (minute hour day-of-month month day-of-week) or 6 (a leading second), got ${parts.length}`;
+  }
+  const fields = parts.length === 6 ? CRON_FIELDS : CRON_FIELDS.slice(1);
+  for (let i = 0; i < parts.length; i++) {
+    if (cron.validate(parts.map((p, j) => (j === i ? p : '*')).join(' '))) continue;
+    const f = fields[i];
+    const allowed = `${f.min}-${f.max}${'names' in f ? ` or ${f.names}` : ''}`;
+    const outOfRange = (parts[i].match(/\d+/g) ?? []).map(Number).find((n) => n < f.min || n > f.max);
+    if (outOfRange !== undefined) {
+      const which = String(outOfRange) === parts[i] ? '' : ` (${outOfRange})`;
+      return `${f.name} field "${parts[i]}" is out of range${which}; expected ${allowed}`;
+    }
+    return `${f.name} field "${parts[i]}" is not a cron field; expected values ${allowed}, as *, a value, a range a-b, a step */n or a list a,b`;
+  }
+  return 'expected a node-cron expression';
+}
+
 const DAY = 86_400;
 /** Days scanned for the days a schedule fires on: four years and a week hold every weekly, monthly and yearly cycle, leap day included. */
 const SCAN_DAYS = 4 * 366 + 7;

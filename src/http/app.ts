@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import { OFFERED_TYPES, renderMetrics } from '../metrics/exposition.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 import { BODY_LIMIT, BODY_LIMIT_BYTES } from './admit.js';
 import { landingPage } from './landing.js';
@@ -61,10 +62,10 @@ export function createApp(deps: AppDeps): express.Express {
         .json({ error: `method ${req.method} not allowed on ${req.path}; use ${allow}` });
     };
 
-  app.get('/metrics', async (_req, res, next) => {
+  app.get('/metrics', async (req, res, next) => {
     try {
-      const body = await deps.registry.metrics();
-      res.type(deps.registry.contentType).send(body);
+      const { contentType, body } = await renderMetrics(deps.registry, req.accepts([...OFFERED_TYPES]));
+      res.vary('Accept').type(contentType).send(body);
     } catch (err) {
       next(err);
     }

@@ -2,9 +2,13 @@
 // parser refuses, and a shutdown with a deadline. A client, however slow or hostile, can hold neither a socket
 // nor the process for longer than these limits.
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../log.js';
+import { BasicAuth, clientCertAllowed, loadWebConfig, secureContextOptions, type WebConfig } from './web-config.js';
 
 export interface HttpLimits {
   /** The whole request, headers and body, must arrive within this (else 408). Bodies are at most 4 KiB. */
@@ -41,23 +45,103 @@ function jsonReply(status: string, error: string): string {
   );
 }
 
+/** What identifies the files' content on disk without reading them: changed when one is rewritten or replaced. */
+function filesSignature(web: WebConfig): string {
+  const files = [web.file, web.tls?.certFile, web.tls?.keyFile, web.tls?.clientCaFile];
+  return files
+    .map((f) => {
+      if (!f) return '';
+      try {
+        const st = statSync(f);
+        return `${st.ino}:${st.size}:${st.mtimeMs}`;
+      } catch {
+        return 'missing';
+      }
+    })
+    .join('|');
+}
+
+function unauthorized(res: ServerResponse, error: string): void {
+  const body = JSON.stringify({ error, field: 'authorization' });
+  res.writeHead(401, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'www-authenticate': 'Basic' });
+  res.end(body);
+}
+
 export async function serveHttp(
   app: RequestListener,
-  opts: { host: string; port: number; logger: Logger; limits?: Partial<HttpLimits> },
+  opts: {
+    host: string;
+    port: number;
+    logger: Logger;
+    limits?: Partial<HttpLimits>;
+    /** TLS and basic auth (`--web.config.file`); plain HTTP, open, without it. */
+    web?: WebConfig;
+  },
 ): Promise<HttpServer> {
   const limits = { ...HTTP_LIMITS, ...opts.limits };
   const { logger } = opts;
-  const server = createServer(
-    {
-      requestTimeout: limits.requestTimeoutMs,
-      headersTimeout: limits.headersTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // Node checks the two timeouts above on this period (30 s by default): keep the cut-off close to them.
-      connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
-    },
-    app,
-  );
+  let web = opts.web;
+  const auth = new BasicAuth(web?.users ?? new Map());
+  // Basic auth in front of every route: a request without the right credentials never reaches the app.
+  const guarded: RequestListener = (req, res) => {
+    if (!web?.users) return app(req, res);
+    const header = req.headers.authorization;
+    void auth.check(header).then((ok) => {
+      if (ok) app(req, res);
+      else unauthorized(res, header ? 'wrong user name or password' : 'authentication required (HTTP basic auth)');
+    });
+  };
+  const serverOptions = {
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node checks the two timeouts above on this period (30 s by default): keep the cut-off close to them.
+    connectionsCheckingInterval: Math.max(25, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+  };
+  const server: Server = web?.tls
+    ? (createHttpsServer(
+        // A client that connects and never completes its handshake is cut off like one that never sends its headers.
+        { ...serverOptions, handshakeTimeout: limits.requestTimeoutMs, ...secureContextOptions(web.tls) },
+        guarded,
+      ) as unknown as Server)
+    : createServer(serverOptions, guarded);
   server.timeout = limits.socketIdleTimeoutMs;
+
+  if (web) {
+    // The web config and its certificates are re-read when they change on disk (as exporter-toolkit does), checked
+    // at each new connection before its handshake: a rotated certificate serves the next connection. A file that
+    // does not load (a key written before its certificate) keeps the running one, logged once per version.
+    let applied = filesSignature(web);
+    let refused: string | undefined;
+    const file = web.file;
+    server.prependListener('connection', () => {
+      const sig = filesSignature(web!);
+      if (sig === applied || sig === refused) return;
+      try {
+        const next = loadWebConfig(file);
+        if (Boolean(next.tls) !== Boolean(web!.tls)) throw new Error('turning TLS on or off needs a restart');
+        if (next.tls) {
+          const tlsOpts = secureContextOptions(next.tls);
+          // setSecureContext swaps the certificates and CA; whether to ask for a client certificate is the server's.
+          Object.assign(server, { requestCert: tlsOpts.requestCert, rejectUnauthorized: tlsOpts.rejectUnauthorized });
+          (server as unknown as { setSecureContext(o: object): void }).setSecureContext(tlsOpts);
+        }
+        auth.setUsers(next.users ?? new Map());
+        web = next;
+        // The files as they were before this load: one changed since is loaded again at the next connection.
+        applied = sig;
+        logger.info({ file, tls: Boolean(next.tls), basic_auth_users: next.users?.size ?? 0 }, 'web config reloaded');
+      } catch (err) {
+        refused = sig;
+        logger.error({ file, err: (err as Error).message }, 'web config reload rejected; keeping the running one');
+      }
+    });
+    if (web.tls) {
+      server.on('secureConnection', (socket: TLSSocket) => {
+        if (web?.tls && !clientCertAllowed(web.tls.clientAuthType, socket)) socket.destroy();
+      });
+    }
+  }
 
   // Requests Node's parser refuses (unknown method, oversized headers) or that time out never reach express:
   // answer in JSON too, with the status that says what happened.
@@ -65,6 +149,8 @@ export async function serveHttp(
     // An answer already on its way: another one would corrupt the stream (as Node's own handler reasons).
     const inFlight = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
     if (!socket.writable || err.code === 'ECONNRESET' || inFlight?.headersSent) return socket.destroy();
+    // A failed or timed-out TLS handshake: no HTTP was spoken, and a plain-text answer would leave the socket open.
+    if (/^ERR_(TLS|SSL)_/.test(err.code ?? '')) return socket.destroy();
     const reply =
       err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? jsonReply('408 Request Timeout', `request not received within ${limits.requestTimeoutMs / 1000} s`)

@@ -6,6 +6,7 @@ import type { LifecycleEvents, LifecycleTracker } from '../lifecycle/tracker.js'
 import type { SnapshotCache } from '../snapshot/cache.js';
 import type { SubnetView } from '../snapshot/types.js';
 import { rejectedStateRecords } from '../state-file.js';
+import { buildRevision, VERSION } from '../version.js';
 
 const CACHED = '(from the last successful sample, cached)';
 const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
@@ -39,6 +40,12 @@ export function createExporterMetrics(deps: {
 }): ExporterMetrics {
   const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'glue_eni_exporter_build_info',
+    help: 'The build this exporter runs; always 1 (version from package.json, revision the git commit, nodejs_version the runtime).',
+    labelNames: ['version', 'revision', 'nodejs_version'],
+    registers: [registry],
+  }).set({ version: VERSION, revision: buildRevision(), nodejs_version: process.version }, 1);
   const { cache } = deps;
   const { nameOf } = deps;
   const labels = (s: SubnetView) => ({ subnet_id: s.subnetId, subnet: s.name });

@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import type { SampleStatus } from '../metrics/exporter.js';
 import { buildSnapshot } from '../snapshot/build.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import type { Snapshot } from '../snapshot/types.js';
 import { resolveSubnetNames } from './names.js';
 
 /** What the sampler reads from: AWS through the SDK in production (AwsReader). */
@@ -103,6 +104,8 @@ export interface SamplerDeps {
   clock: Clock;
   logger: Logger;
   onError?: (api: string) => void;
+  /** After each good sample, with the snapshot it produced (checks that need the discovered subnets). */
+  onSample?: (snapshot: Snapshot) => void;
 }
 
 export class Sampler {
@@ -213,6 +216,7 @@ export class Sampler {
       });
       tracker.markLingering(snapshot);
       cache.set(snapshot);
+      this.deps.onSample?.(snapshot);
       try {
         tracker.save();
       } catch (err) {

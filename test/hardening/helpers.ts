@@ -193,10 +193,12 @@ export interface ServeOptions {
   stdoutFile?: string;
   /** Run under `ulimit -f` in KiB, so that writes past it fail with EFBIG (output through pipes unless stdoutFile). */
   fileSizeLimitKb?: number;
+  /** More arguments to `serve` (e.g. `--web.config.file`). */
+  args?: string[];
 }
 
 export function startServe(opts: ServeOptions): ServeProc {
-  const args = [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`];
+  const args = [CLI, 'serve', '--config', opts.config, '--listen', `127.0.0.1:${opts.port}`, ...(opts.args ?? [])];
   const env = { ...process.env, ...SIM_ENV, ...opts.env };
   const limit = `ulimit -f ${opts.fileSizeLimitKb ?? 'unlimited'}`;
   const child =

@@ -41,13 +41,13 @@ describe('SIGHUP through the real CLI', () => {
     expect(await subnetNames(p.url)).toEqual(['critical']);
     expect((await json(p.url, '/admit?subnet=critical&workers=1', bearer(FIRST))).status).toBe(200);
 
-    // A good file: a second subnet, a max age no sample can meet, a new token.
+    // A good file: a second subnet, a max age of one interval (the least a file may set), a new token.
     expect(p.logs().some((l) => l.level === 20)).toBe(false);
     writeFileSync(
       cfg,
       configText({
         subnets: ['{id: subnet-0a1, name: critical}', '{id: subnet-0b2, name: batch}'],
-        maxAge: 0.001,
+        maxAge: 1,
         token: SECOND,
         dataDir,
         level: 'debug',
@@ -59,15 +59,17 @@ describe('SIGHUP through the real CLI', () => {
     await p.waitForLog('a debug line', (l) => l.level === 20 && l.msg === 'sample done');
     await waitFor('the new subnet after the next sample', async () => ((await subnetNames(p.url)).includes('batch') ? true : undefined));
     expect(await subnetNames(p.url)).toEqual(['batch', 'critical']);
+    // Samples that fail from now on: the data outlives the new max age.
+    f.sim.setFaults({ serverErrorRate: 1 });
     const stale = await waitFor('readiness judged by the new max age', async () => {
       const r = await json(p.url, '/-/ready');
       return r.status === 503 ? r : undefined;
     });
-    expect(stale.body.reason).toContain('(max 0.001 s)');
+    expect(stale.body.reason).toContain('(max 1 s)');
     expect((await json(p.url, '/admit?subnet=batch&workers=1', bearer(FIRST))).status).toBe(401);
     const withNew = await json(p.url, '/admit?subnet=batch&workers=1', bearer(SECOND));
     expect(withNew.status).toBe(503);
-    expect(withNew.body.error).toContain('(max 0.001 s)');
+    expect(withNew.body.error).toContain('(max 1 s)');
 
     // A bad file: refused, the field named in a JSON log line, the running config untouched.
     writeFileSync(
@@ -89,13 +91,14 @@ describe('SIGHUP through the real CLI', () => {
     );
     expect(String(restartOnly.err)).toContain('cannot change on reload');
 
-    // Still the second config after more samples: two subnets, max age 0.001 s, the second token.
+    // Still the second config after more samples: two subnets, max age 1 s, the second token.
     await sleep(1200);
     expect(await subnetNames(p.url)).toEqual(['batch', 'critical']);
-    expect((await json(p.url, '/-/ready')).body.reason).toContain('(max 0.001 s)');
+    expect((await json(p.url, '/-/ready')).body.reason).toContain('(max 1 s)');
     expect((await json(p.url, '/admit?subnet=critical&workers=1', bearer(FIRST))).status).toBe(401);
     expect((await json(p.url, '/admit?subnet=critical&workers=1', bearer(SECOND))).status).toBe(503);
     expect(p.logs().filter((l) => l.msg === 'config reloaded')).toHaveLength(1);
+    f.sim.setFaults({ serverErrorRate: 0 });
 
     p.child.kill('SIGTERM');
     expect(await p.exited).toEqual({ code: 0, signal: null });
