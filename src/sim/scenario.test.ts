@@ -63,6 +63,8 @@ describe('scenario validation names the field', () => {
     ['bad-adhoc-hours.yml', 'adhoc[0].hours.to: expected to > from'],
     ['bad-yaml.yml', 'bad-yaml.yml: YAML '],
     ['bad-demo-start.yml', 'demoStart: expected a time at or after start'],
+    ['bad-deadline.yml', 'adhoc[0].deadlineMinutes: expected a number of minutes from 1 to 10080'],
+    ['bad-job-deadline.yml', 'jobs[0].deadlineMinutes: expected a number of minutes from 1 to 10080'],
   ];
   for (const [file, message] of cases) {
     it(`${file} → ${message}`, () => {
@@ -95,5 +97,22 @@ describe('scenario validation names the field', () => {
     expect(s.faults).toEqual({ throttleRate: 0, serverErrorRate: 0, latencyMs: 0 });
     expect(s.lifecycle.attachDelaySeconds).toEqual({ min: 2, max: 10 });
     expect(s.jobs).toEqual([]);
+  });
+
+  it('a job or an ad-hoc stream without deadlineMinutes gets 10: the report sensor gave up after 10 minutes', () => {
+    const s = parseScenario({
+      start: '2026-04-06T00:00:00Z',
+      seed: 42,
+      subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
+      connections: [{ name: 'c', subnet: 'subnet-0a1' }],
+      jobs: [
+        { name: 'a', connection: 'c', workers: 1, schedule: '0 * * * *', durationMinutes: { min: 1, max: 2 } },
+        { name: 'b', connection: 'c', workers: 1, schedule: '0 * * * *', durationMinutes: { min: 1, max: 2 }, deadlineMinutes: 45 },
+      ],
+      adhoc: [{ connection: 'c', workers: 1, perDay: 1, durationMinutes: { min: 1, max: 2 } }],
+      lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
+    });
+    expect(s.jobs.map((j) => j.deadlineMinutes)).toEqual([10, 45]);
+    expect(s.adhoc[0].deadlineMinutes).toBe(10);
   });
 });
