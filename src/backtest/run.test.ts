@@ -24,6 +24,81 @@ function tiny(over: Partial<ScenarioInput> = {}) {
   });
 }
 
+/**
+ * `tiny`, with a tail that ends at a known time: the first run's 8 ENIs end at 00:05, linger to 00:15, are deleted
+ * at 00:25; the second launch (due 00:01) fits from 00:25 on. Its deadline is `deadline` minutes.
+ */
+function timed(deadline: number) {
+  const base = tiny().jobs;
+  return tiny({
+    lifecycle: { lingerInUseMinutes: { min: 10, max: 10 }, availableMinutes: { min: 10, max: 10 } },
+    jobs: [base[0], { ...base[1], deadlineMinutes: deadline }],
+  });
+}
+
+describe('runBacktest: deadlines, baselines and what users feel', () => {
+  it('blind: the launch that does not fit is one failed attempt and one missed run', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'none' });
+    expect(r).toMatchObject({ sensor: null, runs: 2, missedRuns: 1, missedRate: 0.5, exhaustionFailures: 1, failedAttempts: 1, gaveUp: 0 });
+    expect(r.jobs.find((j) => j.job === 'second')).toMatchObject({ runs: 1, missedRuns: 1, exhaustionFailures: 1 });
+  });
+
+  it('blind-retry relaunches every 5 minutes until its deadline: 5 failed attempts, then it runs at 00:26', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'blind-retry' });
+    // Attempts at 00:01, :06, :11, :16, :21 fail; :26 runs (the addresses are back at 00:25).
+    expect(r).toMatchObject({ runs: 2, missedRuns: 0, exhaustionFailures: 0, failedAttempts: 5, held: 1, gaveUp: 0 });
+    expect(r.maxWaitSeconds).toBe(25 * 60);
+    expect(r.p95WaitSeconds).toBe(25 * 60);
+    expect(r.totalWaitHours).toBe(Math.round((25 / 60) * 100) / 100);
+    expect(r.decisions).toBe(0);
+  });
+
+  it('blind-retry with a 20-minute deadline: the last attempt at 00:21 fails and the run is missed', () => {
+    const r = runBacktest({ scenario: timed(20), days: 0.5, policy: 'blind-retry' });
+    expect(r).toMatchObject({ missedRuns: 1, exhaustionFailures: 1, failedAttempts: 5, held: 1, maxWaitSeconds: 0 });
+    expect(r.totalWaitHours).toBe(Math.round((20 / 60) * 100) / 100);
+  });
+
+  it('the oracle launches at the first minute the live world has room, never fails, and misses only past the deadline', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'oracle' });
+    expect(r).toMatchObject({ sensor: null, missedRuns: 0, exhaustionFailures: 0, failedAttempts: 0, held: 1, decisions: 0 });
+    // Deleted at 00:25:00; the poke of 00:25:00 sees it.
+    expect(r.maxWaitSeconds).toBe(24 * 60);
+    const late = runBacktest({ scenario: timed(23), days: 0.5, policy: 'oracle' });
+    expect(late).toMatchObject({ missedRuns: 1, gaveUp: 1, exhaustionFailures: 0 });
+    expect(late.totalWaitHours).toBe(Math.round((23 / 60) * 100) / 100);
+  });
+
+  it('the report sensor gives up 10 minutes after the due time, or at the deadline when that comes first', () => {
+    const over = { policySettings: { minBuffer: 0 } };
+    const ten = runBacktest({ scenario: timed(30), days: 0.5, policy: 'rolling-max', ...over });
+    expect(ten).toMatchObject({ sensor: 'report', missedRuns: 1, gaveUp: 1, held: 1, exhaustionFailures: 0 });
+    expect(ten.decisions).toBe(1 + 11); // pokes at +0 … +10 min
+    const five = runBacktest({ scenario: timed(5), days: 0.5, policy: 'rolling-max', ...over });
+    expect(five).toMatchObject({ missedRuns: 1, gaveUp: 1 });
+    expect(five.decisions).toBe(1 + 6); // pokes at +0 … +5 min
+    expect(five.totalWaitHours).toBe(Math.round((5 / 60) * 100) / 100);
+  });
+
+  it('per subnet and per job, the counts add up to the totals', () => {
+    const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
+    for (const policy of ['none', 'blind-retry', 'rolling-max', 'oracle'] as const) {
+      const r = runBacktest({ scenario, days: 7, policy });
+      for (const k of ['runs', 'missedRuns', 'exhaustionFailures', 'failedAttempts', 'held', 'gaveUp'] as const) {
+        expect(
+          r.subnets.reduce((n, s) => n + s[k], 0),
+          `${policy} ${k}`,
+        ).toBe(r[k]);
+        expect(
+          r.jobs.reduce((n, j) => n + j[k], 0),
+          `${policy} ${k}`,
+        ).toBe(r[k]);
+      }
+      expect(r.missedRuns).toBe(r.exhaustionFailures + r.gaveUp);
+    }
+  });
+});
+
 describe('runBacktest', () => {
   it('the blind launcher fails the launch that does not fit; a gated one holds it and gives up after 10 minutes', () => {
     const blind = runBacktest({ scenario: tiny(), days: 0.5, policy: 'none' });
@@ -78,6 +153,7 @@ describe('runBacktest', () => {
     for (const policy of backtestPolicies) {
       const r = runBacktest({ scenario, days: 14, policy });
       expect(r.runs).toBeGreaterThan(400);
+      expect(r.missedRuns, policy).toBe(0);
       expect(r.exhaustionFailures, policy).toBe(0);
       expect(r.held, policy).toBe(0);
       expect(r.gaveUp, policy).toBe(0);
@@ -143,14 +219,17 @@ describe('runBacktest', () => {
 
   it('is deterministic: the same seed gives the same result', () => {
     const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
-    const a = runBacktest({ scenario, days: 7, policy: 'forecast' });
-    const b = runBacktest({ scenario, days: 7, policy: 'forecast' });
-    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    for (const policy of ['forecast', 'blind-retry', 'oracle'] as const) {
+      const a = runBacktest({ scenario, days: 7, policy });
+      const b = runBacktest({ scenario, days: 7, policy });
+      expect(JSON.stringify(b), policy).toBe(JSON.stringify(a));
+    }
   });
 
   it('rejects bad days and unknown policies, naming them', () => {
     expect(() => runBacktest({ scenario: tiny(), days: 0, policy: 'none' })).toThrow(/^days:/);
     expect(() => runBacktest({ scenario: tiny(), days: 1, policy: 'bogus' as never })).toThrow(/^policy:/);
+    expect(() => runBacktest({ scenario: tiny(), days: 1, policy: 'forecast', sensor: { kind: 'psychic' as never } })).toThrow(/^sensor\.kind:/);
   });
 });
 
