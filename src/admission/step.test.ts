@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import { defaultPolicySettings } from './policy.js';
 import { assessAdmission, consumedBy, planAdmission, type PlanInput, type SampledSubnet } from './step.js';
-import { policiesByCaution, policyNames, type Reservation } from './types.js';
+import { policiesByCaution, policyNames, ticketIdFor, type Reservation, type Ticket } from './types.js';
 
 const T0 = Date.UTC(2024, 0, 8, 7, 0, 0);
 
@@ -81,5 +81,53 @@ describe('planAdmission', () => {
     expect(consumedBy([live, waiting], subnet.enis, T0)).toEqual([live]);
     // What /metrics reads is the same step without the reservation.
     expect(assessAdmission({ ...input({ subnet, ledger: [live, waiting] }), workers: 0 }, T0).decision.reserved).toBe(30);
+  });
+});
+
+describe('planAdmission with the queue', () => {
+  const SUBNET = 'subnet-0a';
+  const head: Ticket = {
+    id: ticketIdFor(SUBNET, 'head'),
+    subnetId: SUBNET,
+    key: 'head',
+    workers: 40,
+    enqueuedAt: T0 - 60_000,
+    lastPokeAt: T0 - 60_000,
+    expiresAt: T0 + 600_000,
+  };
+  // 59 free now (static buffer 5); 20 more back at minute 30.
+  const forecast = { from: T0, free: Array.from({ length: 61 }, (_, i) => (i >= 30 ? 79 : 59)) };
+
+  it('answers exactly as before without the queue: no ticket changes', () => {
+    const plan = planAdmission(input({ workers: 55 }), T0);
+    expect(plan.queue).toBeUndefined();
+    expect(plan.putTickets).toEqual([]);
+    expect(plan.dropTickets).toEqual([]);
+    expect(plan.decision.reason).toBe(assessAdmission(input({ workers: 55 }), T0).decision.reason);
+  });
+
+  it('holds the room now for the ticket ahead: the policy admits, the queue says wait, nothing is reserved', () => {
+    const plan = planAdmission(
+      input({ workers: 15, queue: { tickets: [head], key: 'run-2', ticketId: ticketIdFor(SUBNET, 'run-2'), forecast } }),
+      T0,
+    );
+    expect(assessAdmission(input({ workers: 15 }), T0).decision.admit).toBe(true);
+    expect(plan.decision.admit).toBe(false);
+    expect(plan.reservation).toBeUndefined();
+    expect(plan.queue).toMatchObject({ etaSeconds: 1800, position: 2, ahead: 1 });
+    expect(plan.decision.reason).toMatch(/; room for 15 expected in ~30 min, 1 ahead/);
+    expect(plan.putTickets.map((t) => t.key)).toEqual(['run-2']);
+  });
+
+  it('backfills what fits beside the ticket ahead, reserving it and dropping its own ticket', () => {
+    const own: Ticket = { ...head, id: ticketIdFor(SUBNET, 'small'), key: 'small', workers: 10, enqueuedAt: T0 - 1000 };
+    const plan = planAdmission(
+      input({ workers: 10, dagRunId: 'small', queue: { tickets: [head, own], key: 'small', ticketId: own.id, forecast } }),
+      T0,
+    );
+    expect(plan.decision.admit).toBe(true);
+    expect(plan.reservation?.workers).toBe(10);
+    expect(plan.dropTickets).toEqual([own.id]);
+    expect(plan.decision.reason).toMatch(/launches ahead of 1 waiting/);
   });
 });

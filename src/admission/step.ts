@@ -4,8 +4,10 @@
 // consumed. No I/O, no clock, no randomness: the caller passes the time and the reservation id source.
 import type { SubnetView } from '../snapshot/types.js';
 import { decide } from './policy.js';
+import type { FreeForecast } from './predict.js';
+import { planQueue, type QueueAnswer } from './queue.js';
 import { reservedWorkers } from './reservations.js';
-import type { BypassHistory, Decision, ForecastExtras, PolicySettings, Reservation, WindowSample } from './types.js';
+import type { BypassHistory, Decision, ForecastExtras, PolicySettings, Reservation, Ticket, WindowSample } from './types.js';
 
 /** What the step reads of the subnet's sample. */
 export type SampledSubnet = Pick<SubnetView, 'subnetId' | 'free' | 'available' | 'lingering' | 'enis'>;
@@ -58,21 +60,67 @@ export function assessAdmission(input: AssessInput, now: number): Assessment {
   return { decision, consumed };
 }
 
+/** The queue's part of the step: absent, the gate answers as it did before the queue (no tickets). */
+export interface QueueStepInput {
+  /** The subnet's tickets as the ledger holds them (LedgerState.tickets). */
+  tickets: readonly Ticket[];
+  /** dag_run_id or client_id: the request's ticket key. Absent: no ticket, answered as if at the tail. */
+  key?: string;
+  /** The key's ticket id (`<subnetId>.t.<digest>`); required with a key. */
+  ticketId?: string;
+  /** Epoch ms by which the launch must start. */
+  deadline?: number;
+  /** The subnet's last release forecast. */
+  forecast?: FreeForecast;
+}
+
 export interface PlanInput extends AssessInput {
   dagRunId?: string;
   reservationTtlMs: number;
   /** Ids of new reservations: random in /admit, derived from the launch in the backtest (reproducible runs). */
   reservationId: (subnetId: string) => string;
+  queue?: QueueStepInput;
 }
 
 export interface AdmissionPlan extends Assessment {
   /** The reservation an admission takes (absent on a wait). */
   reservation?: Reservation;
+  /** The queue's answer (with `queue` in the input): the decision's admit and reason already include it. */
+  queue?: QueueAnswer;
+  /** Tickets to create or replace, and ids to drop, in the same transaction (empty without `queue`). */
+  putTickets: Ticket[];
+  dropTickets: string[];
 }
 
-/** Decide, and on an admission mint its reservation: live for the TTL, retained for twice that (see Reservation). */
+/**
+ * Decide, queue, and on an admission mint its reservation: live for the TTL, retained for twice that (see
+ * Reservation). With `queue`, the policy's "room now" is only the first word: tickets ahead keep their turn.
+ */
 export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
-  const plan: AdmissionPlan = assessAdmission(input, now);
+  const assessed = assessAdmission(input, now);
+  const plan: AdmissionPlan = { ...assessed, putTickets: [], dropTickets: [] };
+  if (input.queue) {
+    const q = input.queue;
+    const d = assessed.decision;
+    const answer = planQueue({
+      subnetId: input.subnet.subnetId,
+      now,
+      tickets: q.tickets,
+      request: {
+        workers: input.workers,
+        ...(q.key !== undefined ? { key: q.key } : {}),
+        ...(q.ticketId !== undefined ? { ticketId: q.ticketId } : {}),
+        ...(q.deadline !== undefined ? { deadline: q.deadline } : {}),
+      },
+      decision: d,
+      ...(q.forecast ? { forecast: q.forecast } : {}),
+      sampleIntervalSeconds: input.sampleIntervalSeconds,
+    });
+    plan.queue = answer;
+    plan.putTickets = answer.putTickets;
+    plan.dropTickets = answer.dropTickets;
+    plan.decision = { ...d, admit: answer.admit, reason: answer.reason ? `${d.reason}; ${answer.reason}` : d.reason };
+  }
   if (plan.decision.admit) {
     const r: Reservation = {
       id: input.reservationId(input.subnet.subnetId),

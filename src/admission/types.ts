@@ -1,6 +1,7 @@
 // The admission vocabulary: policy names, the records a decision reads and writes (observations,
 // reservations) and the rules of a reservation. Plain data and pure functions; every other module of the
 // project that speaks of admission (config, store, http, metrics, backtest) takes its words from here.
+import { createHash } from 'node:crypto';
 import type { EniView } from '../snapshot/types.js';
 
 /** The policies, the default first (the order the config's messages name them in). */
@@ -91,6 +92,11 @@ export interface Ticket {
   expiresAt: number;
   /** The admission time (epoch ms) the last answer predicted, if it predicted one. */
   etaAt?: number;
+}
+
+/** The ticket id of a key in a subnet: one per key per subnet, the same on every replica. */
+export function ticketIdFor(subnetId: string, key: string): string {
+  return `${subnetId}.t.${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
 }
 
 /** Ticket ids carry their subnet so a DELETE finds the subnet's queue without a lookup. */

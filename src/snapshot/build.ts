@@ -122,7 +122,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
         glue !== undefined &&
         glueInUseEni &&
         (activeRuns.length === 0 || (e.attachTime !== undefined && e.attachTime + ATTACH_SLACK_MS < earliestActiveStart));
-      return {
+      const view: EniView = {
         id: e.id,
         status: e.status,
         owner,
@@ -133,6 +133,12 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
         availableSince: e.status === 'available' ? opts.availableSince?.(e.id) : undefined,
         lingering,
       };
+      // Release prediction times the rest of the linger from the run's end.
+      if (lingering) {
+        const ended = owningRun(e.attachTime, runs)?.completedOn;
+        if (ended !== undefined) view.jobEndedAt = ended;
+      }
+      return view;
     });
     enis.sort((a, b) => a.id.localeCompare(b.id));
 

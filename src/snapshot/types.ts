@@ -15,6 +15,8 @@ export interface EniView {
   availableSince?: number;
   /** An in-use Glue ENI whose attach time fits no running job run of its subnet. */
   lingering: boolean;
+  /** A lingering ENI's run end (CompletedOn of the run it most likely belonged to), when the runs read show it. */
+  jobEndedAt?: number;
 }
 
 export interface JobBinding {

@@ -1,0 +1,314 @@
+// Release prediction: how many addresses a subnet will have free over the next hours, as a conservative
+// quantile, from each ENI's state and age and the subnet's learned linger and available durations. Pure: the
+// caller passes the sample's time and the learned durations; nothing here reads a clock.
+//
+// An ENI gives its address back when Glue deletes it: a lingering in-use ENI first stays in-use until its
+// linger ends (measured from its run's end), then `available` until deleted. So, per ENI of age a in its
+// state, P(released within t | alive at a) comes from the duration distributions conditioned on the age. The
+// released addresses at t are a sum of independent Bernoullis (a Poisson-binomial); the forecast is its lower
+// p90 (at least this many released with 90 % probability), exact for few uncertain ENIs, normal otherwise.
+// ENIs of running jobs, non-Glue ENIs and ENIs in other states are held for the whole horizon: nothing
+// bounds when a running job ends, and holding them errs on the safe side.
+import type { EniView, SubnetView } from '../snapshot/types.js';
+
+export const MINUTE_MS = 60_000;
+/** Durations are kept per minute up to this; longer ones land in the last bin and count as "not within it". */
+export const DURATION_CAP_MINUTES = 360;
+/** How far ahead a forecast looks: a job that just ended frees its addresses within ~140 min (linger + available). */
+export const DEFAULT_HORIZON_MINUTES = 240;
+/** z of the normal approximation's lower 10 % quantile (p90 conservative). */
+const Z_P90 = 1.2815515655446004;
+/** Exact Poisson-binomial below this many uncertain ENIs (cost n² per minute); normal above. */
+const EXACT_MAX_ENIS = 48;
+/** Learned observations weigh against this many pseudo-observations of the field's durations. */
+const PRIOR_WEIGHT = 20;
+
+export type DurationKind = 'linger' | 'available';
+
+/**
+ * Probability mass per whole minute (a duration of d seconds counts in minute ⌈d/60⌉: late rather than early),
+ * bins 0..DURATION_CAP_MINUTES, the last one holding every longer duration.
+ */
+export type DurationPmf = Float64Array;
+
+export interface DurationModel {
+  /** In-use time after the run ended. */
+  linger: DurationPmf;
+  /** Time `available` before deletion. */
+  available: DurationPmf;
+}
+
+function uniformPmf(fromMin: number, toMin: number): DurationPmf {
+  const pmf = new Float64Array(DURATION_CAP_MINUTES + 1);
+  const n = toMin - fromMin + 1;
+  for (let m = fromMin; m <= toMin; m++) pmf[Math.min(m, DURATION_CAP_MINUTES)] += 1 / n;
+  return pmf;
+}
+
+/** The field's numbers until a subnet has taught better: linger 60–100 min, available 30–40 min. */
+export const defaultDurationModel: DurationModel = Object.freeze({ linger: uniformPmf(60, 100), available: uniformPmf(30, 40) });
+
+export function durationBin(seconds: number): number {
+  return Math.min(DURATION_CAP_MINUTES, Math.max(0, Math.ceil(seconds / 60)));
+}
+
+/**
+ * A subnet's learned linger and available durations (the same observations the duration histograms of
+ * /metrics count), blended with the field's prior so that a few odd observations do not swing the forecast.
+ */
+export class DurationLearner {
+  private readonly counts: Record<DurationKind, Float64Array> = {
+    linger: new Float64Array(DURATION_CAP_MINUTES + 1),
+    available: new Float64Array(DURATION_CAP_MINUTES + 1),
+  };
+  private readonly n: Record<DurationKind, number> = { linger: 0, available: 0 };
+  private cached: DurationModel | undefined;
+
+  constructor(private readonly prior: DurationModel = defaultDurationModel) {}
+
+  observe(kind: DurationKind, seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    this.counts[kind][durationBin(seconds)] += 1;
+    this.n[kind] += 1;
+    this.cached = undefined;
+  }
+
+  observations(kind: DurationKind): number {
+    return this.n[kind];
+  }
+
+  /** The blended model; the same object until the next observation (forecasts cache per-age curves on it). */
+  model(): DurationModel {
+    if (this.cached) return this.cached;
+    const blend = (kind: DurationKind): DurationPmf => {
+      const out = new Float64Array(DURATION_CAP_MINUTES + 1);
+      const total = PRIOR_WEIGHT + this.n[kind];
+      for (let i = 0; i <= DURATION_CAP_MINUTES; i++) out[i] = (PRIOR_WEIGHT * this.prior[kind][i] + this.counts[kind][i]) / total;
+      return out;
+    };
+    this.cached = { linger: blend('linger'), available: blend('available') };
+    return this.cached;
+  }
+}
+
+/** P(D ≤ x) for x in whole minutes, excluding the "longer than the cap" bin. */
+function cdfOf(pmf: DurationPmf): Float64Array {
+  const cdf = new Float64Array(DURATION_CAP_MINUTES + 1);
+  let acc = 0;
+  for (let i = 0; i < DURATION_CAP_MINUTES; i++) {
+    acc += pmf[i];
+    cdf[i] = acc;
+  }
+  cdf[DURATION_CAP_MINUTES] = acc;
+  return cdf;
+}
+
+/**
+ * Age (whole minutes) to condition on: an ENI older than anything the distribution has seen is conditioned on
+ * the oldest age it still gives mass beyond, i.e. it is taken to end at the next observed duration.
+ */
+function conditionedAge(pmf: DurationPmf, age: number): number {
+  let last = -1;
+  for (let i = DURATION_CAP_MINUTES; i >= 0; i--) {
+    if (pmf[i] > 0) {
+      last = i;
+      break;
+    }
+  }
+  return Math.max(0, Math.min(age, last - 1));
+}
+
+type Curve = Float64Array;
+
+interface CurveTools {
+  model: DurationModel;
+  cdfA: Float64Array;
+  curves: Map<string, Curve>;
+}
+
+const toolsByModel = new WeakMap<DurationModel, CurveTools>();
+
+function toolsFor(model: DurationModel): CurveTools {
+  let t = toolsByModel.get(model);
+  if (!t) toolsByModel.set(model, (t = { model, cdfA: cdfOf(model.available), curves: new Map() }));
+  return t;
+}
+
+/** P(deleted within t min | available for `age` min), t = 0..horizon. */
+function availableCurve(tools: CurveTools, age: number, horizon: number): Curve {
+  const key = `a${age}:${horizon}`;
+  const hit = tools.curves.get(key);
+  if (hit) return hit;
+  const pmf = tools.model.available;
+  const a = conditionedAge(pmf, age);
+  let survive = 0;
+  for (let k = a + 1; k <= DURATION_CAP_MINUTES; k++) survive += pmf[k];
+  const curve = new Float64Array(horizon + 1);
+  if (survive > 0) {
+    let acc = 0;
+    for (let t = 1; t <= horizon; t++) {
+      const k = a + t;
+      if (k < DURATION_CAP_MINUTES) acc += pmf[k];
+      curve[t] = Math.min(1, acc / survive);
+    }
+  }
+  tools.curves.set(key, curve);
+  return curve;
+}
+
+/** P(deleted within t min | in-use `age` min after its run ended): the rest of the linger, then the available time. */
+function lingerCurve(tools: CurveTools, age: number, horizon: number): Curve {
+  const key = `l${age}:${horizon}`;
+  const hit = tools.curves.get(key);
+  if (hit) return hit;
+  const pmf = tools.model.linger;
+  const b = conditionedAge(pmf, age);
+  let survive = 0;
+  for (let k = b + 1; k <= DURATION_CAP_MINUTES; k++) survive += pmf[k];
+  const curve = new Float64Array(horizon + 1);
+  if (survive > 0) {
+    const cdfA = tools.cdfA;
+    const span = Math.min(horizon, DURATION_CAP_MINUTES - 1 - b);
+    for (let t = 1; t <= horizon; t++) {
+      let p = 0;
+      // The linger ends s minutes from now (s ≥ 1), then the available time must end within t − s.
+      for (let s = 1; s <= Math.min(t, span); s++) p += pmf[b + s] * cdfA[t - s];
+      curve[t] = Math.min(1, p / survive);
+    }
+  }
+  tools.curves.set(key, curve);
+  return curve;
+}
+
+/** What a forecast reads of a subnet's sample. */
+export type PredictSubnet = Pick<SubnetView, 'subnetId' | 'free' | 'enis'>;
+
+/** Conservative free addresses ahead, from one sample. Reservations are NOT subtracted (see withReservations). */
+export interface FreeForecast {
+  /** The sample's time (epoch ms): free[i] is the prediction for from + i minutes. */
+  from: number;
+  /** Free addresses at least this many with 90 % probability; free[0] is the sample's free; never decreasing. */
+  free: number[];
+}
+
+export interface PredictOptions {
+  /** The sample's time (epoch ms): ages are taken at it. */
+  at: number;
+  horizonMinutes?: number;
+}
+
+/** Which curve an ENI's release follows, or undefined when it is held for the horizon. */
+function curveOf(eni: EniView, at: number, tools: CurveTools, horizon: number): Curve | undefined {
+  if (eni.owner !== 'glue') return undefined;
+  if (eni.status === 'available') {
+    // First seen available in this very sample (age unknown): the youngest age, the latest release.
+    const age = eni.availableSince === undefined ? 0 : Math.floor(Math.max(0, at - eni.availableSince) / MINUTE_MS);
+    return availableCurve(tools, age, horizon);
+  }
+  if (eni.status === 'in-use' && eni.lingering) {
+    // Run end unknown (beyond the run lookback): taken as just ended, the latest release.
+    const age = eni.jobEndedAt === undefined ? 0 : Math.floor(Math.max(0, at - eni.jobEndedAt) / MINUTE_MS);
+    return lingerCurve(tools, age, horizon);
+  }
+  return undefined;
+}
+
+/**
+ * Lower 10 % quantile of Σ wᵢ·Bernoulli(pᵢ), each term repeated countsᵢ times (1 when absent): the largest x
+ * with P(X ≥ x) ≥ 0.9.
+ */
+export function lowerQuantileP90(ps: readonly number[], weights: readonly number[], counts?: readonly number[]): number {
+  let sure = 0;
+  let n = 0;
+  let total = 0;
+  let mean = 0;
+  let variance = 0;
+  for (let i = 0; i < ps.length; i++) {
+    const c = counts?.[i] ?? 1;
+    const w = weights[i];
+    if (ps[i] >= 1 - 1e-12) sure += c * w;
+    else if (ps[i] > 1e-12) {
+      n += c;
+      total += c * w;
+      mean += c * w * ps[i];
+      variance += c * w * w * ps[i] * (1 - ps[i]);
+    }
+  }
+  if (n === 0) return sure;
+  if (n <= EXACT_MAX_ENIS && total <= 4 * EXACT_MAX_ENIS) {
+    let dist = new Float64Array(total + 1);
+    dist[0] = 1;
+    let reach = 0;
+    for (let i = 0; i < ps.length; i++) {
+      const p = ps[i];
+      if (p >= 1 - 1e-12 || p <= 1e-12) continue;
+      for (let c = counts?.[i] ?? 1; c > 0; c--) {
+        const next = new Float64Array(total + 1);
+        for (let x = 0; x <= reach; x++) {
+          if (dist[x] === 0) continue;
+          next[x] += dist[x] * (1 - p);
+          next[x + weights[i]] += dist[x] * p;
+        }
+        reach += weights[i];
+        dist = next;
+      }
+    }
+    let tail = 0;
+    for (let x = total; x >= 0; x--) {
+      tail += dist[x];
+      // Rounding slack: a tail of 0.8999999999 is 0.9.
+      if (tail >= 0.9 - 1e-9) return sure + x;
+    }
+    return sure;
+  }
+  const x = Math.floor(mean + 0.5 - Z_P90 * Math.sqrt(variance));
+  return sure + Math.max(0, Math.min(total, x));
+}
+
+/**
+ * The subnet's conservative free addresses, minute by minute, from the sample at `at` to the horizon, assuming
+ * nothing new attaches. Each ENI's release is judged on its own age; ENIs of equal state, age and size share
+ * a curve, so the cost grows with the distinct ages, not with the ENIs.
+ */
+export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: PredictOptions): FreeForecast {
+  const horizon = Math.max(0, Math.floor(opts.horizonMinutes ?? DEFAULT_HORIZON_MINUTES));
+  const tools = toolsFor(model);
+  const groups = new Map<Curve, Map<number, number>>();
+  for (const eni of subnet.enis) {
+    const curve = curveOf(eni, opts.at, tools, horizon);
+    if (!curve || eni.addresses <= 0) continue;
+    let bySize = groups.get(curve);
+    if (!bySize) groups.set(curve, (bySize = new Map()));
+    bySize.set(eni.addresses, (bySize.get(eni.addresses) ?? 0) + 1);
+  }
+  // Flattened groups: one (curve, size, count) per distinct curve and ENI size.
+  const curves: Curve[] = [];
+  const ws: number[] = [];
+  const ns: number[] = [];
+  for (const [curve, bySize] of groups) {
+    for (const [size, count] of bySize) {
+      curves.push(curve);
+      ws.push(size);
+      ns.push(count);
+    }
+  }
+  const free: number[] = [subnet.free];
+  const ps: number[] = new Array<number>(curves.length);
+  for (let t = 1; t <= horizon; t++) {
+    for (let g = 0; g < curves.length; g++) ps[g] = curves[g][t];
+    // Released-by-t only grows with t, so its true quantile does: the running max corrects the approximation.
+    free.push(Math.max(free[t - 1], subnet.free + lowerQuantileP90(ps, ws, ns)));
+  }
+  return { from: opts.at, free };
+}
+
+/** The forecast's value at `minutes` after its sample (the last one beyond the horizon), reservations subtracted. */
+export function predictedFreeAt(forecast: FreeForecast, minutes: number, reserved = 0): number {
+  const i = Math.max(0, Math.min(forecast.free.length - 1, Math.floor(minutes)));
+  return forecast.free[i] - reserved;
+}
+
+/** The whole curve with reservations subtracted: what admission may hand out. */
+export function withReservations(forecast: FreeForecast, reserved: number): number[] {
+  return forecast.free.map((f) => f - reserved);
+}

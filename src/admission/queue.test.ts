@@ -1,0 +1,309 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MINUTE_MS, type FreeForecast } from './predict.js';
+import { capacityProfile, headEtaSeconds, planQueue, retryAfterFor, schedule, type QueueDecision, type QueueInput } from './queue.js';
+import { ticketIdFor, type Ticket } from './types.js';
+
+const T0 = Date.UTC(2024, 0, 8, 7, 0, 0);
+const SUBNET = 'subnet-0a';
+const MIN = MINUTE_MS;
+
+/** A forecast whose free addresses step up at the given minutes. */
+function stepped(free0: number, steps: [minute: number, addresses: number][], horizon = 120, from = T0): FreeForecast {
+  const free = Array.from({ length: horizon + 1 }, (_, i) => free0 + steps.filter(([m]) => m <= i).reduce((n, [, a]) => n + a, 0));
+  return { from, free };
+}
+
+const decisionOf = (free: number, reserved: number, buffer: number, workers: number): QueueDecision => ({
+  free,
+  reserved,
+  buffer,
+  admit: free - reserved >= workers + buffer,
+});
+
+function ticket(key: string, workers: number, enqueuedAt: number, over: Partial<Ticket> = {}): Ticket {
+  return {
+    id: ticketIdFor(SUBNET, key),
+    subnetId: SUBNET,
+    key,
+    workers,
+    enqueuedAt,
+    lastPokeAt: enqueuedAt,
+    expiresAt: enqueuedAt + 900_000,
+    ...over,
+  };
+}
+
+function input(over: Partial<QueueInput> & { workers?: number; key?: string; deadline?: number } = {}): QueueInput {
+  const workers = over.workers ?? 10;
+  const forecast = 'forecast' in over ? over.forecast : stepped(5, [[20, 10]]);
+  const request = over.request ?? {
+    workers,
+    ...(over.key !== undefined ? { key: over.key, ticketId: ticketIdFor(SUBNET, over.key) } : {}),
+    ...(over.deadline !== undefined ? { deadline: over.deadline } : {}),
+  };
+  return {
+    subnetId: SUBNET,
+    now: T0,
+    tickets: [],
+    decision: decisionOf(forecast?.free[0] ?? 5, 0, 0, workers),
+    sampleIntervalSeconds: 60,
+    ...over,
+    request,
+    ...(forecast ? { forecast } : {}),
+  };
+}
+
+describe('capacityProfile', () => {
+  it('is the room now at minute 0, then the forecast shifted to now, minus reservations and margin', () => {
+    const f = stepped(10, [[5, 4]], 30, T0 - 2 * MIN);
+    const cap = capacityProfile({ free: 10, reserved: 2, buffer: 3, admit: true }, f, T0);
+    expect(cap).toHaveLength(29);
+    expect(cap[0]).toBe(5);
+    expect(cap[2]).toBe(5);
+    expect(cap[3]).toBe(9);
+  });
+
+  it('keeps what attached since the forecast: fewer free now lowers the whole curve', () => {
+    const f = stepped(10, [[5, 4]], 30);
+    const cap = capacityProfile({ free: 7, reserved: 0, buffer: 0, admit: true }, f, T0);
+    expect(cap[0]).toBe(7);
+    expect(cap[5]).toBe(11);
+  });
+
+  it('knows only "now" without a forecast, or when the forecast is past', () => {
+    expect(capacityProfile({ free: 7, reserved: 1, buffer: 2, admit: true }, undefined, T0)).toEqual([4]);
+    expect(capacityProfile({ free: 7, reserved: 1, buffer: 2, admit: true }, stepped(7, [], 10), T0 + 11 * MIN)).toEqual([4]);
+  });
+});
+
+describe('planQueue', () => {
+  it('admits the head when the policy admits it now', () => {
+    const a = planQueue(input({ workers: 5, key: 'run-1' }));
+    expect(a).toMatchObject({ admit: true, etaSeconds: 0, ahead: 0, willMissDeadline: false, backfilled: false, putTickets: [], dropTickets: [] });
+    expect(a.position).toBeUndefined();
+  });
+
+  it('makes a keyed wait a ticket with its ETA, position and expiry (3 × retry_after)', () => {
+    const a = planQueue(input({ workers: 10, key: 'run-1' }));
+    expect(a.admit).toBe(false);
+    expect(a.etaSeconds).toBe(20 * 60);
+    expect(a.position).toBe(1);
+    expect(a.retryAfterSeconds).toBe(300);
+    expect(a.reason).toBe('room for 10 expected in ~20 min, 0 ahead');
+    expect(a.putTickets).toEqual([
+      {
+        id: ticketIdFor(SUBNET, 'run-1'),
+        subnetId: SUBNET,
+        key: 'run-1',
+        workers: 10,
+        enqueuedAt: T0,
+        lastPokeAt: T0,
+        expiresAt: T0 + 900_000,
+        etaAt: T0 + 20 * MIN,
+      },
+    ]);
+    expect(a.ticket).toEqual(a.putTickets[0]);
+  });
+
+  it('never makes a ticket of a keyless request: answered as if at the tail', () => {
+    const a = planQueue(input({ workers: 10, tickets: [ticket('first', 3, T0 - MIN)] }));
+    expect(a).toMatchObject({ admit: false, position: 2, ahead: 1, putTickets: [] });
+    expect(a.ticket).toBeUndefined();
+  });
+
+  it('serves in arrival order: a later request waits behind the head that the room now is held for', () => {
+    const head = ticket('head', 5, T0 - MIN);
+    const a = planQueue(input({ workers: 5, key: 'second', tickets: [head] }));
+    expect(a.admit).toBe(false);
+    expect(a.ahead).toBe(1);
+    expect(a.etaSeconds).toBe(20 * 60);
+    expect(a.reason).toContain('1 ahead (the room there is now is held for them)');
+  });
+
+  it('backfills a small request that delays nobody', () => {
+    // 8 free now, 10 more at minute 20: the head (15) starts at 20; 3 now leave 8 - 3 + 10 = 15 for it then.
+    const head = ticket('head', 15, T0 - MIN);
+    const a = planQueue(input({ workers: 3, key: 'small', forecast: stepped(8, [[20, 10]]), tickets: [head] }));
+    expect(a).toMatchObject({ admit: true, etaSeconds: 0, ahead: 1, backfilled: true });
+    expect(a.reason).toBe('launches ahead of 1 waiting (delays none of them)');
+    // 4 now would leave the head short at minute 20: refused.
+    const b = planQueue(input({ workers: 4, key: 'small', forecast: stepped(8, [[20, 10]]), tickets: [head] }));
+    expect(b.admit).toBe(false);
+  });
+
+  it('drops its own ticket when admitted, and the expired and past-deadline tickets of others', () => {
+    const own = ticket('run-1', 5, T0 - 5 * MIN);
+    const dead = ticket('dead', 50, T0 - 20 * MIN, { expiresAt: T0 - 1 });
+    const late = ticket('late', 50, T0 - 10 * MIN, { deadline: T0 - 1 });
+    const a = planQueue(input({ workers: 5, key: 'run-1', tickets: [dead, own, late] }));
+    expect(a.admit).toBe(true);
+    expect(a.dropTickets.sort()).toEqual([dead.id, late.id, own.id].sort());
+  });
+
+  it('says at once that a deadline cannot be met, and drops the ticket so that it blocks nobody', () => {
+    const own = ticket('run-1', 10, T0 - 5 * MIN);
+    const a = planQueue(input({ workers: 10, key: 'run-1', deadline: T0 + 10 * MIN, tickets: [own] }));
+    expect(a.willMissDeadline).toBe(true);
+    expect(a.admit).toBe(false);
+    expect(a.etaSeconds).toBe(20 * 60);
+    expect(a.dropTickets).toEqual([own.id]);
+    expect(a.putTickets).toEqual([]);
+    expect(a.reason).toContain('cannot be met');
+    // A deadline past the ETA is kept.
+    const b = planQueue(input({ workers: 10, key: 'run-1', deadline: T0 + 30 * MIN }));
+    expect(b.willMissDeadline).toBe(false);
+    expect(b.putTickets[0].deadline).toBe(T0 + 30 * MIN);
+  });
+
+  it('misses a deadline within the horizon when no start is predicted; not one beyond it', () => {
+    const never = { forecast: stepped(5, [], 60), workers: 10 };
+    expect(planQueue(input({ ...never, key: 'k', deadline: T0 + 59 * MIN })).willMissDeadline).toBe(true);
+    const far = planQueue(input({ ...never, key: 'k', deadline: T0 + 61 * MIN }));
+    expect(far.willMissDeadline).toBe(false);
+    expect(far.etaSeconds).toBeNull();
+    expect(far.reason).toBe('no room for 10 predicted within ~60 min, 0 ahead');
+  });
+
+  it('does not rewrite a re-poked ticket whose ETA and expiry hold, and does when they move', () => {
+    const first = planQueue(input({ key: 'run-1' })).putTickets[0];
+    const again = planQueue(input({ key: 'run-1', now: T0 + 30_000, tickets: [first], forecast: stepped(5, [[20, 10]]) }));
+    expect(again.putTickets).toEqual([]);
+    expect(again.ticket).toBe(first);
+    // Half its grace gone: rewritten to keep it alive, its arrival kept.
+    const late = planQueue(input({ key: 'run-1', now: T0 + 8 * MIN, tickets: [first], forecast: stepped(5, [[20, 10]]) }));
+    expect(late.putTickets).toHaveLength(1);
+    expect(late.putTickets[0].enqueuedAt).toBe(T0);
+    // The ETA moved by 10 min: rewritten.
+    const moved = planQueue(input({ key: 'run-1', now: T0 + 30_000, tickets: [first], forecast: stepped(5, [[30, 10]]) }));
+    expect(moved.putTickets[0].etaAt).toBe(T0 + 30_000 + 30 * MIN);
+  });
+});
+
+describe('retryAfterFor', () => {
+  it('is half the ETA within [max(15 s, the sample interval), 300 s]', () => {
+    expect(retryAfterFor(null, 60)).toBe(300);
+    expect(retryAfterFor(3600, 60)).toBe(300);
+    expect(retryAfterFor(240, 60)).toBe(120);
+    expect(retryAfterFor(60, 60)).toBe(60);
+    expect(retryAfterFor(20, 5)).toBe(15);
+    expect(retryAfterFor(60, 600)).toBe(600);
+  });
+});
+
+describe('headEtaSeconds', () => {
+  it('is the head ticket ETA; undefined with nobody waiting, null beyond the horizon', () => {
+    const d = { free: 5, reserved: 0, buffer: 0, admit: false };
+    expect(headEtaSeconds([], d, stepped(5, [[20, 10]]), T0)).toBeUndefined();
+    expect(headEtaSeconds([ticket('a', 10, T0), ticket('b', 1, T0 + 1)], d, stepped(5, [[20, 10]]), T0)).toBe(1200);
+    expect(headEtaSeconds([ticket('a', 100, T0)], d, stepped(5, [[20, 10]]), T0)).toBeNull();
+  });
+});
+
+// Random queues on random non-decreasing forecasts.
+const forecastArb = fc
+  .record({
+    free0: fc.integer({ min: 0, max: 30 }),
+    steps: fc.array(fc.tuple(fc.integer({ min: 1, max: 90 }), fc.integer({ min: 0, max: 12 })), { maxLength: 8 }),
+  })
+  .map(({ free0, steps }) => stepped(free0, steps, 90));
+const ticketsArb = fc
+  .array(fc.integer({ min: 1, max: 25 }), { maxLength: 8 })
+  .map((ws) => ws.map((w, i) => ticket(`t${i}`, w, T0 - (ws.length - i) * MIN)));
+
+describe('queue properties', () => {
+  it('an admitted newcomer never delays a ticket ahead (FIFO without backfilling holes)', () => {
+    fc.assert(
+      fc.property(forecastArb, ticketsArb, fc.integer({ min: 1, max: 25 }), fc.integer({ min: 0, max: 5 }), (forecast, tickets, workers, buffer) => {
+        const decision = decisionOf(forecast.free[0], 0, buffer, workers);
+        const a = planQueue({ subnetId: SUBNET, now: T0, tickets, request: { workers }, decision, forecast, sampleIntervalSeconds: 60 });
+        const cap = capacityProfile(decision, forecast, T0);
+        const before = schedule(tickets, cap).starts;
+        if (a.admit) {
+          // The newcomer holds its workers from now on: every ticket ahead starts when it would have.
+          const after = schedule(
+            tickets,
+            cap.map((c) => c - workers),
+          ).starts;
+          expect(after).toEqual(before);
+          expect(decision.admit).toBe(true);
+        }
+        expect(a.putTickets).toEqual([]);
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+  });
+
+  it('never starves the head: a stream of small later requests does not push it past its first ETA', () => {
+    fc.assert(
+      fc.property(
+        forecastArb,
+        fc.integer({ min: 1, max: 30 }),
+        fc.array(fc.array(fc.integer({ min: 1, max: 4 }), { maxLength: 4 }), { minLength: 90, maxLength: 90 }),
+        (forecast, headWorkers, stream) => {
+          const key = 'head';
+          const id = ticketIdFor(SUBNET, key);
+          let reserved = 0;
+          let tickets: Ticket[] = [];
+          let promised: number | undefined;
+          for (let m = 0; m < 90; m++) {
+            const now = T0 + m * MIN;
+            const free = forecast.free[m];
+            const ask = (workers: number, k?: string) =>
+              planQueue({
+                subnetId: SUBNET,
+                now,
+                tickets,
+                request: k ? { workers, key: k, ticketId: id } : { workers },
+                decision: decisionOf(free, reserved, 0, workers),
+                forecast,
+                sampleIntervalSeconds: 60,
+              });
+            const h = ask(headWorkers, key);
+            if (h.admit) {
+              if (promised !== undefined) expect(m).toBeLessThanOrEqual(promised);
+              return;
+            }
+            if (h.etaSeconds !== null) promised ??= m + h.etaSeconds / 60;
+            if (promised !== undefined) expect(m + (h.etaSeconds ?? Number.POSITIVE_INFINITY) / 60).toBeLessThanOrEqual(promised);
+            tickets = h.putTickets.length > 0 ? h.putTickets : tickets;
+            for (const w of stream[m]) {
+              const s = ask(w);
+              expect(s.putTickets).toEqual([]);
+              // Admitted launches hold their addresses for good (their ENIs attach and stay).
+              if (s.admit) reserved += w;
+            }
+          }
+          if (promised !== undefined) expect(promised).toBeGreaterThanOrEqual(90);
+        },
+      ),
+      { numRuns: 150, seed: 5 },
+    );
+  });
+
+  it('keyless requests never create tickets, whatever the queue', () => {
+    fc.assert(
+      fc.property(
+        forecastArb,
+        ticketsArb,
+        fc.integer({ min: 1, max: 40 }),
+        fc.option(fc.integer({ min: 0, max: 200 })),
+        (forecast, tickets, workers, dl) => {
+          const request = dl === null ? { workers } : { workers, deadline: T0 + dl * MIN };
+          const a = planQueue({
+            subnetId: SUBNET,
+            now: T0,
+            tickets,
+            request,
+            decision: decisionOf(forecast.free[0], 0, 0, workers),
+            forecast,
+            sampleIntervalSeconds: 60,
+          });
+          expect(a.putTickets).toEqual([]);
+          expect(a.ticket).toBeUndefined();
+        },
+      ),
+      { numRuns: 200, seed: 3 },
+    );
+  });
+});

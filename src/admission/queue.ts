@@ -1,0 +1,254 @@
+// The fair queue: waiting launches served in arrival order, each as soon as it fits, a later one ahead of
+// waiting tickets only when that delays none of them (backfilling, as Slurm does). Pure: no I/O, no clock.
+//
+// The schedule: the capacity over the next minutes is the release forecast (shifted to now and pinned to the
+// free addresses the decision sees) minus the reservations and the policy's margin. Tickets are placed in
+// arrival order, each at the first minute from which its workers fit until the end of the horizon (a launched
+// job holds its addresses for as long as we can see), and take them from there on. The request is placed after
+// the tickets ahead of it: it launches now only if it fits now beside all of them, so no ticket ahead moves.
+import { MINUTE_MS, type FreeForecast } from './predict.js';
+import type { Ticket } from './types.js';
+
+/** How often a waiting sensor is asked to poke again, at most (it hears of a sooner ETA at its next poke). */
+export const MAX_RETRY_AFTER_SECONDS = 300;
+/** Never asked to poke more often than this (nor more often than a sample can change the answer). */
+export const MIN_RETRY_AFTER_SECONDS = 15;
+/** A ticket expires when its sensor has not poked for this many retry_after periods. */
+export const TICKET_EXPIRY_RETRIES = 3;
+
+/** What the queue reads of the policy's decision for the request now. */
+export interface QueueDecision {
+  admit: boolean;
+  free: number;
+  reserved: number;
+  /** The policy's margin (its buffer). */
+  buffer: number;
+}
+
+export interface QueueRequest {
+  /** dag_run_id or client_id; absent: the request holds no ticket (answered as if at the tail). */
+  key?: string;
+  /** The request's ticket id (from the key); required with a key. */
+  ticketId?: string;
+  workers: number;
+  /** Epoch ms by which the launch must start. */
+  deadline?: number;
+}
+
+export interface QueueInput {
+  subnetId: string;
+  now: number;
+  /** The subnet's tickets as the ledger holds them (expired or past-deadline ones are dropped here). */
+  tickets: readonly Ticket[];
+  request: QueueRequest;
+  decision: QueueDecision;
+  /** The subnet's last release forecast; absent: nothing is predicted to come back (only "now" is known). */
+  forecast?: FreeForecast;
+  sampleIntervalSeconds: number;
+}
+
+export interface QueueAnswer {
+  admit: boolean;
+  /** Seconds until the request is predicted to launch (0 when admitted), null when not within the horizon. */
+  etaSeconds: number | null;
+  /** 1 = head; absent when admitted. */
+  position?: number;
+  /** Tickets ahead of the request. */
+  ahead: number;
+  willMissDeadline: boolean;
+  retryAfterSeconds: number;
+  /** The queue's part of the reason sentence. */
+  reason: string;
+  /** Launched ahead of waiting tickets (delaying none). */
+  backfilled: boolean;
+  /** The ticket the request holds after this answer (absent when admitted, missing its deadline, or keyless). */
+  ticket?: Ticket;
+  putTickets: Ticket[];
+  dropTickets: string[];
+  /** Minutes of the schedule the answer saw (the forecast's horizon from now). */
+  horizonMinutes: number;
+}
+
+/** Arrival order: enqueuedAt, then id. */
+export function byArrival(a: Pick<Ticket, 'enqueuedAt' | 'id'>, b: Pick<Ticket, 'enqueuedAt' | 'id'>): number {
+  return a.enqueuedAt - b.enqueuedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Tickets that still wait at `now`: not expired, deadline not passed. */
+export function ticketAlive(t: Ticket, now: number): boolean {
+  return now < t.expiresAt && (t.deadline === undefined || now <= t.deadline);
+}
+
+/**
+ * What may be handed out at each minute from now: the forecast shifted to `now`, never below the free
+ * addresses the decision sees, lowered by what has attached since the forecast's sample, minus the
+ * reservations and the margin. capacity[0] is exactly the policy's room now.
+ */
+export function capacityProfile(decision: QueueDecision, forecast: FreeForecast | undefined, now: number): number[] {
+  const room0 = decision.free - decision.reserved - decision.buffer;
+  if (!forecast || forecast.free.length === 0) return [room0];
+  const shift = Math.max(0, Math.floor((now - forecast.from) / MINUTE_MS));
+  const last = forecast.free.length - 1;
+  if (shift >= last) return [room0];
+  // Addresses taken since the forecast's sample stay taken; addresses freed early are not counted twice.
+  const drift = Math.min(0, decision.free - forecast.free[shift]);
+  const out: number[] = [room0];
+  for (let i = 1; i <= last - shift; i++) {
+    out.push(Math.max(room0, forecast.free[shift + i] + drift - decision.reserved - decision.buffer));
+  }
+  return out;
+}
+
+/** Suffix minima: from minute i on, the least capacity left until the horizon. */
+function suffixMin(cap: readonly number[]): number[] {
+  const m = new Array<number>(cap.length);
+  let low = Number.POSITIVE_INFINITY;
+  for (let i = cap.length - 1; i >= 0; i--) m[i] = low = Math.min(low, cap[i]);
+  return m;
+}
+
+/** Place `workers` at the first minute it fits until the horizon, taking them from there on; null: never. */
+function place(cap: number[], workers: number): number | null {
+  const m = suffixMin(cap);
+  for (let i = 0; i < cap.length; i++) {
+    if (m[i] >= workers) {
+      for (let j = i; j < cap.length; j++) cap[j] -= workers;
+      return i;
+    }
+  }
+  return null;
+}
+
+/**
+ * Each ticket's predicted start (minutes from now, null: not within the horizon), in arrival order, then the
+ * start of `workers` placed after them.
+ */
+export function schedule(
+  ordered: readonly Pick<Ticket, 'workers'>[],
+  capacity: readonly number[],
+  workers?: number,
+): { starts: (number | null)[]; start?: number | null } {
+  const cap = [...capacity];
+  const starts = ordered.map((t) => place(cap, t.workers));
+  return workers === undefined ? { starts } : { starts, start: place(cap, workers) };
+}
+
+/** When to poke again: half the ETA, within [max(15 s, the sample interval), 300 s]. */
+export function retryAfterFor(etaSeconds: number | null, sampleIntervalSeconds: number): number {
+  const floor = Math.max(MIN_RETRY_AFTER_SECONDS, Math.ceil(sampleIntervalSeconds));
+  const want = etaSeconds === null ? MAX_RETRY_AFTER_SECONDS : Math.min(MAX_RETRY_AFTER_SECONDS, Math.ceil(etaSeconds / 2));
+  return Math.max(floor, want);
+}
+
+/** Whether a re-poke must rewrite its ticket: a store write per poke is what this avoids. */
+function mustRewrite(old: Ticket, next: Ticket, now: number): boolean {
+  if (old.workers !== next.workers || old.deadline !== next.deadline) return true;
+  if ((old.etaAt === undefined) !== (next.etaAt === undefined)) return true;
+  if (old.etaAt !== undefined && next.etaAt !== undefined) {
+    // Material: a minute, or a tenth of the wait left.
+    const left = Math.max(0, next.etaAt - now);
+    if (Math.abs(next.etaAt - old.etaAt) >= Math.max(MINUTE_MS, left / 10)) return true;
+  }
+  // Keep it alive: rewrite once more than half of its grace is used up.
+  return old.expiresAt - now < (next.expiresAt - now) / 2;
+}
+
+const minutesText = (seconds: number): string => {
+  const m = Math.max(1, Math.ceil(seconds / 60));
+  return m < 120 ? `~${m} min` : `~${(m / 60).toFixed(1)} h`;
+};
+
+/**
+ * The queue's answer to one request: admit now or wait, with the ETA, the place in the queue and the ticket
+ * changes to make in the same transaction.
+ */
+export function planQueue(input: QueueInput): QueueAnswer {
+  const { now, request, decision } = input;
+  const dropTickets: string[] = [];
+  const putTickets: Ticket[] = [];
+  let own: Ticket | undefined;
+  const waiting: Ticket[] = [];
+  for (const t of input.tickets) {
+    if (!ticketAlive(t, now)) dropTickets.push(t.id);
+    else if (request.ticketId !== undefined && t.id === request.ticketId) own = t;
+    else waiting.push(t);
+  }
+  waiting.sort(byArrival);
+  const ahead = own ? waiting.filter((t) => byArrival(t, own) < 0) : waiting;
+
+  const capacity = capacityProfile(decision, input.forecast, now);
+  const horizonMinutes = capacity.length - 1;
+  const { start } = schedule(ahead, capacity, request.workers);
+  // The policy has the last word on "now"; the profile's minute 0 is its room, so they agree.
+  const admit = start === 0 && decision.admit;
+  const etaSeconds = admit ? 0 : start === null || start === undefined ? null : Math.max(start, 1) * 60;
+  const deadline = request.deadline ?? own?.deadline;
+  const willMissDeadline =
+    !admit && deadline !== undefined && (etaSeconds === null ? deadline < now + horizonMinutes * MINUTE_MS : now + etaSeconds * 1000 > deadline);
+  const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
+  const n = ahead.length;
+
+  const answer: QueueAnswer = {
+    admit,
+    etaSeconds,
+    ahead: n,
+    willMissDeadline,
+    retryAfterSeconds,
+    reason: '',
+    backfilled: admit && n > 0,
+    putTickets,
+    dropTickets,
+    horizonMinutes,
+  };
+  if (admit) {
+    answer.reason = n > 0 ? `launches ahead of ${n} waiting (delays none of them)` : '';
+    if (own) dropTickets.push(own.id);
+    return answer;
+  }
+  answer.position = n + 1;
+  const when =
+    etaSeconds === null
+      ? `no room for ${request.workers} predicted within ${minutesText(horizonMinutes * 60)}`
+      : `room for ${request.workers} expected in ${minutesText(etaSeconds)}`;
+  answer.reason = `${when}, ${n} ahead${n > 0 && decision.admit ? ' (the room there is now is held for them)' : ''}`;
+  if (willMissDeadline) {
+    answer.reason += `; the deadline ${new Date(deadline as number).toISOString()} cannot be met`;
+    if (own) dropTickets.push(own.id);
+    return answer;
+  }
+  if (request.key === undefined || request.ticketId === undefined) return answer;
+
+  const next: Ticket = {
+    id: request.ticketId,
+    subnetId: input.subnetId,
+    key: request.key,
+    workers: request.workers,
+    enqueuedAt: own?.enqueuedAt ?? now,
+    lastPokeAt: now,
+    expiresAt: now + TICKET_EXPIRY_RETRIES * retryAfterSeconds * 1000,
+  };
+  if (deadline !== undefined) next.deadline = deadline;
+  if (etaSeconds !== null) next.etaAt = now + etaSeconds * 1000;
+  if (!own || mustRewrite(own, next, now)) {
+    putTickets.push(next);
+    answer.ticket = next;
+  } else {
+    answer.ticket = own;
+  }
+  return answer;
+}
+
+/**
+ * The head ticket's ETA in seconds (null: not within the horizon), for /metrics; undefined when nobody waits.
+ */
+export function headEtaSeconds(
+  tickets: readonly Ticket[],
+  decision: QueueDecision,
+  forecast: FreeForecast | undefined,
+  now: number,
+): number | null | undefined {
+  const head = tickets.filter((t) => ticketAlive(t, now)).sort(byArrival)[0];
+  if (!head) return undefined;
+  const { start } = schedule([], capacityProfile(decision, forecast, now), head.workers);
+  return start === null || start === undefined ? null : start * 60;
+}
