@@ -213,6 +213,9 @@ function curveOf(eni: EniView, at: number, tools: CurveTools, horizon: number): 
   return undefined;
 }
 
+/** The exact quantile's working distribution, reused across calls (synchronous: never shared by two). */
+let scratch = new Float64Array(256);
+
 /**
  * Lower 10 % quantile of Σ wᵢ·Bernoulli(pᵢ), each term repeated countsᵢ times (1 when absent): the largest x
  * with P(X ≥ x) ≥ 0.9.
@@ -236,21 +239,25 @@ export function lowerQuantileP90(ps: readonly number[], weights: readonly number
   }
   if (n === 0) return sure;
   if (n <= EXACT_MAX_ENIS && total <= 4 * EXACT_MAX_ENIS) {
-    let dist = new Float64Array(total + 1);
+    // One buffer convolved in place (from the top down, each cell read before it is overwritten): the same sums
+    // as a fresh array per ENI, without the allocations (a forecast makes one of these per minute).
+    if (scratch.length < total + 1) scratch = new Float64Array(Math.max(total + 1, 2 * scratch.length));
+    const dist = scratch;
+    dist.fill(0, 0, total + 1);
     dist[0] = 1;
     let reach = 0;
     for (let i = 0; i < ps.length; i++) {
       const p = ps[i];
       if (p >= 1 - 1e-12 || p <= 1e-12) continue;
+      const w = weights[i];
       for (let c = counts?.[i] ?? 1; c > 0; c--) {
-        const next = new Float64Array(total + 1);
-        for (let x = 0; x <= reach; x++) {
-          if (dist[x] === 0) continue;
-          next[x] += dist[x] * (1 - p);
-          next[x + weights[i]] += dist[x] * p;
+        for (let x = reach; x >= 0; x--) {
+          const d = dist[x];
+          if (d === 0) continue;
+          dist[x + w] += d * p;
+          dist[x] = d * (1 - p);
         }
-        reach += weights[i];
-        dist = next;
+        reach += w;
       }
     }
     let tail = 0;
