@@ -80,6 +80,56 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
     expect(five.totalWaitHours).toBe(Math.round((5 / 60) * 100) / 100);
   });
 
+  /** `timed`, with the second launch due at 00:06, after the first run ended: its ENIs linger, a release is predicted. */
+  function afterEnd(deadline: number) {
+    const s = timed(deadline);
+    return { ...s, jobs: [s.jobs[0], { ...s.jobs[1], schedule: '6 0 * * *' }] };
+  }
+
+  it('the eta sensor fails at once when told its deadline cannot be met (the field prior: releases 90+ min away)', () => {
+    // Nothing learned yet: the field's linger (60–100 min) and available time (30–40 min) predict the first run's
+    // addresses back no sooner than 00:05 + 90 min, past a 00:36 deadline. The oracle knows they are back at 00:25.
+    const scenario = afterEnd(30);
+    const reasons: string[] = [];
+    const r = runBacktest({
+      scenario,
+      days: 0.5,
+      policy: 'forecast',
+      policySettings: { minBuffer: 0 },
+      sensor: { kind: 'eta' },
+      onDecision: (d) => reasons.push(d.decision.reason),
+    });
+    expect(r).toMatchObject({ sensor: 'eta', missedRuns: 1, gaveUp: 1, held: 1, exhaustionFailures: 0, decisions: 2 });
+    expect(reasons[1]).toMatch(/room for 8 expected in ~[\d.]+ (min|h), 0 ahead; the deadline .* cannot be met$/);
+    expect(runBacktest({ scenario, days: 0.5, policy: 'oracle' })).toMatchObject({ missedRuns: 0, maxWaitSeconds: 19 * 60 });
+  });
+
+  it('the eta sensor keeps its ticket, pokes after each retry_after and launches once a sample shows room', () => {
+    const reasons: string[] = [];
+    const etas: (number | null | undefined)[] = [];
+    const r = runBacktest({
+      scenario: afterEnd(180),
+      days: 0.5,
+      policy: 'forecast',
+      policySettings: { minBuffer: 0 },
+      sensor: { kind: 'eta' },
+      onDecision: (d) => {
+        reasons.push(d.decision.reason);
+        etas.push(d.queue?.etaSeconds);
+      },
+    });
+    // Pokes at 00:06, :11, :16, :21 (retry_after 300 s: half the ETA, at most 5 min) wait; the one at 00:26 reads
+    // the 00:25 sample, which shows the addresses back.
+    expect(r).toMatchObject({ missedRuns: 0, gaveUp: 0, held: 1, exhaustionFailures: 0, decisions: 1 + 5 });
+    expect(r.maxWaitSeconds).toBe(20 * 60);
+    const eta = etas[1] as number;
+    expect(eta).toBeGreaterThan(85 * 60);
+    // The prediction is the first wait answer's ETA; it was late by eta − 20 minutes.
+    expect(r.etaErrorP90Seconds).toBe(eta - 20 * 60);
+    expect(reasons.slice(1, 5).every((x) => /, 0 ahead$/.test(x))).toBe(true);
+    expect(etas.at(-1)).toBe(0);
+  });
+
   it('per subnet and per job, the counts add up to the totals', () => {
     const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
     for (const policy of ['none', 'blind-retry', 'rolling-max', 'oracle'] as const) {

@@ -8,7 +8,9 @@ import type { RawEni } from '../aws/types.js';
 import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
-import { consumedBy, planAdmission } from '../admission/step.js';
+import { DurationLearner, predictFree, type FreeForecast } from '../admission/predict.js';
+import type { QueueAnswer } from '../admission/queue.js';
+import { consumedBy, planAdmission, type AdmissionPlan } from '../admission/step.js';
 import {
   closeReservation,
   isLive,
@@ -17,16 +19,20 @@ import {
   type PolicyName,
   type PolicySettings,
   type Reservation,
+  type Ticket,
+  ticketIdFor,
   type WindowSample,
 } from '../admission/types.js';
 import { windowOf, windowSample } from '../admission/window.js';
 import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
-import { adhocJobName, EXHAUSTION_MESSAGE, World, type LaunchRequest } from '../sim/model.js';
+import { adhocJobName, EXHAUSTION_MESSAGE, World, type EniTruth, type LaunchRequest } from '../sim/model.js';
 import type { Scenario } from '../sim/scenario.js';
 import { WorldMirror, type Capture } from './mirror.js';
 
 const MINUTE = 60_000;
+/** What a subnet forecasts from before it has taught anything: the field's durations (as the exporter). */
+const DEFAULT_LEARNER = new DurationLearner();
 /** The exporter's default glue.ownerDescriptionPrefixes: the simulator describes Glue ENIs as AWS does. */
 const OWNER_PREFIXES = ['Attached to Glue using role', 'Glue_'];
 
@@ -86,7 +92,16 @@ export interface BacktestOptions {
   policySettings?: Partial<Omit<PolicySettings, 'policy'>>;
   sensor?: Partial<SensorSettings>;
   /** Called with every decision (for tracing a run). */
-  onDecision?: (d: { at: number; jobName: string; requestId: string; subnetId: string; sampleTakenAt: number; decision: Decision }) => void;
+  onDecision?: (d: {
+    at: number;
+    jobName: string;
+    requestId: string;
+    subnetId: string;
+    sampleTakenAt: number;
+    decision: Decision;
+    /** The queue's answer (eta sensor): ETA, position, retry_after, will_miss_deadline. */
+    queue?: QueueAnswer;
+  }) => void;
 }
 
 /** What users feel, over a set of launch requests (all of them, one subnet's, or one job's). */
@@ -194,6 +209,8 @@ interface Pending {
   lastTryAt: number;
   /** Launch time predicted by the first wait answer (undefined: none yet; null: answered without an ETA). */
   firstEtaAt?: number | null;
+  /** The eta sensor's ticket in its subnet's queue (its key is the request id, as a dag_run_id). */
+  ticketId?: string;
   /** The subnet's and the job's counts. */
   tallies: readonly [Tally, Tally];
 }
@@ -216,6 +233,21 @@ function median(xs: number[]): number {
 interface WorldNews {
   enisCreated: boolean;
   due: LaunchRequest[];
+  /** Glue ENIs that went available, and ones deleted, since the last sample (the durations the tracker learns). */
+  detached: string[];
+  deleted: string[];
+}
+
+/**
+ * What the exporter's lifecycle tracker would observe, sample by sample, for release prediction: an ENI's linger
+ * (its run's end → the first sample that shows it available) and its available time (that sample → the first
+ * sample without it). Read from the world's events and ground truth at sample precision, as the tracker sees them.
+ */
+interface DurationFeed {
+  truth: Map<string, EniTruth>;
+  /** Sample that first showed each Glue ENI available. */
+  seenAvailable: Map<string, number>;
+  learners: Map<string, DurationLearner>;
 }
 
 /** One backtest run: the world, the sampler's last capture, what /admit keeps per subnet, and the counts. */
@@ -250,6 +282,11 @@ interface Run {
   decisions: number;
   seq: number;
   pending: Pending[];
+  /** The eta sensor's: each subnet's queue as /admit's store keeps it, the durations learned, the forecasts. */
+  tickets: Map<string, Ticket[]>;
+  durations: DurationFeed | undefined;
+  /** The release forecast of the last sample, per subnet: computed when a poke first needs it (pure, so the same). */
+  forecasts: Map<string, FreeForecast>;
 }
 
 function checkOptions(opts: BacktestOptions): void {
@@ -279,15 +316,26 @@ function newRun(opts: BacktestOptions): Run {
   const sensor = { ...defaultSensorSettings, ...opts.sensor };
   const start: number = Number(scenario.start);
   const mirror = new WorldMirror();
-  const news: WorldNews = { enisCreated: true, due: [] };
+  const news: WorldNews = { enisCreated: true, due: [], detached: [], deleted: [] };
+  const eta = isGated(policy) && sensor.kind === 'eta';
+  const durations: DurationFeed | undefined = eta ? { truth: new Map(), seenAvailable: new Map(), learners: new Map() } : undefined;
+  let made: World | undefined;
   const world = new World(scenario, {
     autoLaunch: false,
     listener: (ev) => {
       mirror.onEvent(ev);
-      if (ev.type === 'eni-created') news.enisCreated = true;
+      if (ev.type === 'eni-created') {
+        news.enisCreated = true;
+        // The truth record just pushed (non-Glue ENIs are made while the world is built: none to learn from).
+        const tr = made?.eniTruth().at(-1);
+        if (durations && tr?.id === ev.eniId && tr.owner === 'glue') durations.truth.set(tr.id, tr);
+      }
       if (ev.type === 'launch-due') news.due.push(ev.request);
+      if (durations && ev.type === 'eni-detached') news.detached.push(ev.eniId);
+      if (durations && ev.type === 'eni-deleted') news.deleted.push(ev.eniId);
     },
   });
+  made = world;
   mirror.attach(world);
 
   const names = new Map(scenario.subnets.map((s) => [s.id, s.name ?? s.id] as const));
@@ -329,6 +377,9 @@ function newRun(opts: BacktestOptions): Run {
     decisions: 0,
     seq: 0,
     pending: [],
+    tickets: new Map(),
+    durations,
+    forecasts: new Map(),
   };
 }
 
@@ -409,8 +460,8 @@ function settle(p: Pending, t: number, how: 'launched' | 'failed' | 'gave-up'): 
   }
 }
 
-/** One poke of the sensor: the admission step /admit runs, against the last sample. True when admitted. */
-function poke(run: Run, p: Pending, t: number): boolean {
+/** One poke of the sensor: the admission step /admit runs, against the last sample. */
+function poke(run: Run, p: Pending, t: number): AdmissionPlan {
   const view: SubnetView | undefined = snapshotNow(run).subnets.find((s) => s.subnetId === p.subnetId);
   if (!view) throw new Error(`subnet ${p.subnetId} missing from the snapshot`);
   const window = windowOf(windowSample(view, t, p.request.id), run.observations.get(p.subnetId) ?? [], run.settings.lookback);
@@ -429,6 +480,17 @@ function poke(run: Run, p: Pending, t: number): boolean {
       dagRunId: p.request.id,
       reservationTtlMs: run.sensor.reservationTtlSeconds * 1000,
       reservationId: (subnetId) => `${subnetId}.${p.request.id}`,
+      ...(p.ticketId !== undefined
+        ? {
+            queue: {
+              tickets: run.tickets.get(p.subnetId) ?? [],
+              key: p.request.id,
+              ticketId: p.ticketId,
+              deadline: p.deadlineAt,
+              forecast: forecastOf(run, view),
+            },
+          }
+        : {}),
     },
     t,
   );
@@ -440,11 +502,57 @@ function poke(run: Run, p: Pending, t: number): boolean {
     subnetId: p.subnetId,
     sampleTakenAt: run.capture.takenAt,
     decision: plan.decision,
+    ...(plan.queue ? { queue: plan.queue } : {}),
   });
   run.observations.set(p.subnetId, window);
   if (plan.reservation) ledger.push(plan.reservation);
   run.reservations.set(p.subnetId, ledger);
-  return plan.decision.admit;
+  if (plan.putTickets.length > 0 || plan.dropTickets.length > 0) applyTickets(run, p.subnetId, plan.putTickets, plan.dropTickets, t);
+  return plan;
+}
+
+/** What the store does with a step's ticket changes (and with tickets not poked before they expired). */
+function applyTickets(run: Run, subnetId: string, put: readonly Ticket[], drop: readonly string[], t: number): void {
+  const gone = new Set([...drop, ...put.map((x) => x.id)]);
+  const kept = (run.tickets.get(subnetId) ?? []).filter((x) => !gone.has(x.id) && x.expiresAt > t);
+  run.tickets.set(subnetId, [...kept, ...put]);
+}
+
+/** The subnet's release forecast from the last sample, as the exporter computes it once per sample. */
+function forecastOf(run: Run, view: SubnetView): FreeForecast {
+  let f = run.forecasts.get(view.subnetId);
+  if (!f) {
+    const learner = run.durations?.learners.get(view.subnetId);
+    f = predictFree(view, (learner ?? DEFAULT_LEARNER).model(), { at: run.capture.takenAt });
+    run.forecasts.set(view.subnetId, f);
+  }
+  return f;
+}
+
+/** At a sample: the durations the lifecycle tracker would observe since the last one. */
+function learnDurations(run: Run, t: number): void {
+  const d = run.durations;
+  if (!d) return;
+  for (const id of run.news.detached.splice(0)) {
+    const tr = d.truth.get(id);
+    if (tr?.runEndedAt === undefined) continue;
+    d.seenAvailable.set(id, t);
+    learner(d, tr.subnetId).observe('linger', (t - tr.runEndedAt) / 1000);
+  }
+  for (const id of run.news.deleted.splice(0)) {
+    const tr = d.truth.get(id);
+    d.truth.delete(id);
+    const since = d.seenAvailable.get(id);
+    d.seenAvailable.delete(id);
+    // Gone before any sample showed it available: the tracker saw no available time.
+    if (tr && since !== undefined && since < t) learner(d, tr.subnetId).observe('available', (t - since) / 1000);
+  }
+}
+
+function learner(d: DurationFeed, subnetId: string): DurationLearner {
+  let l = d.learners.get(subnetId);
+  if (!l) d.learners.set(subnetId, (l = new DurationLearner()));
+  return l;
 }
 
 /** blind-retry: try now; after a failure, again every retry interval until the deadline. */
@@ -471,16 +579,32 @@ function takeDue(run: Run, t: number): void {
     const gated = isGated(run.policy) && !run.sensor.blindSources.includes(request.source);
     const lastTryAt = gated && run.sensor.kind === 'report' ? Math.min(deadlineAt, request.dueAt + run.sensor.timeoutSeconds * 1000) : deadlineAt;
     const p: Pending = { request, subnetId, seq: run.seq++, nextPoke: request.dueAt, held: false, deadlineAt, lastTryAt, tallies };
+    // The eta sensor presents its dag_run_id (here the request id): the key of its ticket.
+    if (gated && run.sensor.kind === 'eta') p.ticketId = ticketIdFor(subnetId, request.id);
     if (run.policy === 'blind-retry') blindTry(run, p, t, true);
     else if (gated || run.policy === 'oracle') run.pending.push(p);
     else settle(p, t, attempt(run, p, t, true) ? 'launched' : 'failed');
   }
 }
 
-/** Whether a waiting request goes now: the oracle reads the live world, a gated sensor asks the admission step. */
-function admitted(run: Run, p: Pending, t: number): boolean {
-  if (run.policy === 'oracle') return run.world.freeAddresses(p.subnetId) >= p.request.workers;
-  return poke(run, p, t);
+/** The answer to a waiting request: the oracle reads the live world, a gated sensor asks the admission step. */
+function ask(run: Run, p: Pending, t: number): { admit: boolean; plan?: AdmissionPlan } {
+  if (run.policy === 'oracle') return { admit: run.world.freeAddresses(p.subnetId) >= p.request.workers };
+  const plan = poke(run, p, t);
+  return { admit: plan.decision.admit, plan };
+}
+
+/** When a refused request pokes again; undefined: it gives up now. */
+function nextPokeOf(run: Run, p: Pending, t: number, plan: AdmissionPlan | undefined): number | undefined {
+  const q = plan?.queue;
+  if (p.ticketId === undefined || !q) {
+    const next = t + run.sensor.pokeIntervalSeconds * 1000;
+    return next > p.lastTryAt ? undefined : next;
+  }
+  // The eta sensor: fails at once when told the deadline cannot be met, else pokes after retry_after, and a
+  // last time at its deadline.
+  if (q.willMissDeadline || t >= p.deadlineAt) return undefined;
+  return Math.min(t + q.retryAfterSeconds * 1000, p.deadlineAt);
 }
 
 /** Pokes due now (new requests included), oldest request first; they read the last sample, taken before now. */
@@ -493,15 +617,20 @@ function pokeDue(run: Run, t: number): void {
       blindTry(run, p, t, false);
       continue;
     }
-    if (admitted(run, p, t)) {
+    const { admit, plan } = ask(run, p, t);
+    if (admit) {
       pending.splice(pending.indexOf(p), 1);
       settle(p, t, attempt(run, p, t, true) ? 'launched' : 'failed');
       continue;
     }
     hold(p);
-    const next = t + run.sensor.pokeIntervalSeconds * 1000;
-    if (next > p.lastTryAt) {
+    const q = plan?.queue;
+    if (q && p.firstEtaAt === undefined) p.firstEtaAt = q.etaSeconds === null ? null : t + q.etaSeconds * 1000;
+    const next = nextPokeOf(run, p, t, plan);
+    if (next === undefined) {
       run.world.dropDue(p.request.id);
+      // A sensor that gives up withdraws its ticket (DELETE /admit/<ticket>): it blocks nobody after it.
+      if (p.ticketId !== undefined) applyTickets(run, p.subnetId, [], [p.ticketId], t);
       settle(p, t, 'gave-up');
       pending.splice(pending.indexOf(p), 1);
     } else p.nextPoke = next;
@@ -512,6 +641,8 @@ function pokeDue(run: Run, t: number): void {
 function sample(run: Run, t: number): void {
   run.capture = run.mirror.capture(t);
   run.snapshot = undefined;
+  run.forecasts.clear();
+  learnDurations(run, t);
   // As the exporter's snapshot housekeeping: close the reservations this sample shows consumed.
   for (const [id, ledger] of run.reservations) {
     if (!ledger.some((r) => isLive(r, t))) continue;
