@@ -1,13 +1,16 @@
 // The embedded admission store under a month of traffic, then a cold start on what it left.
 //
-//   npm run build && node bench/store.mjs [--days 30] [--sensors 100] [--subnets 10] [--runs 3]
+//   npm run build && node bench/store.mjs [--days 30] [--sensors 100] [--subnets 10] [--runs 3] [--ticket-share 0.5]
 //   GLUE_ENI_DIST=/tmp/old/dist node bench/store.mjs --days 7        # another build (the before figure)
 //
 // `--sensors` sensors poke every minute of a fake clock for `--days` days (30 days × 100 = 4.32 M calls),
 // each through FileStore.transact with a plan like /admit's: the subnet's reservations are counted
 // (reservedWorkers), the call is admitted when the simulated free addresses allow it, and an admission
-// reserves its workers for 300 s (retained 600 s). The calls of one minute go out together, as sensors'
-// requests do (one group commit + fdatasync). Observations are kept 30 days (store.retentionDays).
+// reserves its workers for 300 s (retained 600 s). A share of the sensors (`--ticket-share`, default half) hold
+// queue tickets: each of their waits writes its ticket again (new, or re-poked: lastPokeAt, expiry 3 min, ETA;
+// the heaviest case, every poke a ticket record), and their admission drops it in the same step; the next run of
+// that sensor has a new key. The calls of one minute go out together, as sensors' requests do (one group commit +
+// fdatasync). Observations are kept 30 days (store.retentionDays).
 // Then, `--runs` times, a fresh process opens a copy of the store (FileStore.open, the compaction at open
 // included) and reports the time it took and its RSS. Prints one JSON object; `store_mb_max_hourly` is the
 // largest size of dataDir seen at the top of each simulated hour.
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     sensors: { type: 'string', default: '100' },
     subnets: { type: 'string', default: '10' },
     runs: { type: 'string', default: '3' },
+    'ticket-share': { type: 'string', default: '0.5' },
     'open-only': { type: 'string' },
     keep: { type: 'boolean', default: false },
   },
@@ -48,6 +52,10 @@ if (values['open-only']) {
 const { reservedWorkers } = await import(join(dist, 'admission/reservations.js'));
 const days = Number(values.days);
 const sensors = Number(values.sensors);
+const ticketShare = Number(values['ticket-share']);
+/** Sensors 0..holders-1 hold tickets while they wait; each sensor's run number makes its key (one per DAG run). */
+const holders = Math.round(sensors * ticketShare);
+const runOf = new Array(sensors).fill(0);
 const subnets = Array.from({ length: Number(values.subnets) }, (_, i) => `subnet-0${(0xa0 + i).toString(16)}`);
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-store-'));
 let now = START;
@@ -62,6 +70,7 @@ const logSize = () => {
 
 let seq = 0;
 let admitted = 0;
+let ticketWrites = 0;
 let maxBytes = 0;
 const minutes = days * 24 * 60;
 const t0 = Date.now();
@@ -73,8 +82,11 @@ for (let m = 0; m < minutes; m++) {
     const id = seq++;
     // Free addresses drift over the day like a subnet shared by scheduled jobs.
     const free = 20 + Math.round(15 * Math.sin((m + s) / 97));
+    const holds = s < holders;
+    const run = runOf[s];
+    const ticketId = `${subnetId}.t.${s.toString(16).padStart(6, '0')}${run.toString(16).padStart(10, '0')}`;
     calls.push(
-      store.transact(subnetId, now, (reservations) => {
+      store.transact(subnetId, now, ({ reservations, tickets }) => {
         const { reserved } = reservedWorkers(reservations, [], now);
         const admit = free - reserved >= 2 + 10;
         const observation = {
@@ -99,11 +111,30 @@ for (let m = 0; m < minutes; m++) {
               retainUntil: now + 600_000,
             }
           : undefined;
-        return { observation, add, result: admit };
+        if (!holds) return { observation, add, result: admit };
+        if (admit) return { observation, add, dropTickets: [ticketId], result: admit };
+        const prev = tickets.find((t) => t.id === ticketId);
+        const ticket = {
+          id: ticketId,
+          subnetId,
+          key: `scheduled__run${run}_sensor_${s}`,
+          workers: 2,
+          enqueuedAt: prev?.enqueuedAt ?? now,
+          lastPokeAt: now,
+          expiresAt: now + 180_000,
+          etaAt: now + 600_000,
+        };
+        return { observation, putTickets: [ticket], result: admit };
       }),
     );
   }
-  for (const a of await Promise.all(calls)) if (a) admitted++;
+  const answers = await Promise.all(calls);
+  for (let s = 0; s < sensors; s++) {
+    if (answers[s]) {
+      admitted++;
+      runOf[s]++;
+    } else if (s < holders) ticketWrites++;
+  }
   if (m % 60 === 0) maxBytes = Math.max(maxBytes, logSize());
 }
 await store.close();
@@ -141,6 +172,9 @@ console.log(
       subnets: subnets.length,
       calls: seq,
       admitted,
+      ticket_share: ticketShare,
+      ticket_writes: ticketWrites,
+      tickets_live_final: subnets.reduce((n, id) => n + (store.peekTickets(id)?.length ?? 0), 0),
       drive_seconds: Math.round(driveSeconds),
       store_bytes_final: finalBytes,
       store_mb_final: +(finalBytes / 1048576).toFixed(1),

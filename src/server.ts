@@ -69,7 +69,6 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     nameOf: (id) => sampler?.subnetName(id) ?? id,
     status: () => sampler?.status ?? {},
   });
-  tracker.events = metrics.lifecycleEvents;
 
   const source =
     opts.source ??
@@ -86,6 +85,17 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const store = await openStore(config, { clock, logger, dynamodb: opts.dynamodb });
   const admission = new AdmissionService({ cache, config, store, clock, logger });
   admission.start();
+  // The durations the histograms count are what release prediction learns from.
+  tracker.events = {
+    availableDuration: (id, seconds) => {
+      metrics.lifecycleEvents.availableDuration(id, seconds);
+      admission.learnDuration(id, 'available', seconds);
+    },
+    lingerDuration: (id, seconds) => {
+      metrics.lifecycleEvents.lingerDuration(id, seconds);
+      admission.learnDuration(id, 'linger', seconds);
+    },
+  };
   registerAdmissionMetrics(metrics.registry, { service: admission, store });
   registerLogMetrics(metrics.registry);
 

@@ -1,6 +1,6 @@
-// Snapshot housekeeping: per new snapshot, close the reservations whose ENIs it shows (consumed) and classify
-// the ENIs new to it as gated or gate bypasses. It runs in the background, one snapshot after the other, and
-// never holds up /admit.
+// Snapshot housekeeping: per new snapshot, predict each subnet's free addresses ahead (once per sample, never
+// per request), close the reservations whose ENIs it shows (consumed) and classify the ENIs new to it as gated
+// or gate bypasses. It runs in the background, one snapshot after the other, and never holds up /admit.
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
@@ -8,9 +8,13 @@ import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { BypassMemory, bypassHorizonMs, type BypassHistory } from './bypass.js';
 import type { AdmissionLedger } from './ports.js';
+import { DurationLearner, predictFree, type DurationKind, type FreeForecast } from './predict.js';
 import { attachIndex } from './reservations.js';
 import { consumedBy } from './step.js';
 import { isLive, type PolicySettings, type Reservation } from './types.js';
+
+/** What a subnet with no observation yet forecasts from: the field's durations. */
+const DEFAULT_LEARNER = new DurationLearner();
 
 export interface SnapshotHousekeepingDeps {
   cache: SnapshotCache;
@@ -28,6 +32,10 @@ export class SnapshotHousekeeping {
   private unsubscribe: (() => void) | undefined;
   /** Addresses taken without an admission, per subnet: what the forecast policy's margin is learned from. */
   private readonly bypass: BypassMemory;
+  /** Linger and available durations observed per subnet (since start: like the histograms of /metrics). */
+  private readonly learners = new Map<string, DurationLearner>();
+  /** The last release forecast per subnet. */
+  private readonly forecasts = new Map<string, FreeForecast>();
 
   constructor(private readonly deps: SnapshotHousekeepingDeps) {
     this.bypass = new BypassMemory({ file: join(deps.dataDir, 'bypass.json'), intervalSeconds: deps.sampleIntervalSeconds });
@@ -50,6 +58,18 @@ export class SnapshotHousekeeping {
     return this.chain;
   }
 
+  /** A lifecycle observation (the tracker's events): the durations release prediction learns from. */
+  learnDuration(subnetId: string, kind: DurationKind, seconds: number): void {
+    let l = this.learners.get(subnetId);
+    if (!l) this.learners.set(subnetId, (l = new DurationLearner()));
+    l.observe(kind, seconds);
+  }
+
+  /** The subnet's forecast from the last snapshot; undefined before the first one. */
+  forecast(subnetId: string): FreeForecast | undefined {
+    return this.forecasts.get(subnetId);
+  }
+
   bypassHistory(subnetId: string): BypassHistory | undefined {
     return this.bypass.history(subnetId);
   }
@@ -69,6 +89,14 @@ export class SnapshotHousekeeping {
     // Index each subnet's ENIs for the reservation accounting now, before any request reads the snapshot:
     // once per snapshot, never per decision.
     for (const s of snap.subnets) attachIndex(s.enis);
+    // Forecasts too, before any request reads the snapshot; a subnet no longer watched drops its own.
+    const next = new Map<string, FreeForecast>();
+    for (const s of snap.subnets) {
+      const model = (this.learners.get(s.subnetId) ?? DEFAULT_LEARNER).model();
+      next.set(s.subnetId, predictFree(s, model, { at: snap.takenAt }));
+    }
+    this.forecasts.clear();
+    for (const [id, f] of next) this.forecasts.set(id, f);
     this.chain = this.chain.then(() => this.housekeep(snap, now));
   }
 

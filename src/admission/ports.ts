@@ -8,6 +8,12 @@ export interface LedgerState {
   reservations: readonly Reservation[];
   /** Tickets not expired at the step's time, in no particular order. */
   tickets: readonly Ticket[];
+  /**
+   * True when the store cannot write the subnet's ledger now (DynamoDB unreachable): the state is the last one
+   * this process saw, a reservation is refused (StoreUnreachableError, 503) and the plan's ticket changes are not
+   * written (its observation still is). The answer must then not claim a ticket: answer the wait as a keyless one.
+   */
+  offline?: boolean;
 }
 
 /**

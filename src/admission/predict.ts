@@ -103,44 +103,51 @@ function cdfOf(pmf: DurationPmf): Float64Array {
   return cdf;
 }
 
-/**
- * Age (whole minutes) to condition on: an ENI older than anything the distribution has seen is conditioned on
- * the oldest age it still gives mass beyond, i.e. it is taken to end at the next observed duration.
- */
-function conditionedAge(pmf: DurationPmf, age: number): number {
-  let last = -1;
-  for (let i = DURATION_CAP_MINUTES; i >= 0; i--) {
-    if (pmf[i] > 0) {
-      last = i;
-      break;
-    }
-  }
-  return Math.max(0, Math.min(age, last - 1));
+/** The last minute a distribution gives mass to (below the "longer" bin); -1 when none. */
+function lastBin(pmf: DurationPmf): number {
+  for (let i = DURATION_CAP_MINUTES - 1; i >= 0; i--) if (pmf[i] > 0) return i;
+  return -1;
 }
 
 type Curve = Float64Array;
 
+/** Per model and horizon: the release curves by age, built on first use and kept while the model lives. */
 interface CurveTools {
   model: DurationModel;
+  horizon: number;
   cdfA: Float64Array;
-  curves: Map<string, Curve>;
+  lastA: number;
+  lastL: number;
+  available: (Curve | undefined)[];
+  linger: (Curve | undefined)[];
 }
 
-const toolsByModel = new WeakMap<DurationModel, CurveTools>();
+const toolsByModel = new WeakMap<DurationModel, Map<number, CurveTools>>();
 
-function toolsFor(model: DurationModel): CurveTools {
-  let t = toolsByModel.get(model);
-  if (!t) toolsByModel.set(model, (t = { model, cdfA: cdfOf(model.available), curves: new Map() }));
+function toolsFor(model: DurationModel, horizon: number): CurveTools {
+  let byHorizon = toolsByModel.get(model);
+  if (!byHorizon) toolsByModel.set(model, (byHorizon = new Map()));
+  let t = byHorizon.get(horizon);
+  if (!t) {
+    t = { model, horizon, cdfA: cdfOf(model.available), lastA: lastBin(model.available), lastL: lastBin(model.linger), available: [], linger: [] };
+    byHorizon.set(horizon, t);
+  }
   return t;
 }
 
+/**
+ * Age (whole minutes) to condition on: an ENI older than anything the distribution has seen is conditioned on
+ * the oldest age it still gives mass beyond, i.e. it is taken to end at the next observed duration.
+ */
+const conditionedAge = (last: number, age: number): number => Math.max(0, Math.min(age, last - 1));
+
 /** P(deleted within t min | available for `age` min), t = 0..horizon. */
-function availableCurve(tools: CurveTools, age: number, horizon: number): Curve {
-  const key = `a${age}:${horizon}`;
-  const hit = tools.curves.get(key);
+function availableCurve(tools: CurveTools, age: number): Curve {
+  const a = conditionedAge(tools.lastA, age);
+  const hit = tools.available[a];
   if (hit) return hit;
+  const { horizon } = tools;
   const pmf = tools.model.available;
-  const a = conditionedAge(pmf, age);
   let survive = 0;
   for (let k = a + 1; k <= DURATION_CAP_MINUTES; k++) survive += pmf[k];
   const curve = new Float64Array(horizon + 1);
@@ -152,31 +159,35 @@ function availableCurve(tools: CurveTools, age: number, horizon: number): Curve 
       curve[t] = Math.min(1, acc / survive);
     }
   }
-  tools.curves.set(key, curve);
+  tools.available[a] = curve;
   return curve;
 }
 
 /** P(deleted within t min | in-use `age` min after its run ended): the rest of the linger, then the available time. */
-function lingerCurve(tools: CurveTools, age: number, horizon: number): Curve {
-  const key = `l${age}:${horizon}`;
-  const hit = tools.curves.get(key);
+function lingerCurve(tools: CurveTools, age: number): Curve {
+  const b = conditionedAge(tools.lastL, age);
+  const hit = tools.linger[b];
   if (hit) return hit;
+  const { horizon, cdfA } = tools;
   const pmf = tools.model.linger;
-  const b = conditionedAge(pmf, age);
   let survive = 0;
   for (let k = b + 1; k <= DURATION_CAP_MINUTES; k++) survive += pmf[k];
   const curve = new Float64Array(horizon + 1);
   if (survive > 0) {
-    const cdfA = tools.cdfA;
-    const span = Math.min(horizon, DURATION_CAP_MINUTES - 1 - b);
+    // The linger ends s minutes from now (s ≥ 1), then the available time must end within t − s. Only the
+    // minutes the linger distribution gives mass to count: a few dozen, not the whole horizon.
+    const ends: number[] = [];
+    for (let s = 1; s <= Math.min(horizon, DURATION_CAP_MINUTES - 1 - b); s++) if (pmf[b + s] > 0) ends.push(s);
     for (let t = 1; t <= horizon; t++) {
       let p = 0;
-      // The linger ends s minutes from now (s ≥ 1), then the available time must end within t − s.
-      for (let s = 1; s <= Math.min(t, span); s++) p += pmf[b + s] * cdfA[t - s];
+      for (const s of ends) {
+        if (s > t) break;
+        p += pmf[b + s] * cdfA[t - s];
+      }
       curve[t] = Math.min(1, p / survive);
     }
   }
-  tools.curves.set(key, curve);
+  tools.linger[b] = curve;
   return curve;
 }
 
@@ -198,17 +209,15 @@ export interface PredictOptions {
 }
 
 /** Which curve an ENI's release follows, or undefined when it is held for the horizon. */
-function curveOf(eni: EniView, at: number, tools: CurveTools, horizon: number): Curve | undefined {
+function curveOf(eni: EniView, at: number, tools: CurveTools): Curve | undefined {
   if (eni.owner !== 'glue') return undefined;
   if (eni.status === 'available') {
     // First seen available in this very sample (age unknown): the youngest age, the latest release.
-    const age = eni.availableSince === undefined ? 0 : Math.floor(Math.max(0, at - eni.availableSince) / MINUTE_MS);
-    return availableCurve(tools, age, horizon);
+    return availableCurve(tools, eni.availableSince === undefined ? 0 : Math.floor(Math.max(0, at - eni.availableSince) / MINUTE_MS));
   }
   if (eni.status === 'in-use' && eni.lingering) {
     // Run end unknown (beyond the run lookback): taken as just ended, the latest release.
-    const age = eni.jobEndedAt === undefined ? 0 : Math.floor(Math.max(0, at - eni.jobEndedAt) / MINUTE_MS);
-    return lingerCurve(tools, age, horizon);
+    return lingerCurve(tools, eni.jobEndedAt === undefined ? 0 : Math.floor(Math.max(0, at - eni.jobEndedAt) / MINUTE_MS));
   }
   return undefined;
 }
@@ -279,13 +288,19 @@ export function lowerQuantileP90(ps: readonly number[], weights: readonly number
  */
 export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: PredictOptions): FreeForecast {
   const horizon = Math.max(0, Math.floor(opts.horizonMinutes ?? DEFAULT_HORIZON_MINUTES));
-  const tools = toolsFor(model);
+  const tools = toolsFor(model, horizon);
+  // Group by curve and size: a Map per curve is cheap, there are at most a few hundred curves.
   const groups = new Map<Curve, Map<number, number>>();
+  let lastCurve: Curve | undefined;
+  let lastBySize: Map<number, number> | undefined;
   for (const eni of subnet.enis) {
-    const curve = curveOf(eni, opts.at, tools, horizon);
+    const curve = curveOf(eni, opts.at, tools);
     if (!curve || eni.addresses <= 0) continue;
-    let bySize = groups.get(curve);
+    // ENIs of one job come together in the list: skip the lookup while the curve repeats.
+    let bySize = curve === lastCurve ? lastBySize : groups.get(curve);
     if (!bySize) groups.set(curve, (bySize = new Map()));
+    lastCurve = curve;
+    lastBySize = bySize;
     bySize.set(eni.addresses, (bySize.get(eni.addresses) ?? 0) + 1);
   }
   // Flattened groups: one (curve, size, count) per distinct curve and ENI size.

@@ -9,9 +9,21 @@ import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { AdmitError } from './errors.js';
 import { SnapshotHousekeeping } from './housekeeping.js';
 import { resolveSettings } from './policy.js';
-import { StoreUnreachableError, type AdmissionLedger } from './ports.js';
-import { assessAdmission, planAdmission, type StepContext } from './step.js';
-import type { Decision, DecisionKind, Observation, PolicySettings, Reservation, WindowEntry } from './types.js';
+import { StoreUnreachableError, type AdmissionLedger, type LedgerState } from './ports.js';
+import { predictedFreeAt, type DurationKind, type FreeForecast } from './predict.js';
+import { headEtaSeconds, ticketAlive, type QueueAnswer } from './queue.js';
+import { assessAdmission, planAdmission, type AdmissionPlan, type StepContext } from './step.js';
+import {
+  ticketIdFor,
+  ticketSubnet,
+  type Decision,
+  type DecisionKind,
+  type Observation,
+  type PolicySettings,
+  type Reservation,
+  type Ticket,
+  type WindowEntry,
+} from './types.js';
 import { windowOf, windowSample } from './window.js';
 
 /** /admit's input, checked for type and form by the HTTP layer (src/http/admit-input.ts). */
@@ -23,7 +35,22 @@ export interface AdmitInput {
   /** An integer, NaN when the request's value was not one (the range depends on the subnet). */
   workers?: number;
   dagRunId?: string;
+  /** The ticket key when there is no dag_run_id. */
+  clientId?: string;
+  /** Epoch ms by which the launch must start (checked against the clock here: in the past is a 400). */
+  deadline?: number;
+  /** The deadline as seconds from now (never given together with deadline). */
+  maxWaitSeconds?: number;
+  /** Answer what would be answered, recording, reserving and enqueuing nothing. */
+  dryRun?: boolean;
 }
+
+/** The release forecast horizons /metrics shows (glue_eni_predicted_free_ips{horizon}). */
+export const PREDICTED_HORIZONS = [
+  { label: '15m', minutes: 15 },
+  { label: '30m', minutes: 30 },
+  { label: '60m', minutes: 60 },
+] as const;
 
 export interface AdmitResult {
   decision: Decision;
@@ -32,6 +59,14 @@ export interface AdmitResult {
   reservation?: Reservation;
   snapshotAgeSeconds: number;
   retryAfterSeconds: number;
+  /** The queue's answer (absent when the subnet's queue is off). */
+  queue?: QueueAnswer;
+  /** Epoch ms, when the request gave a deadline. */
+  deadline?: number;
+  /** A preview: nothing was recorded, reserved or enqueued. */
+  dryRun?: boolean;
+  /** The request's ticket id (keyed request, queue on), whether or not it holds one after this answer. */
+  ticketId?: string;
 }
 
 export interface SubnetAdmissionStatus {
@@ -43,7 +78,16 @@ export interface SubnetAdmissionStatus {
   reserved: number;
   /** The recorded window (newest first) the buffer currently comes from. */
   window: WindowEntry[];
+  /** Live tickets in the subnet's queue (0 when its queue is off). */
+  queueLength: number;
+  /** The head ticket's ETA in seconds: undefined with nobody waiting, null when none is predicted within the horizon. */
+  headEtaSeconds: number | null | undefined;
+  /** Conservative free addresses predicted per horizon, reservations subtracted (empty before the first forecast). */
+  predictedFree: { horizon: string; free: number }[];
 }
+
+/** Ticket ids whose missed deadline was counted, remembered so that each is counted once (bounded). */
+const MAX_MISSES_REMEMBERED = 10_000;
 
 export interface AdmissionServiceDeps {
   cache: SnapshotCache;
@@ -59,6 +103,8 @@ export class AdmissionService {
   private seq = 0;
   private readonly housekeeping: SnapshotHousekeeping;
   private statusOfTurn: readonly SubnetAdmissionStatus[] | undefined;
+  private readonly misses = new Map<string, { subnetId: string; subnet: string; count: number }>();
+  private readonly missCounted = new Set<string>();
 
   constructor(private readonly deps: AdmissionServiceDeps) {
     this.housekeeping = new SnapshotHousekeeping({
@@ -99,6 +145,40 @@ export class AdmissionService {
     return resolveSettings(this.deps.config.admission, subnet.subnetId, subnet.name);
   }
 
+  /** Whether the subnet's waits queue (default on): the override by name, then by id, then the top-level key. */
+  queueOn(subnet: Pick<SubnetView, 'subnetId' | 'name'>): boolean {
+    const a = this.deps.config.admission;
+    const byName = subnet.name !== subnet.subnetId ? a.subnets?.[subnet.name]?.queue : undefined;
+    return byName ?? a.subnets?.[subnet.subnetId]?.queue ?? a.queue ?? true;
+  }
+
+  /** Feed a lifecycle observation (linger or available duration) to the subnet's release prediction. */
+  learnDuration(subnetId: string, kind: DurationKind, seconds: number): void {
+    this.housekeeping.learnDuration(subnetId, kind, seconds);
+  }
+
+  /** The subnet's release forecast from the last snapshot. */
+  forecast(subnetId: string): FreeForecast | undefined {
+    return this.housekeeping.forecast(subnetId);
+  }
+
+  /** Deadline misses answered per subnet (each ticket counted once), for /metrics. */
+  deadlineMisses(): { subnetId: string; subnet: string; count: number }[] {
+    return [...this.misses.values()].map((m) => ({ ...m }));
+  }
+
+  private countMiss(subnet: SubnetView, ticketId: string | undefined): void {
+    if (ticketId !== undefined) {
+      if (this.missCounted.has(ticketId)) return;
+      this.missCounted.add(ticketId);
+      // Forget the oldest: a ticket id recurs only while its sensor keeps poking, within minutes.
+      if (this.missCounted.size > MAX_MISSES_REMEMBERED) this.missCounted.delete(this.missCounted.values().next().value as string);
+    }
+    const m = this.misses.get(subnet.subnetId);
+    if (m) m.count++;
+    else this.misses.set(subnet.subnetId, { subnetId: subnet.subnetId, subnet: subnet.name, count: 1 });
+  }
+
   countDecision(decision: DecisionKind, subnet?: SubnetView): void {
     const subnetId = subnet?.subnetId ?? '';
     const name = subnet?.name ?? '';
@@ -116,7 +196,10 @@ export class AdmissionService {
     let resolved: SubnetView | undefined;
     try {
       const out = await this.admitInner(req, (s) => (resolved = s));
+      // A preview decides nothing: neither the decisions counter nor the deadline misses count it.
+      if (out.dryRun) return out;
       this.countDecision(out.decision.admit ? 'admit' : 'wait', out.subnet);
+      if (out.queue?.willMissDeadline) this.countMiss(out.subnet, out.queue.ticket?.id ?? out.ticketId);
       return out;
     } catch (err) {
       this.countDecision('error', resolved);
@@ -127,6 +210,7 @@ export class AdmissionService {
   private async admitInner(req: AdmitInput, onResolved: (s: SubnetView) => void): Promise<AdmitResult> {
     const { cache, config, store, clock } = this.deps;
     const { subnet: subnetKey, job, dagRunId, workers: workersIn } = req;
+
     if (workersIn !== undefined && (Number.isNaN(workersIn) || workersIn < 1)) {
       const known = subnetKey !== undefined ? cache.subnet(subnetKey) : undefined;
       throw new AdmitError(400, `workers must be an integer from 1 to ${known ? known.usable : 'the usable addresses of the subnet'}`, 'workers');
@@ -176,6 +260,11 @@ export class AdmissionService {
     }
 
     const now = clock.now();
+    let deadline: number | undefined;
+    if (req.deadline !== undefined) {
+      if (req.deadline < now) throw new AdmitError(400, `deadline ${new Date(req.deadline).toISOString()} is in the past`, 'deadline');
+      deadline = req.deadline;
+    } else if (req.maxWaitSeconds !== undefined) deadline = now + req.maxWaitSeconds * 1000;
     const sample = windowSample(subnet, now, dagRunId);
     const observation: Observation = {
       subnetId: subnet.subnetId,
@@ -189,6 +278,9 @@ export class AdmissionService {
 
     const view = subnet;
     const w = workers;
+    const queueOn = this.queueOn(view);
+    const key = dagRunId ?? req.clientId;
+    const ticketId = queueOn && key !== undefined ? ticketIdFor(view.subnetId, key) : undefined;
     let prior: Observation[];
     try {
       prior =
@@ -197,31 +289,56 @@ export class AdmissionService {
       throw this.storeError(err);
     }
     const window = windowOf(sample, prior, settings.lookback);
-    let granted: Reservation | undefined;
-    let decision: Decision;
+    // One pure step for a preview and for the real thing; consumption is the snapshot housekeeping's job.
+    const plan = (state: LedgerState): AdmissionPlan =>
+      planAdmission(
+        {
+          ...this.stepContext(view.subnetId),
+          subnet: view,
+          ledger: state.reservations,
+          window,
+          settings,
+          workers: w,
+          ...(dagRunId !== undefined ? { dagRunId } : {}),
+          reservationTtlMs: config.admission.reservationTtlSeconds * 1000,
+          reservationId: (subnetId) => `${subnetId}.${randomUUID()}`,
+          ...(queueOn
+            ? {
+                queue: {
+                  tickets: state.tickets,
+                  ...(key !== undefined ? { key, ticketId } : {}),
+                  ...(deadline !== undefined ? { deadline } : {}),
+                  ...(this.forecast(view.subnetId) ? { forecast: this.forecast(view.subnetId) } : {}),
+                },
+              }
+            : {}),
+        },
+        now,
+      );
+    let outcome: AdmissionPlan;
     try {
-      decision = await store.transact(view.subnetId, now, ({ reservations: ledger }) => {
-        // Consumption is the snapshot housekeeping's job (it closes them in the store); the plan only decides.
-        const plan = planAdmission(
-          {
-            ...this.stepContext(view.subnetId),
-            subnet: view,
-            ledger,
-            window,
-            settings,
-            workers: w,
-            ...(dagRunId !== undefined ? { dagRunId } : {}),
-            reservationTtlMs: config.admission.reservationTtlSeconds * 1000,
-            reservationId: (subnetId) => `${subnetId}.${randomUUID()}`,
-          },
-          now,
-        );
-        granted = plan.reservation;
-        return { add: plan.reservation, observation: { ...observation, decision: plan.decision.admit ? 'admit' : 'wait' }, result: plan.decision };
-      });
+      if (req.dryRun) {
+        const [reservations, tickets] = await Promise.all([
+          store.reservations(view.subnetId, now),
+          queueOn ? store.tickets(view.subnetId, now) : Promise.resolve([] as Ticket[]),
+        ]);
+        outcome = plan({ reservations, tickets });
+      } else {
+        outcome = await store.transact(view.subnetId, now, (state) => {
+          const p = plan(state);
+          return {
+            add: p.reservation,
+            ...(p.putTickets.length > 0 ? { putTickets: p.putTickets } : {}),
+            ...(p.dropTickets.length > 0 ? { dropTickets: p.dropTickets } : {}),
+            observation: { ...observation, decision: p.decision.admit ? 'admit' : 'wait' },
+            result: p,
+          };
+        });
+      }
     } catch (err) {
       throw this.storeError(err);
     }
+    let decision = outcome.decision;
     observation.decision = decision.admit ? 'admit' : 'wait';
     if (!snap.glueKnown) {
       // Decided from EC2 alone: say so, so that nobody reads the absent job data as "no jobs running".
@@ -232,9 +349,13 @@ export class AdmissionService {
       subnet: view,
       observation,
       snapshotAgeSeconds: age,
-      retryAfterSeconds: config.admission.retryAfterSeconds,
+      retryAfterSeconds: outcome.queue?.retryAfterSeconds ?? config.admission.retryAfterSeconds,
     };
-    if (granted) out.reservation = granted;
+    if (outcome.reservation && !req.dryRun) out.reservation = outcome.reservation;
+    if (outcome.queue) out.queue = outcome.queue;
+    if (ticketId !== undefined) out.ticketId = ticketId;
+    if (deadline !== undefined) out.deadline = deadline;
+    if (req.dryRun) out.dryRun = true;
     return out;
   }
 
@@ -253,6 +374,16 @@ export class AdmissionService {
       if (b) return b.workers === undefined ? { subnet: s } : { subnet: s, workers: b.workers };
     }
     return undefined;
+  }
+
+  /** Withdraw a waiting ticket (DELETE /admit/<ticket id>); undefined when unknown or gone. */
+  async withdraw(id: string): Promise<Ticket | undefined> {
+    if (ticketSubnet(id) === undefined) return undefined;
+    try {
+      return await this.deps.store.withdrawTicket(id, this.deps.clock.now());
+    } catch (err) {
+      throw this.storeError(err);
+    }
   }
 
   /** Release a live reservation early (DELETE /admit/:id); undefined when unknown or no longer live. */
@@ -295,7 +426,20 @@ export class AdmissionService {
       const recorded = this.deps.store.peekObservations(s.subnetId, settings.lookback) ?? [];
       const ledger = this.deps.store.peekReservations(s.subnetId) ?? [];
       const { decision: d } = assessAdmission({ ...this.stepContext(s.subnetId), subnet: s, ledger, window: recorded, settings, workers: 0 }, now);
-      return { subnetId: s.subnetId, subnet: s.name, settings, buffer: d.buffer, headroom: d.headroom, reserved: d.reserved, window: d.window };
+      const forecast = this.forecast(s.subnetId);
+      const tickets = this.queueOn(s) ? (this.deps.store.peekTickets(s.subnetId) ?? []).filter((t) => ticketAlive(t, now)) : [];
+      return {
+        subnetId: s.subnetId,
+        subnet: s.name,
+        settings,
+        buffer: d.buffer,
+        headroom: d.headroom,
+        reserved: d.reserved,
+        window: d.window,
+        queueLength: tickets.length,
+        headEtaSeconds: headEtaSeconds(tickets, d, forecast, now),
+        predictedFree: forecast ? PREDICTED_HORIZONS.map((h) => ({ horizon: h.label, free: predictedFreeAt(forecast, h.minutes, d.reserved) })) : [],
+      };
     });
   }
 }

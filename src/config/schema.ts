@@ -31,6 +31,8 @@ const admissionPolicy = z
     bufferSource: z.enum(bufferSources, { error: `expected one of ${bufferSources.join(', ')}` }).optional(),
     staticBuffer: intIn(0, 65536).optional(),
     bypassMemoryDays: intIn(1, 90).optional(),
+    /** Waiting launches hold tickets in a fair queue and hear their ETA; false: yes/no answers only, as before. */
+    queue: z.boolean({ error: 'expected true or false' }).optional(),
   })
   .strict();
 

@@ -10,10 +10,28 @@ export interface AdmitRequest {
   job?: unknown;
   workers?: unknown;
   dag_run_id?: unknown;
+  client_id?: unknown;
+  deadline?: unknown;
+  max_wait_seconds?: unknown;
+  dry_run?: unknown;
+}
+
+/** Every field /admit reads (a repeated query parameter is refused by name). */
+export const ADMIT_FIELDS = ['subnet', 'job', 'workers', 'dag_run_id', 'client_id', 'deadline', 'max_wait_seconds', 'dry_run'] as const;
+
+/** The fields of a query string or JSON body, as /admit reads them. */
+export function admitFields(o: Record<string, unknown>): AdmitRequest {
+  const out: AdmitRequest = {};
+  for (const k of ADMIT_FIELDS) out[k] = o[k];
+  return out;
 }
 
 const MAX_KEY = 128;
 const MAX_DAG_RUN_ID = 250;
+/** A week: a launch that may wait longer than that has no deadline worth the name. */
+const MAX_WAIT_SECONDS = 7 * 24 * 3600;
+/** ISO 8601 date and time with a zone (a time without one means different instants on different hosts). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 const absent = (v: unknown): boolean => v === undefined || v === null || v === '';
 
@@ -41,29 +59,77 @@ const workersField = z.unknown().transform((v): number | undefined => {
   return Number.NaN;
 });
 
+const deadlineField = z.unknown().transform((v, ctx): number | undefined => {
+  if (absent(v)) return undefined;
+  const ms = typeof v === 'string' && ISO_TIME.test(v.trim()) ? Date.parse(v.trim()) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'deadline must be an ISO 8601 time with a zone, e.g. 2024-01-08T07:30:00Z' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const maxWaitField = z.unknown().transform((v, ctx): number | undefined => {
+  if (absent(v)) return undefined;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,9}$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_WAIT_SECONDS) {
+    ctx.addIssue({ code: 'custom', message: `max_wait_seconds must be an integer from 1 to ${MAX_WAIT_SECONDS}` });
+    return z.NEVER;
+  }
+  return n;
+});
+
+const dryRunField = z.unknown().transform((v, ctx): boolean | undefined => {
+  if (absent(v)) return undefined;
+  if (v === true || v === 'true') return true;
+  if (v === false || v === 'false') return false;
+  ctx.addIssue({ code: 'custom', message: 'dry_run must be true or false' });
+  return z.NEVER;
+});
+
 // Field order is the order of the checks: the first bad field is the one named.
 const admitRequestSchema = z.object({
   subnet: optionalText('subnet', MAX_KEY),
   job: optionalText('job', MAX_KEY),
   dag_run_id: optionalText('dag_run_id', MAX_DAG_RUN_ID),
+  client_id: optionalText('client_id', MAX_DAG_RUN_ID),
   workers: workersField,
+  deadline: deadlineField,
+  max_wait_seconds: maxWaitField,
+  dry_run: dryRunField,
 });
 
 /** The checked input, or an AdmitError (400) naming the first bad field. */
 export function parseAdmitRequest(req: AdmitRequest): AdmitInput {
-  const parsed = admitRequestSchema.safeParse({ subnet: req.subnet, job: req.job, dag_run_id: req.dag_run_id, workers: req.workers });
+  const parsed = admitRequestSchema.safeParse(admitFields(req as Record<string, unknown>));
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new AdmitError(400, issue.message, String(issue.path[0]));
   }
-  const { subnet, job, dag_run_id: dagRunId, workers } = parsed.data;
+  const {
+    subnet,
+    job,
+    dag_run_id: dagRunId,
+    workers,
+    client_id: clientId,
+    deadline,
+    max_wait_seconds: maxWaitSeconds,
+    dry_run: dryRun,
+  } = parsed.data;
   if (subnet === undefined && job === undefined) {
     throw new AdmitError(400, 'subnet is required (a subnet id or configured name), or job (a Glue job name)', 'subnet');
+  }
+  if (deadline !== undefined && maxWaitSeconds !== undefined) {
+    throw new AdmitError(400, 'deadline and max_wait_seconds both given: give one of them', 'deadline');
   }
   const input: AdmitInput = {};
   if (subnet !== undefined) input.subnet = subnet;
   if (job !== undefined) input.job = job;
   if (workers !== undefined) input.workers = workers;
   if (dagRunId !== undefined) input.dagRunId = dagRunId;
+  if (clientId !== undefined) input.clientId = clientId;
+  if (deadline !== undefined) input.deadline = deadline;
+  if (maxWaitSeconds !== undefined) input.maxWaitSeconds = maxWaitSeconds;
+  if (dryRun) input.dryRun = true;
   return input;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenLocal } from '../../test/helpers/net.js';
+import { waitFor } from '../../test/helpers/wait.js';
 import { eni, snapshotOf, subnetView, type SubnetSpec } from '../../test/helpers/world.js';
 import { AdmissionService } from '../admission/service.js';
 import { parseConfig, type Config } from '../config/load.js';
@@ -141,12 +142,17 @@ describe('/admit decisions (file store)', () => {
       buffer: 12,
       buffer_source: 'available',
       policy: 'rolling-max',
-      retry_after_seconds: 60,
+      // The queue derives it from the ETA (~36 min: the 12 available ENIs of unknown age go within 30-40 min).
+      retry_after_seconds: 300,
+      eta_seconds: 36 * 60,
+      queue_position: 1,
+      ahead: 0,
+      will_miss_deadline: false,
       observed_at: new Date(now).toISOString(),
     });
     expect(wait.body.window).toEqual([{ observed_at: new Date(now).toISOString(), dag_run_id: 'run-1', value: 12 }]);
     expect(wait.body.reservation_id).toBeUndefined();
-    expect(wait.headers.get('retry-after')).toBe('60');
+    expect(wait.headers.get('retry-after')).toBe('300');
     // The wait was recorded before the answer.
     expect((await i.store.recentObservations(A, 1, now))[0]).toMatchObject({ decision: 'wait', dagRunId: 'run-1', available: 12, lingering: 4 });
 
@@ -250,6 +256,20 @@ describe('/admit decisions (file store)', () => {
         /unknown or no longer live/,
       ],
       [call(`${i.url}/admit`, { method: 'PUT' }), 405, undefined, /not allowed/],
+      [q('subnet=critical&workers=1&deadline=tomorrow'), 400, 'deadline', /deadline must be an ISO 8601 time with a zone/],
+      [q('subnet=critical&workers=1&deadline=2026-04-12T07:30:00'), 400, 'deadline', /with a zone/],
+      [q('subnet=critical&workers=1&deadline=2020-01-01T00:00:00Z'), 400, 'deadline', /deadline 2020-01-01T00:00:00.000Z is in the past/],
+      [q('subnet=critical&workers=1&max_wait_seconds=-5'), 400, 'max_wait_seconds', /max_wait_seconds must be an integer from 1 to 604800/],
+      [
+        post(i, { subnet: A, workers: 1, deadline: '2099-01-01T00:00:00Z', max_wait_seconds: 60 }),
+        400,
+        'deadline',
+        /deadline and max_wait_seconds both given/,
+      ],
+      [q('subnet=critical&workers=1&dry_run=yes'), 400, 'dry_run', /dry_run must be true or false/],
+      [q('subnet=critical&workers=1&dry_run=true&dry_run=false'), 400, 'dry_run', /dry_run must be given once/],
+      [post(i, { subnet: A, workers: 1, client_id: 'a\u0007' }), 400, 'client_id', /control characters/],
+      [call(`${i.url}/admit/subnet-0a.t.0123456789abcdef`, { method: 'DELETE' }), 404, 'ticket', /ticket "subnet-0a.t.0123456789abcdef" is unknown/],
     ];
     for (const [p, status, field, msg] of cases) {
       const r = await p;
@@ -398,5 +418,195 @@ describe('forecast learns its margin from gate bypasses', () => {
     );
     // Still learned after the restart (the watched day is remembered); the bypass is now more than a day old.
     expect((await post(b, { subnet: A, workers: 1 })).body.reason).toContain('margin 0 (most bypass addresses in 2 samples over 1 d)');
+  });
+});
+
+describe('the admission queue over HTTP (file store)', () => {
+  const MIN = 60_000;
+  // Static buffer 0 keeps the arithmetic plain: room = free − reserved. 25 in-use ENIs of a running job (held),
+  // `available` ENIs of unknown age (predicted back within 30-40 min).
+  const queued = (name: string, admission: Record<string, unknown> = {}) =>
+    fileInstance(name, { admission: { policy: 'static', staticBuffer: 0, ...admission } });
+  const state = (i: Instance, inUse: number, available: number) => setSnapshot(i, [subnetA({ inUse, available, lingering: 0 })]);
+  const poke = (i: Instance, workers: number, fields: Record<string, unknown> = {}) => post(i, { subnet: A, workers, ...fields });
+  const metricsOf = async (i: Instance) => (await fetch(`${i.url}/metrics`)).text();
+  /**
+   * Launches hold their addresses to the horizon, so a later one may only take what the head will not need
+   * when it starts: the overshoot of the forecast's biggest step. A head of `workers` starts at that step and
+   * leaves `spare` free beside it.
+   */
+  const steppedHead = (i: Instance) => {
+    const f = i.service.forecast(A)?.free ?? [];
+    let best = 1;
+    for (let t = 1; t < f.length; t++) if (f[t] - f[t - 1] > f[best] - f[best - 1]) best = t;
+    const workers = f[best - 1] + 1;
+    return { workers, spare: f[best] - workers, startsIn: best * 60 };
+  };
+
+  it('serves a queue of three sensors in arrival order, each with its place and ETA', async () => {
+    const i = await queued('queue-order');
+    state(i, 25, 25); // free 9
+    // One millisecond apart: arrival order (ties would go by ticket id).
+    const arrive = async (k: string) => {
+      now += 1;
+      return poke(i, 10, { dag_run_id: k });
+    };
+    const [a, b, c] = [await arrive('a'), await arrive('b'), await arrive('c')];
+    expect([a.body.queue_position, b.body.queue_position, c.body.queue_position]).toEqual([1, 2, 3]);
+    expect([a.body.ahead, b.body.ahead, c.body.ahead]).toEqual([0, 1, 2]);
+    expect(a.body.eta_seconds).toBeGreaterThan(0);
+    expect(a.body.eta_seconds).toBeLessThanOrEqual(b.body.eta_seconds);
+    expect(b.body.eta_seconds).toBeLessThanOrEqual(c.body.eta_seconds);
+    expect(c.body.eta_seconds).toBeLessThanOrEqual(40 * 60);
+    expect(a.body.ticket).toMatch(/^subnet-0a\.t\.[0-9a-f]+$/);
+    expect(a.body.reason).toMatch(/room for 10 expected in ~\d+ min, 0 ahead$/);
+    expect(c.headers.get('retry-after')).toBe(String(c.body.retry_after_seconds));
+    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 3/);
+
+    // The sensors keep poking (every 5 min) while the tail drains slowly.
+    for (let m = 5; m <= 30; m += 5) {
+      now += 5 * MIN;
+      state(i, 25, 25);
+      for (const k of ['a', 'b', 'c']) expect((await poke(i, 10, { dag_run_id: k })).body.admit).toBe(false);
+    }
+    // 5 addresses back: room for one. The last comes first and waits; so does the second; the head launches.
+    now += 5 * MIN;
+    state(i, 25, 20); // free 14
+    expect((await poke(i, 10, { dag_run_id: 'c' })).body).toMatchObject({ admit: false, queue_position: 3 });
+    expect((await poke(i, 10, { dag_run_id: 'b' })).body).toMatchObject({ admit: false, queue_position: 2 });
+    expect((await poke(i, 10, { dag_run_id: 'a' })).body).toMatchObject({ admit: true, eta_seconds: 0, reserved: 0 });
+    expect((await poke(i, 10, { dag_run_id: 'b' })).body).toMatchObject({ admit: false, queue_position: 1, reserved: 10 });
+
+    // The head's workers attached, its reservation ran out, the tail drained further: room for one more.
+    now += 6 * MIN;
+    state(i, 35, 5); // free 19
+    expect((await poke(i, 10, { dag_run_id: 'c' })).body).toMatchObject({ admit: false, queue_position: 2, ahead: 1 });
+    expect((await poke(i, 10, { dag_run_id: 'b' })).body).toMatchObject({ admit: true });
+    expect((await poke(i, 10, { dag_run_id: 'c' })).body).toMatchObject({ admit: false, queue_position: 1, ahead: 0 });
+    expect((await i.store.tickets(A, now)).map((t) => t.key)).toEqual(['c']);
+  });
+
+  it('backfills a small request that delays nobody, and refuses one that would', async () => {
+    const i = await queued('queue-backfill');
+    state(i, 25, 25); // free 9 now, 34 once the tail is gone
+    const big = steppedHead(i);
+    expect(big.spare).toBeGreaterThanOrEqual(2);
+    const head = await poke(i, big.workers, { dag_run_id: 'big' });
+    expect(head.body).toMatchObject({ admit: false, queue_position: 1, eta_seconds: big.startsIn });
+    // One more than the spare now would leave the head short when it starts: refused.
+    const over = await poke(i, big.spare + 1);
+    expect(over.body).toMatchObject({ admit: false, queue_position: 2, ahead: 1 });
+    const four = await poke(i, big.spare, { client_id: 'small' });
+    expect(four.body).toMatchObject({ admit: true, eta_seconds: 0, ahead: 1 });
+    expect(four.body.reason).toMatch(/launches ahead of 1 waiting \(delays none of them\)$/);
+    expect(four.body.reservation_id).toMatch(/^subnet-0a\./);
+    // The head's ETA did not move.
+    expect((await poke(i, big.workers, { dag_run_id: 'big' })).body.eta_seconds).toBe(head.body.eta_seconds);
+  });
+
+  it('says will_miss_deadline at once for an impossible deadline, drops the ticket and counts the miss once', async () => {
+    const i = await queued('queue-deadline');
+    state(i, 25, 25);
+    // Every watched subnet's counter shows from 0, so that increase() sees the first miss.
+    expect(await metricsOf(i)).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical"\} 0\n/);
+    const miss = await poke(i, 10, { dag_run_id: 'hurry', max_wait_seconds: 600 });
+    expect(miss.body).toMatchObject({ admit: false, will_miss_deadline: true, deadline: new Date(now + 600_000).toISOString() });
+    expect(miss.body.eta_seconds).toBeGreaterThan(600);
+    expect(miss.body.ticket).toBeUndefined();
+    expect(miss.body.reason).toMatch(/cannot be met/);
+    expect(await i.store.tickets(A, now)).toEqual([]);
+    await poke(i, 10, { dag_run_id: 'hurry', max_wait_seconds: 600 });
+    const m = await metricsOf(i);
+    expect(m).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical"\} 1\n/);
+    // A deadline the ETA meets holds a ticket.
+    const ok = await poke(i, 10, { dag_run_id: 'calm', deadline: new Date(now + 3 * 3600_000).toISOString() });
+    expect(ok.body).toMatchObject({ will_miss_deadline: false, queue_position: 1 });
+  });
+
+  it("drops a dead sensor's ticket after 3 × the retry_after it was last told", async () => {
+    const i = await queued('queue-dead');
+    state(i, 25, 25);
+    const dead = await poke(i, 10, { dag_run_id: 'dead' });
+    expect(dead.body.retry_after_seconds).toBe(300);
+    now += 3 * 300_000 - 1000;
+    state(i, 25, 25);
+    expect((await poke(i, 10, { dag_run_id: 'alive' })).body).toMatchObject({ queue_position: 2 });
+    now += 2000;
+    state(i, 25, 25);
+    expect((await poke(i, 10, { dag_run_id: 'alive' })).body).toMatchObject({ queue_position: 1, ahead: 0 });
+    expect((await i.store.tickets(A, now)).map((t) => t.key)).toEqual(['alive']);
+  });
+
+  it('withdraws a ticket on DELETE /admit/<ticket>; the queue and its metrics show it gone', async () => {
+    const i = await queued('queue-delete');
+    state(i, 25, 25);
+    const t = await poke(i, 10, { dag_run_id: 'gone' });
+    let m = await metricsOf(i);
+    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 1/);
+    expect(m).toMatch(new RegExp(`glue_eni_queue_head_eta_seconds\\{subnet_id="subnet-0a",subnet="critical"\\} ${t.body.eta_seconds}\\n`));
+    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",horizon="15m"\} 9\n/);
+    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",horizon="60m"\} 34\n/);
+    const del = await call(`${i.url}/admit/${t.body.ticket}`, { method: 'DELETE' });
+    expect(del).toMatchObject({ status: 200, body: { withdrawn: true, ticket: t.body.ticket, workers: 10 } });
+    expect((await call(`${i.url}/admit/${t.body.ticket}`, { method: 'DELETE' })).status).toBe(404);
+    m = await metricsOf(i);
+    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 0/);
+    expect(m).not.toMatch(/glue_eni_queue_head_eta_seconds\{subnet_id="subnet-0a"/);
+    expect((await poke(i, 10, { dag_run_id: 'next' })).body).toMatchObject({ queue_position: 1 });
+  });
+
+  it('dry_run answers what would be answered and changes nothing: store log, queue, /metrics', async () => {
+    const i = await queued('queue-dry');
+    state(i, 25, 25);
+    // The head leaves room for a small launch beside it, not for 10 more.
+    const big = steppedHead(i);
+    await poke(i, big.workers, { dag_run_id: 'first' });
+    const settled = async () => {
+      await waitFor("the store's writes settled", () => (i.store.pendingWrites() === 0 ? true : undefined));
+      return { bytes: i.store.storeBytes(), metrics: await metricsOf(i), tickets: await i.store.tickets(A, now) };
+    };
+    const before = await settled();
+    const wait = await poke(i, 10, { dag_run_id: 'second', dry_run: true });
+    const admit = await call(`${i.url}/admit?subnet=critical&workers=${big.spare}&client_id=small&dry_run=true`);
+    expect(wait.body).toMatchObject({ dry_run: true, admit: false, queue_position: 2, ahead: 1 });
+    expect(admit.body).toMatchObject({ dry_run: true, admit: true });
+    expect(admit.body.reservation_id).toBeUndefined();
+    expect(admit.headers.get('cache-control')).toBe('no-store');
+    expect(await settled()).toEqual(before);
+    // The real request answers the same.
+    const real = await poke(i, 10, { dag_run_id: 'second' });
+    const { dry_run: _, ...preview } = wait.body;
+    expect(real.body).toEqual(preview);
+  });
+
+  it('with queue: false answers exactly as before: yes or no, no tickets', async () => {
+    const i = await queued('queue-off', { queue: false });
+    state(i, 25, 25);
+    const w = await poke(i, 10, { dag_run_id: 'x', max_wait_seconds: 600 });
+    expect(Object.keys(w.body).sort()).toEqual(
+      [
+        'admit',
+        'reason',
+        'subnet_id',
+        'subnet',
+        'workers',
+        'free',
+        'reserved',
+        'buffer',
+        'buffer_source',
+        'policy',
+        'headroom_workers',
+        'window',
+        'observed_at',
+        'snapshot_age_seconds',
+        'dag_run_id',
+        'retry_after_seconds',
+        'deadline',
+      ].sort(),
+    );
+    expect(w.body.retry_after_seconds).toBe(60);
+    expect(w.body.reason).toBe('free 9 − reserved 0 < workers 10 + buffer 0 (static buffer 0)');
+    expect(await i.store.tickets(A, now)).toEqual([]);
+    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 0/);
   });
 });

@@ -7,7 +7,8 @@ import { rateLimit } from 'express-rate-limit';
 import { AdmitError } from '../admission/errors.js';
 import type { AdmissionService, AdmitInput, AdmitResult } from '../admission/service.js';
 import type { Config } from '../config/load.js';
-import { parseAdmitRequest, type AdmitRequest } from './admit-input.js';
+import { ticketSubnet } from '../admission/types.js';
+import { ADMIT_FIELDS, admitFields, parseAdmitRequest, type AdmitRequest } from './admit-input.js';
 import type { Logger } from '../log.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
 
@@ -47,9 +48,19 @@ export function admitResponse(r: AdmitResult): Record<string, unknown> {
   if (r.reservation) {
     body.reservation_id = r.reservation.id;
     body.expires_at = iso(r.reservation.expiresAt);
-  } else {
+  } else if (!d.admit) {
     body.retry_after_seconds = r.retryAfterSeconds;
   }
+  const q = r.queue;
+  if (q) {
+    body.eta_seconds = q.etaSeconds;
+    body.will_miss_deadline = q.willMissDeadline;
+    body.ahead = q.ahead;
+    if (q.position !== undefined) body.queue_position = q.position;
+    if (q.ticket) body.ticket = q.ticket.id;
+  }
+  if (r.deadline !== undefined) body.deadline = iso(r.deadline);
+  if (r.dryRun) body.dry_run = true;
   return body;
 }
 
@@ -113,6 +124,8 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
       }
       const out = await service.admit(input);
       if (!out.decision.admit) res.set('Retry-After', String(out.retryAfterSeconds));
+      // A preview's answer is the same, but no cache may keep it for the real thing.
+      if (out.dryRun) res.set('Cache-Control', 'no-store');
       res.status(200).json(admitResponse(out));
     } catch (err) {
       if (err instanceof AdmitError) return sendError(res, err, deps.config.admission.retryAfterSeconds);
@@ -124,13 +137,13 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
   router.get('/admit', ...handlers, async (req, res) => {
     const q = req.query as Record<string, unknown>;
     // A repeated parameter arrives as an array: name it rather than pick one.
-    for (const k of ['subnet', 'job', 'workers', 'dag_run_id']) {
+    for (const k of ADMIT_FIELDS) {
       if (Array.isArray(q[k])) {
         service.countDecision('error');
         return sendError(res, new AdmitError(400, `${k} must be given once`, k));
       }
     }
-    await decideAndAnswer({ subnet: q.subnet, job: q.job, workers: q.workers, dag_run_id: q.dag_run_id }, res);
+    await decideAndAnswer(admitFields(q), res);
   });
 
   router.post('/admit', ...handlers, express.json({ limit: BODY_LIMIT, type: () => true }), async (req, res) => {
@@ -140,12 +153,17 @@ export function createAdmitRouter(deps: AdmitRouterDeps): Router {
       return sendError(res, new AdmitError(400, 'body must be a JSON object {subnet|job, workers, dag_run_id}', 'body'));
     }
     const o = b as Record<string, unknown>;
-    await decideAndAnswer({ subnet: o.subnet, job: o.job, workers: o.workers, dag_run_id: o.dag_run_id }, res);
+    await decideAndAnswer(admitFields(o), res);
   });
 
   router.delete('/admit/:reservation_id', ...handlers, async (req, res) => {
     const id = String(req.params.reservation_id);
     try {
+      if (ticketSubnet(id) !== undefined) {
+        const t = await service.withdraw(id);
+        if (!t) return sendError(res, new AdmitError(404, `ticket ${JSON.stringify(id)} is unknown or no longer waiting`, 'ticket'));
+        return res.json({ withdrawn: true, ticket: t.id, subnet_id: t.subnetId, workers: t.workers, enqueued_at: iso(t.enqueuedAt) });
+      }
       const r = await service.release(id);
       if (!r) {
         return sendError(res, new AdmitError(404, `reservation ${JSON.stringify(id)} is unknown or no longer live`, 'reservation_id'));

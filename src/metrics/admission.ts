@@ -70,6 +70,57 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     },
   });
 
+  new Gauge({
+    name: 'glue_eni_predicted_free_ips',
+    help: `Free IP addresses predicted at each horizon from the last sample, conservatively (p90: at least this many with 90 % probability), reservations subtracted; from ENI ages and the learned linger and available durations ${CACHED}.`,
+    labelNames: [...SUBNET_LABELS, 'horizon'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) {
+        for (const p of s.predictedFree) this.set({ subnet_id: s.subnetId, subnet: s.subnet, horizon: p.horizon }, p.free);
+      }
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_queue_length',
+    help: `Launches waiting in the subnet's admission queue (live tickets) ${CACHED}.`,
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.queueLength);
+    },
+  });
+
+  new Gauge({
+    name: 'glue_eni_queue_head_eta_seconds',
+    help: `Predicted seconds until the head of the subnet's admission queue launches; +Inf when not within the forecast horizon, absent when nobody waits ${CACHED}.`,
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of service.status()) {
+        if (s.headEtaSeconds === undefined) continue;
+        this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
+      }
+    },
+  });
+
+  new Counter({
+    name: 'glue_eni_deadline_misses_total',
+    help: '/admit answers will_miss_deadline: true (the launch cannot start before its deadline), each ticket counted once.',
+    labelNames: SUBNET_LABELS,
+    registers: [registry],
+    collect() {
+      this.reset();
+      // Every watched subnet shows from 0: increase() over a series that appears at 1 would miss the first miss.
+      for (const s of service.status()) this.inc({ subnet_id: s.subnetId, subnet: s.subnet }, 0);
+      for (const m of service.deadlineMisses()) this.inc({ subnet_id: m.subnetId, subnet: m.subnet }, m.count);
+    },
+  });
+
   new Counter({
     name: 'glue_eni_admission_decisions_total',
     help: '/admit answers by decision: admit, wait, or error (bad input, stale data, store failure).',

@@ -132,6 +132,15 @@ describe('buildSnapshot', () => {
     expect(a.enis.filter((e) => e.lingering).map((e) => e.id)).toEqual(['eni-ghost']);
   });
 
+  it("gives a lingering ENI its run's end when the runs read show it (release prediction times the linger from it)", () => {
+    const withEnded = build({ ...raw, enis: [...raw.enis, eni('eni-late', { attachTime: T0 - 179 * min })] });
+    const enis = withEnded.subnets.find((s) => s.subnetId === 'subnet-0a1')!.enis;
+    expect(enis.find((e) => e.id === 'eni-late')).toMatchObject({ lingering: true, jobEndedAt: T0 - 150 * min });
+    // Attached after that run completed: its own run is not among those read.
+    expect(enis.find((e) => e.id === 'eni-ghost')?.jobEndedAt).toBeUndefined();
+    expect(enis.find((e) => e.id === 'eni-run1')?.jobEndedAt).toBeUndefined();
+  });
+
   it('lists exhaustion failures only for the subnet error', () => {
     expect(b.exhaustionFailures).toEqual([{ job: 'reporting', runId: 'jr_f', at: T0 }]);
     expect(a.exhaustionFailures).toEqual([]);

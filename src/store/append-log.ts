@@ -19,6 +19,7 @@ interface Pending {
   resolve: () => void;
   reject: (err: Error) => void;
   undo?: () => void;
+  durable?: () => void;
 }
 
 export interface ReplayReport extends ReadReport {
@@ -133,12 +134,13 @@ export class AppendLog {
 
   /**
    * Resolves once `data` (whole lines) is durable. On failure it rejects with an AppendError, after `undo` ran
-   * (synchronously, before any later append or rewrite can observe the memory it restores).
+   * (synchronously, before any later append or rewrite can observe the memory it restores). `durable` runs
+   * synchronously once the data is on disk, before any later batch is written or undone.
    */
-  append(data: string, undo?: () => void): Promise<void> {
+  append(data: string, undo?: () => void, durable?: () => void): Promise<void> {
     if (this.closed) return Promise.reject(new AppendError(this.path, 'append', new Error('log is closed')));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data, resolve, reject, undo });
+      this.queue.push({ data, resolve, reject, undo, durable });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.exclusive(() => this.flush()));
@@ -201,6 +203,7 @@ export class AppendLog {
       return;
     }
     this.inFlight = 0;
+    for (const p of batch) p.durable?.();
     for (const p of batch) p.resolve();
     this.hooks.afterCommit?.();
   }

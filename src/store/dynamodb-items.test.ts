@@ -1,9 +1,9 @@
 // The table layout on its own: records ↔ DynamoDB items, without DynamoDB.
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../log.js';
-import { ledgerFromItem, ledgerItem, ledgerKey, observationFromItem, observationItem, observationSortKey } from './dynamodb-items.js';
+import { itemBytes, ledgerFromItem, ledgerItem, ledgerKey, observationFromItem, observationItem, observationSortKey } from './dynamodb-items.js';
 import { observationToRecord, type Observation, type Reservation } from './types.js';
-import { observation, reservation } from '../../test/helpers/records.js';
+import { observation, reservation, ticket } from '../../test/helpers/records.js';
 
 const now = Date.parse('2026-04-12T07:00:00.000Z');
 const obs: Observation = observation(now, {
@@ -43,12 +43,36 @@ describe('DynamoDB items', () => {
       reservations: { S: JSON.stringify([resv]) },
     });
     expect(ledgerKey('subnet-0a')).toEqual({ subnet_id: { S: 'ledger#subnet-0a' }, observed_at: { S: 'ledger' } });
-    expect(ledgerFromItem('subnet-0a', ledgerItem('subnet-0a', 3, [resv]), logger)).toEqual({ version: 3, reservations: [resv] });
-    expect(ledgerFromItem('subnet-0a', undefined, logger)).toEqual({ version: 0, reservations: [] });
+    expect(ledgerFromItem('subnet-0a', ledgerItem('subnet-0a', 3, [resv]), logger)).toEqual({ version: 3, reservations: [resv], tickets: [] });
+    expect(ledgerFromItem('subnet-0a', undefined, logger)).toEqual({ version: 0, reservations: [], tickets: [] });
     expect(ledgerFromItem('subnet-0a', { ...ledgerKey('subnet-0a'), version: { N: '2' }, reservations: { S: '[{' } }, logger)).toEqual({
       version: 2,
       reservations: [],
+      tickets: [],
     });
     expect(lines.some((l) => l.includes('ledger is not JSON'))).toBe(true);
+  });
+
+  it('tickets ride in the ledger item without their subnetId; an invalid one is ignored and logged; the size is counted as DynamoDB does', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream);
+    const t = ticket('scheduled__2026-04-12T07:00:00+00:00', now, { deadline: now + 600_000, etaAt: now + 300_000 });
+    const item = ledgerItem('subnet-0a', 4, [resv], [t]);
+    expect(item.tickets?.S).not.toContain('subnetId');
+    expect(ledgerFromItem('subnet-0a', item, logger)).toEqual({ version: 4, reservations: [resv], tickets: [t] });
+    expect(Object.keys(ledgerItem('subnet-0a', 4, [resv], []))).not.toContain('tickets');
+    const bad = {
+      ...item,
+      tickets: {
+        S: JSON.stringify([
+          { ...t, subnetId: undefined },
+          { ...t, id: 'subnet-0b.t.0123456789abcdef' },
+        ]),
+      },
+    };
+    expect(ledgerFromItem('subnet-0a', bad, logger).tickets).toEqual([t]);
+    expect(lines.some((l) => l.includes('invalid ticket ignored') && l.includes('"field":"id"'))).toBe(true);
+    // Names and UTF-8 values; a number counts at most its digits + 1.
+    expect(itemBytes({ ab: { S: 'é' }, n: { N: '123' } })).toBe(2 + 2 + 1 + 4);
   });
 });

@@ -1,11 +1,12 @@
 // Records ↔ DynamoDB items: the one place that knows how the store lays out its table (the seeds'
 // glue-eni-observations, key subnet_id + observed_at).
 //   observation: subnet_id = <subnet>,          observed_at = <ISO ms>#<uniq>, expires_at = TTL (epoch s)
-//   ledger:      subnet_id = ledger#<subnet>,   observed_at = "ledger", version (N), reservations (S, JSON)
+//   ledger:      subnet_id = ledger#<subnet>,   observed_at = "ledger", version (N), reservations (S, JSON),
+//                tickets (S, JSON; absent when the queue is empty)
 import type { AttributeValue } from '../aws/sdk.js';
 import type { Logger } from '../log.js';
-import { reservationSchema } from './records.js';
-import { observationFromRecord, type Observation, type ObservationRecord, type Reservation } from './types.js';
+import { reservationSchema, ticketSchema } from './records.js';
+import { observationFromRecord, type Observation, type ObservationRecord, type Reservation, type Ticket } from './types.js';
 
 export type Item = Record<string, AttributeValue>;
 
@@ -55,44 +56,71 @@ export function observationSortKey(o: Observation): string {
   return `${new Date(o.observedAt).toISOString()}#${o.uniq}`;
 }
 
-/** One subnet's reservation ledger and the version its conditional writes check. */
+/** One subnet's ledger (reservations and queue tickets) and the version its conditional writes check. */
 export interface Ledger {
   version: number;
   reservations: Reservation[];
+  tickets: Ticket[];
 }
 
 export function ledgerKey(subnetId: string): Item {
   return { subnet_id: { S: `ledger#${subnetId}` }, observed_at: { S: LEDGER_SORT } };
 }
 
-export function ledgerItem(subnetId: string, version: number, reservations: Reservation[]): Item {
-  return { ...ledgerKey(subnetId), version: { N: String(version) }, reservations: { S: JSON.stringify(reservations) } };
+/** Tickets are stored without their subnetId (the item's key says it): more of them fit in an item. */
+export function ledgerItem(subnetId: string, version: number, reservations: readonly Reservation[], tickets: readonly Ticket[] = []): Item {
+  const item: Item = { ...ledgerKey(subnetId), version: { N: String(version) }, reservations: { S: JSON.stringify(reservations) } };
+  if (tickets.length > 0) item.tickets = { S: JSON.stringify(tickets.map(({ subnetId: _s, ...rest }) => rest)) };
+  return item;
 }
 
-/** A ledger item read back (none: the empty ledger, version 0). The table is shared input: see `validLedger`. */
+/** DynamoDB's limit on an item's size (names and values of its attributes). */
+export const ITEM_MAX_BYTES = 400 * 1024;
+
+/**
+ * An item's size as DynamoDB counts it: the UTF-8 bytes of each attribute's name and value (a number counts at
+ * most its digits + 1). Only the types the store writes (S, N).
+ */
+export function itemBytes(item: Item): number {
+  let n = 0;
+  for (const [name, v] of Object.entries(item)) {
+    n += Buffer.byteLength(name);
+    if (v.S !== undefined) n += Buffer.byteLength(v.S);
+    else if (v.N !== undefined) n += v.N.length + 1;
+  }
+  return n;
+}
+
+/** A ledger item read back (none: the empty ledger, version 0). The table is shared input: see `validList`. */
 export function ledgerFromItem(subnetId: string, item: Item | undefined, logger: Logger): Ledger {
-  if (!item) return { version: 0, reservations: [] };
-  return { version: Number(item.version?.N ?? '0'), reservations: validLedger(subnetId, item.reservations?.S ?? '[]', logger) };
+  if (!item) return { version: 0, reservations: [], tickets: [] };
+  return {
+    version: Number(item.version?.N ?? '0'),
+    reservations: validList(subnetId, item.reservations?.S ?? '[]', 'reservation', logger, (r) => reservationSchema.safeParse(r)),
+    tickets: validList(subnetId, item.tickets?.S ?? '[]', 'ticket', logger, (t) => ticketSchema.safeParse({ ...(t as object), subnetId })),
+  };
 }
 
-/** The ledger's reservations that pass the schema; the others are logged and left out of every decision. */
-function validLedger(subnetId: string, text: string, logger: Logger): Reservation[] {
+/** The ledger's entries that pass the schema; the others are logged and left out of every decision. */
+function validList<T>(
+  subnetId: string,
+  text: string,
+  what: string,
+  logger: Logger,
+  parse: (raw: unknown) => { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[] }[] } },
+): T[] {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    logger.warn({ subnet_id: subnetId, err: (err as Error).message }, 'DynamoDB reservation ledger is not JSON: ignored');
+    logger.warn({ subnet_id: subnetId, err: (err as Error).message }, `DynamoDB ${what} ledger is not JSON: ignored`);
     return [];
   }
-  const out: Reservation[] = [];
+  const out: T[] = [];
   (Array.isArray(raw) ? raw : []).forEach((r, index) => {
-    const p = reservationSchema.safeParse(r);
+    const p = parse(r);
     if (p.success) out.push(p.data);
-    else
-      logger.warn(
-        { subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') },
-        'DynamoDB reservation ledger: invalid reservation ignored',
-      );
+    else logger.warn({ subnet_id: subnetId, index, field: p.error.issues[0]?.path.join('.') }, `DynamoDB ${what} ledger: invalid ${what} ignored`);
   });
   return out;
 }

@@ -10,13 +10,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { silentLogger } from '../log.js';
 import { initDynamoTable } from './dynamodb-init.js';
+import { ledgerKey } from './dynamodb-items.js';
 import { journalFile } from './dynamodb-outbox.js';
 import { DynamoStore } from './dynamodb.js';
-import { StoreUnreachableError, type LedgerState, type Observation, type Reservation, type TransactPlan } from './types.js';
-import { observation, reservation } from '../../test/helpers/records.js';
+import { StoreUnreachableError, type LedgerState, type Observation, type Reservation, type Ticket, type TransactPlan } from './types.js';
+import { observation, reservation, ticket } from '../../test/helpers/records.js';
 
 // The SDK only through src/aws/, as everywhere outside it.
-const { DynamoDBClient: Client, QueryCommand } = dynamoDbSdk();
+const { DynamoDBClient: Client, GetItemCommand, QueryCommand } = dynamoDbSdk();
 
 type Mode = 'pass' | 'refuse' | 'blackhole';
 
@@ -261,6 +262,37 @@ describe('DynamoStore while DynamoDB is unreachable', () => {
     expect(keys.sort()).toEqual(down.map(sortKey).sort());
     await b.close();
     expect((await stat(join(dir, journalFile(TABLE)))).size).toBe(0);
+  });
+
+  it('tickets: a step while unreachable runs offline on the last ledger seen, its ticket changes unwritten; withdrawals refused', async () => {
+    const subnet = 'subnet-0c';
+    const store = await openProxied();
+    const a = ticket('run-a', now, { subnetId: subnet });
+    const b = ticket('run-b', now, { subnetId: subnet });
+    const states: LedgerState[] = [];
+    /** A step that would enqueue b and drop a, and says whether its answer may claim b's ticket. */
+    const step = (st: LedgerState): TransactPlan<string> => {
+      states.push(st);
+      return { observation: obs(1, subnet), putTickets: [b], dropTickets: [a.id], result: st.offline ? 'keyless wait' : 'holds ticket' };
+    };
+    await store.transact(subnet, now, () => ({ observation: obs(1, subnet), putTickets: [a], result: 0 }));
+
+    proxy.set('refuse');
+    expect(await store.transact(subnet, now, step)).toBe('keyless wait');
+    expect(states.at(-1)).toEqual({ reservations: [], tickets: [a], offline: true });
+    expect(store.peekTickets(subnet)).toEqual([a]);
+    expect(await store.tickets(subnet, now)).toEqual([a]);
+    await expect(store.withdrawTicket(a.id, now)).rejects.toThrow(StoreUnreachableError);
+
+    proxy.set('pass');
+    await vi.waitFor(() => expect([store.pendingWrites(), store.isReachable]).toEqual([0, true]), SETTLE);
+    // The shared ledger holds only what was written while DynamoDB answered.
+    const item = (await direct.send(new GetItemCommand({ TableName: TABLE, Key: ledgerKey(subnet), ConsistentRead: true }))).Item;
+    expect((JSON.parse(item?.tickets?.S ?? '[]') as Ticket[]).map((t) => t.key)).toEqual(['run-a']);
+    expect(await store.transact(subnet, now, step)).toBe('holds ticket');
+    expect(states.at(-1)?.offline).toBeUndefined();
+    expect(await store.tickets(subnet, now)).toEqual([b]);
+    await store.close();
   });
 
   it('without a journal, a write DynamoDB does not take is refused, never acknowledged', async () => {

@@ -18,6 +18,8 @@ export function describeError(err: unknown): string {
 
 export class DynamoTable {
   private failures = 0;
+  /** Errors `call` threw: what tells an outage from a step's own refusal (a full queue, an invalid ticket). */
+  private readonly thrown = new WeakSet<object>();
 
   constructor(
     readonly client: DynamoDBClient,
@@ -29,9 +31,17 @@ export class DynamoTable {
     try {
       return await fn(this.client, this.name);
     } catch (err) {
-      if (!isConditionalCheckFailed(err)) this.failures++;
+      if (!isConditionalCheckFailed(err)) {
+        this.failures++;
+        if (typeof err === 'object' && err !== null) this.thrown.add(err);
+      }
       throw err;
     }
+  }
+
+  /** Whether `err` is a failed DynamoDB call (anything but a lost conditional write), as thrown by `call`. */
+  failedCall(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && this.thrown.has(err);
   }
 
   /** Failed calls since open. */

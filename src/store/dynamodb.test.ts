@@ -4,13 +4,15 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
 import { createLogger } from '../log.js';
+import { itemBytes, ledgerKey } from './dynamodb-items.js';
+import { TICKETS_ITEM_BUDGET_BYTES } from './dynamodb-ledger.js';
 import { DynamoStore } from './dynamodb.js';
 import { initStore } from './index.js';
-import type { Observation, Reservation } from './types.js';
-import { observation, reservation } from '../../test/helpers/records.js';
+import { QueueFullError, type Observation, type Reservation, type Ticket } from './types.js';
+import { observation, reservation, ticket } from '../../test/helpers/records.js';
 
 // The SDK only through src/aws/, as everywhere outside it.
-const { DescribeTableCommand, DynamoDBClient: Client, PutItemCommand } = dynamoDbSdk();
+const { DescribeTableCommand, DynamoDBClient: Client, GetItemCommand, PutItemCommand } = dynamoDbSdk();
 
 const TABLE = 'glue-eni-observations';
 const now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -40,6 +42,7 @@ afterAll(async () => {
 const obs = (i: number, over: Partial<Observation> = {}): Observation =>
   observation(now, { observedAt: now + i, uniq: `u${i}`, available: i, ...over });
 const resv = (id: string, over: Partial<Reservation> = {}): Reservation => reservation(`subnet-0a.${id}`, now, over);
+const byKey = (ts: readonly Ticket[]) => [...ts].sort((a, b) => a.key.localeCompare(b.key));
 
 describe('DynamoStore against dynalite', () => {
   it('init-store created the keyed table and reported that TTL must be enabled by hand', async () => {
@@ -134,4 +137,170 @@ describe('DynamoStore ledger from the table', () => {
     expect(logLines.some((l) => l.includes('invalid reservation ignored') && l.includes('"field":"workers"'))).toBe(true);
     await store.close();
   });
+});
+
+describe('DynamoStore tickets', () => {
+  const SUBNET = 'subnet-1a';
+  const tkt = (key: string, over: Partial<Ticket> = {}) => ticket(key, now, { subnetId: SUBNET, ...over });
+
+  it('live in the ledger item: a new store object (a restart, another replica) sees them; withdrawals and drops are shared', async () => {
+    const a = await DynamoStore.open({ client, table: TABLE, clock, logger });
+    const [x, y, z] = [tkt('run-x'), tkt('run-y', { workers: 4 }), tkt('run-z', { deadline: now + 3_600_000 })];
+    await a.transact(SUBNET, now, (st) => {
+      expect(st).toEqual({ reservations: [], tickets: [] });
+      return { observation: obs(200, { subnetId: SUBNET }), putTickets: [x, y, z], result: 0 };
+    });
+    expect(byKey(a.peekTickets(SUBNET) ?? [])).toEqual([x, y, z]);
+    await a.close();
+
+    const b = await DynamoStore.open({ client, table: TABLE, clock, logger });
+    expect(b.peekTickets(SUBNET)).toBeUndefined();
+    expect(byKey(await b.tickets(SUBNET, now))).toEqual([x, y, z]);
+    // b admits y (its reservation and the drop in one conditional write) and re-pokes x.
+    const x2 = { ...x, lastPokeAt: now + 1, etaAt: now + 900_000 };
+    await b.transact(SUBNET, now, (st) => {
+      expect(byKey(st.tickets)).toEqual([x, y, z]);
+      return {
+        observation: obs(201, { subnetId: SUBNET }),
+        add: resv('0000001a', { id: `${SUBNET}.0000001a`, subnetId: SUBNET, workers: 4 }),
+        putTickets: [x2],
+        dropTickets: [y.id],
+        result: 1,
+      };
+    });
+    expect(await b.withdrawTicket(z.id, now)).toEqual(z);
+    expect(await b.withdrawTicket(z.id, now)).toBeUndefined();
+    expect(await b.withdrawTicket('subnet-1b.t.0123456789abcdef', now)).toBeUndefined();
+
+    const c = new DynamoStore({ client, table: TABLE, clock, logger });
+    await c.transact(SUBNET, now, (st) => {
+      expect(st.tickets).toEqual([x2]);
+      expect(st.reservations.map((r) => r.id)).toEqual([`${SUBNET}.0000001a`]);
+      return { observation: obs(202, { subnetId: SUBNET }), result: 0 };
+    });
+    // Expired tickets are not decided on, and the next write leaves them out of the item.
+    const later = x2.expiresAt + 1;
+    await c.transact(SUBNET, later, (st) => {
+      expect(st.tickets).toEqual([]);
+      return {
+        observation: obs(203, { subnetId: SUBNET, observedAt: later }),
+        putTickets: [tkt('run-w', { enqueuedAt: later, lastPokeAt: later, expiresAt: later + 60_000 })],
+        result: 0,
+      };
+    });
+    const item = (await client.send(new GetItemCommand({ TableName: TABLE, Key: ledgerKey(SUBNET), ConsistentRead: true }))).Item;
+    expect((JSON.parse(item?.tickets?.S ?? '[]') as Ticket[]).map((t) => t.key)).toEqual(['run-w']);
+    await b.close();
+  });
+
+  it('two replicas racing to enqueue and admit on one subnet: no ticket lost, no key admitted twice, room never exceeded', async () => {
+    const subnet = 'subnet-1c';
+    const stores = await Promise.all([0, 1].map(() => DynamoStore.open({ client, table: TABLE, clock, logger })));
+    const keys = Array.from({ length: 16 }, (_, i) => `run-${String(i).padStart(2, '0')}`);
+    const budget = 40;
+    let uniq = 0;
+    /** One poke of `key`: enqueue if new; admit when it is the head and its 10 workers fit; else wait. */
+    const poke = (key: string, i: number) => {
+      const u = uniq++;
+      return stores[i % 2].transact(subnet, now, ({ reservations, tickets }) => {
+        const o = obs(1000 + u, { subnetId: subnet, uniq: `race${u}` });
+        if (reservations.some((r) => r.dagRunId === key)) return { observation: o, result: 'done' as const };
+        const known = tickets.find((t) => t.key === key);
+        const mine = known ?? ticket(key, now, { subnetId: subnet, enqueuedAt: now + i });
+        const head = [...tickets, ...(known ? [] : [mine])].sort((p, q) => p.enqueuedAt - q.enqueuedAt)[0];
+        const reserved = reservations.reduce((n, r) => n + r.workers, 0);
+        if (head.id === mine.id && reserved + 10 <= budget) {
+          const add = reservation(`${subnet}.${(0xa0000000 + i).toString(16)}`, now, {
+            subnetId: subnet,
+            dagRunId: key,
+            expiresAt: now + 3_600_000,
+            retainUntil: now + 3_600_000,
+          });
+          return { observation: o, add, dropTickets: [mine.id], result: 'admit' as const };
+        }
+        return { observation: o, putTickets: known ? [] : [mine], result: 'wait' as const };
+      });
+    };
+    const results: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      results.push(...(await Promise.all(keys.map((k, i) => poke(k, i)))));
+    }
+    const admitted = (await stores[0].reservations(subnet, now)).map((r) => r.dagRunId ?? '');
+    expect(results.filter((r) => r === 'admit')).toHaveLength(budget / 10);
+    expect(new Set(admitted).size).toBe(budget / 10);
+    expect(admitted).toHaveLength(budget / 10);
+    // Every key not admitted holds exactly one ticket, seen alike by both replicas; no admitted key holds one.
+    for (const s of stores) {
+      const queue = (await s.tickets(subnet, now)).map((t) => t.key).sort();
+      expect(queue).toEqual(keys.filter((k) => !admitted.includes(k)));
+    }
+    for (const s of stores) await s.close();
+  }, 60_000);
+
+  it(`the ledger item stays under DynamoDB's 400 KB: a step adding a ticket past ${TICKETS_ITEM_BUDGET_BYTES} bytes is refused; re-pokes, admissions and withdrawals still go through`, async () => {
+    const store = await DynamoStore.open({ client, table: TABLE, clock, logger });
+    /** Fill `subnet` with tickets until a step adding one is refused; the tickets held and the refusal. */
+    const fill = async (subnet: string, make: (i: number) => Ticket) => {
+      let i = 0;
+      for (const batch of [200, 20, 1]) {
+        for (;;) {
+          const add = Array.from({ length: batch }, (_, k) => make(i + k));
+          const err = await store
+            .transact(subnet, now, () => ({ observation: obs(5000 + i, { subnetId: subnet }), putTickets: add, result: 0 }))
+            .then(
+              () => undefined,
+              (e: Error) => e,
+            );
+          if (err) {
+            if (batch === 1) return { held: i, err };
+            break;
+          }
+          i += batch;
+        }
+      }
+      throw new Error('unreachable');
+    };
+    const typical = (subnet: string) => (i: number) =>
+      ticket(`scheduled__2026-04-12T07:00:00+00:00_${String(i).padStart(5, '0')}`, now, {
+        subnetId: subnet,
+        id: `${subnet}.t.${i.toString(16).padStart(16, '0')}`,
+        deadline: now + 3_600_000,
+        etaAt: now + 1_800_000,
+      });
+    const { held, err } = await fill('subnet-1d', typical('subnet-1d'));
+    expect(err).toBeInstanceOf(QueueFullError);
+    expect(err.message).toMatch(/queue of subnet-1d is full: its DynamoDB ledger item would be \d+ bytes with \d+ tickets/);
+    const item = (await client.send(new GetItemCommand({ TableName: TABLE, Key: ledgerKey('subnet-1d'), ConsistentRead: true }))).Item!;
+    expect(itemBytes(item)).toBeLessThanOrEqual(TICKETS_ITEM_BUDGET_BYTES);
+    expect(held).toBeGreaterThan(1200);
+    // A full queue still takes re-pokes, an admission that drops its ticket, and withdrawals.
+    const first = typical('subnet-1d')(0);
+    await store.transact('subnet-1d', now, () => ({
+      observation: obs(9000, { subnetId: 'subnet-1d' }),
+      putTickets: [{ ...first, lastPokeAt: now + 5, etaAt: now + 1_700_000 }],
+      result: 0,
+    }));
+    await store.transact('subnet-1d', now, () => ({
+      observation: obs(9001, { subnetId: 'subnet-1d' }),
+      add: resv('0000d001', { id: 'subnet-1d.0000d001', subnetId: 'subnet-1d' }),
+      dropTickets: [first.id],
+      result: 0,
+    }));
+    expect(await store.withdrawTicket(typical('subnet-1d')(1).id, now)).toBeDefined();
+    expect(await store.tickets('subnet-1d', now)).toHaveLength(held - 2);
+
+    // The largest tickets the schema allows: a 250-character key and a 64-hex digest.
+    const largest = await fill('subnet-1e', (i) =>
+      ticket(`${'k'.repeat(244)}${String(i).padStart(6, '0')}`, now, {
+        subnetId: 'subnet-1e',
+        id: `subnet-1e.t.${i.toString(16).padStart(64, '0')}`,
+        deadline: now + 3_600_000,
+        etaAt: now + 1_800_000,
+      }),
+    );
+    expect(largest.err).toBeInstanceOf(QueueFullError);
+    expect(largest.held).toBeGreaterThan(600);
+    console.log(`DynamoDB ledger item: ${held} typical tickets fit (${itemBytes(item)} bytes), ${largest.held} of the largest`);
+    await store.close();
+  }, 120_000);
 });

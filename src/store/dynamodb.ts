@@ -1,4 +1,5 @@
-// The shared store: observations and reservation ledgers in one DynamoDB table, shared by every replica.
+// The shared store: observations and ledgers (reservations and queue tickets) in one DynamoDB table, shared by
+// every replica.
 // It composes one module per job: the item layout (dynamodb-items.ts), the calls to the table and their error
 // count (dynamodb-table.ts), the optimistic reservation ledger (dynamodb-ledger.ts), the outbox that journals
 // observations through an outage and replays them in order (dynamodb-outbox.ts), the rolling windows held in
@@ -9,14 +10,19 @@
 //   - the rolling window: from this process's memory (its recent reads and writes), no DynamoDB read.
 //   - reservations: not granted. Only the conditional ledger makes them race-free across replicas, so an
 //     admission that would be granted is refused with StoreUnreachableError (503); waits are answered (200).
+//   - tickets: the step runs on the last ledger this process saw, told so (`offline: true`); its ticket changes
+//     are not written (a ticket is only ever held in the shared ledger, or a replica could not see it), so the
+//     answer claims no ticket: the wait is answered as a keyless one, and its sensor's next poke once DynamoDB is
+//     back enqueues it. Withdrawing a ticket is refused (503), like closing a reservation.
 import type { DynamoDBClient } from '../aws/sdk.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import { ContentionError, DynamoLedger } from './dynamodb-ledger.js';
+import { DynamoLedger, type LedgerView } from './dynamodb-ledger.js';
 import { DynamoOutbox } from './dynamodb-outbox.js';
 import { DynamoTable } from './dynamodb-table.js';
 import { RecentWindows } from './dynamodb-window.js';
 import { KeyedMutex } from './mutex.js';
+import { ticketChanges } from './tickets.js';
 import {
   isLive,
   reservationSubnet,
@@ -27,6 +33,7 @@ import {
   type ReservationClose,
   type LedgerState,
   type Ticket,
+  ticketSubnet,
   type TransactPlan,
   StoreUnreachableError,
 } from './types.js';
@@ -86,12 +93,14 @@ export class DynamoStore implements AdmissionStore {
   }
 
   /**
-   * Decide, reserve and record. An observation is acknowledged (this resolves) once it is durable in DynamoDB
-   * or in the local journal (fdatasync); a reservation only once its conditional ledger write succeeded.
+   * Decide, reserve, enqueue and record. An observation is acknowledged (this resolves) once it is durable in
+   * DynamoDB or in the local journal (fdatasync); a reservation and ticket changes only once their conditional
+   * ledger write succeeded (one write for both: the same race-free step across replicas).
    * With DynamoDB unreachable the ledger cannot be read or written race-free across replicas, so the plan runs
-   * on the last ledger this process saw: a wait is still answered (and journaled); an admission is refused with
-   * StoreUnreachableError (503). Stale reservations only over-count (more waits) or under-count (more would-be
-   * admissions, all refused), so no answer given while unreachable can over-admit.
+   * on the last ledger this process saw, with `offline: true`: a wait is still answered (and journaled), its
+   * ticket changes are not written; an admission is refused with StoreUnreachableError (503). Stale reservations
+   * only over-count (more waits) or under-count (more would-be admissions, all refused), so no answer given while
+   * unreachable can over-admit.
    */
   async transact<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
     this.inFlight++;
@@ -101,12 +110,17 @@ export class DynamoStore implements AdmissionStore {
         if (this.outbox.reachable) {
           let p: TransactPlan<T>;
           try {
-            p = await this.ledger.update(subnetId, now, (retained) => {
-              const p = plan({ reservations: retained, tickets: [] });
-              return { next: p.add ? [...retained, p.add] : undefined, value: p };
+            p = await this.ledger.update(subnetId, now, ({ retained, tickets }) => {
+              const p = plan({ reservations: retained, tickets });
+              const changes = ticketChanges(subnetId, p);
+              if (!p.add && changes.size === 0) return { value: p };
+              const next = tickets.filter((t) => !changes.has(t.id));
+              for (const t of changes.values()) if (t) next.push(t);
+              return { next: { retained: p.add ? [...retained, p.add] : retained, tickets: next }, value: p };
             });
           } catch (err) {
-            if (err instanceof ContentionError) throw err;
+            // A full queue, an invalid ticket, contention: DynamoDB answered, so this is the step's own refusal.
+            if (!this.table.failedCall(err)) throw err;
             this.outbox.markUnreachable(err);
             return this.decideUnreachable(subnetId, now, plan);
           }
@@ -121,13 +135,18 @@ export class DynamoStore implements AdmissionStore {
   }
 
   private async decideUnreachable<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
-    const known = (this.ledger.last(subnetId) ?? []).filter((r) => r.retainUntil > now);
-    const p = plan({ reservations: known, tickets: [] });
+    const known = this.ledger.last(subnetId);
+    const p = plan({
+      reservations: (known?.retained ?? []).filter((r) => r.retainUntil > now),
+      tickets: (known?.tickets ?? []).filter((t) => t.expiresAt > now),
+      offline: true,
+    });
     if (p.add) {
       throw new StoreUnreachableError(
         `admission store unreachable: cannot reserve (DynamoDB: ${this.outbox.lastError}); waits are still answered, admissions resume once DynamoDB is back`,
       );
     }
+    // p.putTickets / p.dropTickets are not written (see the top of this file).
     await this.outbox.spill(p.observation);
     return p.result;
   }
@@ -143,43 +162,62 @@ export class DynamoStore implements AdmissionStore {
   }
 
   peekReservations(subnetId: string): Reservation[] | undefined {
-    return this.ledger.last(subnetId);
+    return this.ledger.last(subnetId)?.retained;
   }
 
   async closeReservation(id: string, how: ReservationClose, now: number): Promise<Reservation | undefined> {
     const subnetId = reservationSubnet(id);
     if (!subnetId) return undefined;
-    if (!this.outbox.reachable)
-      throw new StoreUnreachableError(`reservation ledger unreachable (DynamoDB: ${this.outbox.lastError}): cannot close ${id}`);
+    return this.updateLedger(subnetId, now, `close ${id}`, ({ retained, tickets }) => {
+      const r = retained.find((x) => x.id === id);
+      if (!r || !isLive(r, now)) return { value: undefined };
+      const closed: Reservation = { ...r, closed: how, closedAt: now };
+      return { next: { retained: retained.map((x) => (x.id === id ? closed : x)), tickets }, value: closed };
+    });
+  }
+
+  /** One ledger change outside a step (close a reservation, withdraw a ticket): refused (503) while unreachable. */
+  private async updateLedger<T>(subnetId: string, now: number, what: string, change: (v: LedgerView) => { next?: LedgerView; value: T }): Promise<T> {
+    if (!this.outbox.reachable) throw new StoreUnreachableError(`ledger unreachable (DynamoDB: ${this.outbox.lastError}): cannot ${what}`);
     this.inFlight++;
     try {
-      return await this.mutex.run(subnetId, () =>
-        this.ledger.update(subnetId, now, (retained) => {
-          const r = retained.find((x) => x.id === id);
-          if (!r || !isLive(r, now)) return { value: undefined };
-          const closed: Reservation = { ...r, closed: how, closedAt: now };
-          return { next: retained.map((x) => (x.id === id ? closed : x)), value: closed };
-        }),
-      );
+      return await this.mutex.run(subnetId, () => this.ledger.update(subnetId, now, change));
     } catch (err) {
-      if (!(err instanceof ContentionError)) this.outbox.markUnreachable(err);
+      if (this.table.failedCall(err)) this.outbox.markUnreachable(err);
       throw err;
     } finally {
       this.inFlight--;
     }
   }
 
-  // The queue is not kept in DynamoDB yet: no tickets.
-  async tickets(_subnetId: string, _now: number): Promise<Ticket[]> {
-    return [];
+  /**
+   * The subnet's live tickets from the ledger; while DynamoDB is unreachable, from the last ledger this process saw
+   * (a dry run's preview, never a decision).
+   */
+  async tickets(subnetId: string, now: number): Promise<Ticket[]> {
+    if (this.outbox.reachable) {
+      try {
+        return (await this.ledger.read(subnetId, now)).tickets;
+      } catch (err) {
+        this.outbox.markUnreachable(err);
+      }
+    }
+    return (this.ledger.last(subnetId)?.tickets ?? []).filter((t) => t.expiresAt > now);
   }
 
-  peekTickets(_subnetId: string): Ticket[] | undefined {
-    return undefined;
+  peekTickets(subnetId: string): Ticket[] | undefined {
+    const now = this.opts.clock.now();
+    return this.ledger.last(subnetId)?.tickets.filter((t) => t.expiresAt > now);
   }
 
-  async withdrawTicket(_id: string, _now: number): Promise<Ticket | undefined> {
-    return undefined;
+  async withdrawTicket(id: string, now: number): Promise<Ticket | undefined> {
+    const subnetId = ticketSubnet(id);
+    if (!subnetId) return undefined;
+    return this.updateLedger(subnetId, now, `withdraw ${id}`, ({ retained, tickets }) => {
+      const t = tickets.find((x) => x.id === id);
+      if (!t) return { value: undefined };
+      return { next: { retained, tickets: tickets.filter((x) => x.id !== id) }, value: t };
+    });
   }
 
   /** Acknowledged observations not yet in DynamoDB (journaled) plus operations in progress. */

@@ -9,10 +9,10 @@ import { silentLogger } from '../log.js';
 import { reservedWorkers } from '../admission/reservations.js';
 import { FileStore, LOG_FILE } from './file.js';
 import { SpillJournal } from './journal.js';
-import { StoreUnreachableError, type Observation, type Reservation } from './types.js';
+import { StoreUnreachableError, type Observation, type Reservation, type Ticket } from './types.js';
 import { captureLogger } from '../../test/helpers/log-capture.js';
 import { tryMount } from '../../test/helpers/tmpfs.js';
-import { observation, reservation } from '../../test/helpers/records.js';
+import { observation, reservation, ticket } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
 let now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -22,6 +22,7 @@ let n = 0;
 
 const obs = (subnetId = 'subnet-0a', over: Partial<Observation> = {}): Observation =>
   observation(now, { subnetId, uniq: `u${n++}`, available: 5, lingering: 2, dagRunId: `run-${n}`, ...over });
+const byKey = (ts: readonly Ticket[]) => [...ts].sort((a, b) => a.key.localeCompare(b.key));
 const resv = (subnetId = 'subnet-0a', over: Partial<Reservation> = {}): Reservation =>
   reservation(`${subnetId}.${(n++).toString(16).padStart(8, '0')}`, now, { subnetId, workers: 3, ...over });
 
@@ -116,6 +117,54 @@ describe.skipIf(mountProblem !== undefined)('FileStore on a small tmpfs', () => 
     rmSync(filler);
     const o = obs();
     await expect(s.transact('subnet-0a', now, () => ({ observation: o, result: 'ok' }))).resolves.toBe('ok');
+  });
+
+  it('ENOSPC: a refused step leaves no ticket change in memory, even when a later step in flight changed the same ticket', async () => {
+    const dataDir = mount('enospc-tickets');
+    const s = await open(dataDir);
+    const x0 = ticket('run-x', now);
+    await s.transact('subnet-0a', now, () => ({ observation: obs(), putTickets: [x0], result: 0 }));
+    const filler = join(dataDir, 'filler');
+    try {
+      writeFileSync(filler, Buffer.alloc(256 * 1024));
+    } catch {
+      // filled to the last byte
+    }
+    const bulk = (tag: string) =>
+      Array.from({ length: 30 }, (_, i) => ticket(`${tag}-${i}`, now, { id: `subnet-0a.t.${tag}${i.toString(16).padStart(15, '0')}` }));
+    const poke = (k: number) => ({ ...x0, lastPokeAt: now + k, expiresAt: now + 200_000 + k });
+    /** Step `first`, then `second` appended while the first one's write is in flight (the next batch). */
+    const twoBatches = async (first: Ticket[], second: Ticket[], seen: number) => {
+      const a = s.transact('subnet-0a', now, () => ({ observation: obs(), putTickets: first, result: 'a' }));
+      await new Promise<void>((r) => setImmediate(r));
+      const b = s.transact('subnet-0a', now, (st) => {
+        // The second decides on the first one's changes, not yet durable.
+        expect(st.tickets).toHaveLength(seen);
+        return { observation: obs(), putTickets: second, result: 'b' };
+      });
+      return (await Promise.allSettled([a, b])).map((o) => (o.status === 'rejected' ? String(o.reason) : o.value));
+    };
+    // Bigger than the room left on the log's last page: refused. The small one after it fits: durable.
+    const y = ticket('run-y', now);
+    const out1 = await twoBatches([poke(1), ...bulk('a')], [poke(2), y], 31);
+    expect(out1[0]).toMatch(/ENOSPC/);
+    expect(out1[1]).toBe('b');
+    const afterOne = [poke(2), y];
+    expect(byKey(await s.tickets('subnet-0a', now))).toEqual(byKey(afterOne));
+    // Both refused: the ticket is what the log holds, neither step's version.
+    const out2 = await twoBatches([poke(3), ...bulk('c')], [poke(4), ...bulk('d')], 32);
+    expect(out2.every((o) => /ENOSPC/.test(String(o)))).toBe(true);
+    expect(byKey(await s.tickets('subnet-0a', now))).toEqual(byKey(afterOne));
+    expect(byKey(s.peekTickets('subnet-0a') ?? [])).toEqual(byKey(afterOne));
+    const again = await open(dataDir);
+    expect(byKey(await again.tickets('subnet-0a', now))).toEqual(byKey(afterOne));
+    await again.close();
+    // Room again: the same store takes the step, and compaction writes the queue as memory shows it.
+    rmSync(filler);
+    await s.transact('subnet-0a', now, () => ({ observation: obs(), putTickets: [poke(5)], result: 0 }));
+    await s.compact();
+    const reread = await open(dataDir);
+    expect(byKey(await reread.tickets('subnet-0a', now))).toEqual(byKey([poke(5), y]));
   });
 
   it('a full disk at open: no exit, reads served, writes refused naming ENOSPC, and accepted again once there is room', async () => {

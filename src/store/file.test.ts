@@ -107,7 +107,7 @@ describe('FileStore under kill -9', () => {
     if (!existsSync(built)) throw new Error(`${built} is missing: run npm run build`);
   });
 
-  it('loses nothing that was acknowledged', async () => {
+  it('loses nothing that was acknowledged: observations and queue tickets', async () => {
     const dataDir = join(dir, 'kill9');
     const script = `
       import { FileStore } from ${JSON.stringify(built)};
@@ -118,9 +118,13 @@ describe('FileStore under kill -9', () => {
         const batch = [];
         for (let k = 0; k < 20; k++, i++) {
           const n = i;
+          // Every other step also enqueues a ticket (its id carries n), kept an hour.
+          const putTickets = n % 2 === 0 ? [{ id: 'subnet-0a.t.' + n.toString(16).padStart(16, '0'), subnetId: 'subnet-0a',
+            key: 'run-' + n, workers: 1, enqueuedAt: Date.now(), lastPokeAt: Date.now(), expiresAt: Date.now() + 3600000 }] : [];
           batch.push(s.transact('subnet-0a', Date.now(), () => ({
             observation: { subnetId: 'subnet-0a', observedAt: Date.now(), uniq: 'k' + n, totalEnis: n, inUse: 0, available: 0,
               decision: 'wait', expiresAt: Date.now() + 86400000 },
+            putTickets,
             result: n,
           })).then((n) => process.stdout.write('ack ' + n + '\\n')));
         }
@@ -151,11 +155,14 @@ describe('FileStore under kill -9', () => {
       text
         .trim()
         .split('\n')
-        .map((l) => (JSON.parse(l) as { total_enis: number }).total_enis),
+        .map((l) => (JSON.parse(l) as { total_enis?: number }).total_enis),
     );
     expect(acked.size).toBeGreaterThanOrEqual(500);
     const lost = [...acked].filter((n) => !kept.has(n));
     expect(lost).toEqual([]);
+    const queued = new Set((await r.tickets('subnet-0a', Date.now())).map((t) => t.key));
+    const lostTickets = [...acked].filter((n) => n % 2 === 0 && !queued.has(`run-${n}`));
+    expect(lostTickets).toEqual([]);
     await r.close();
   }, 60_000);
 });

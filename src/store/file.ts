@@ -3,21 +3,29 @@
 // rolled back on disk and in memory, and the caller answers 503.
 //
 // Bounded whatever the traffic: memory holds what decisions need (each subnet's last RECENT_KEPT observations,
-// retained reservations) plus the newest observations up to `historyBytes` (the history). Compaction rewrites
-// the log from memory (temp file + fsync + rename) when it has grown past twice its compacted size, hourly, and
-// at open; so the log stays under about 2 × (history + windows + reservations). Open streams the log line by
-// line, validating each record (src/store/records.ts). A disk that is full or read-only at open does not stop
-// the exporter: the store serves what it read, and each write is tried again (503 until one succeeds).
+// retained reservations, live queue tickets: at most MAX_TICKETS_PER_SUBNET per subnet) plus the newest
+// observations up to `historyBytes` (the history). Compaction rewrites the log from memory (temp file + fsync +
+// rename) when it has grown past twice its compacted size, hourly, and at open; so the log stays under about
+// 2 × (history + windows + reservations + tickets). Open streams the log line by line, validating each record
+// (src/store/records.ts). A disk that is full or read-only at open does not stop the exporter: the store serves
+// what it read, and each write is tried again (503 until one succeeds).
+//
+// Tickets: a step's ticket changes (`tkt` upsert, `tkd` drop) go out in the same append as its observation and
+// reservation, whole or not at all. Memory shows them at once (the next step decides on them, as it does on a
+// reservation not yet durable); the queue that compaction writes is only what is durable, and a failed append
+// takes its changes back by replaying the durable queue and the changes still in flight.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { AppendLog, type AppendError } from './append-log.js';
 import { logRecordSchema, type LogRecord } from './records.js';
+import { liveAfter, ticketChanges, type TicketChanges } from './tickets.js';
 import {
   isLive,
   observationFromRecord,
   observationToRecord,
+  QueueFullError,
   reservationSubnet,
   StoreUnreachableError,
   type AdmissionStore,
@@ -41,6 +49,12 @@ const RECENT_KEPT = 100;
  * decisions need, and start-up reads (and validates) no more than that: well under a second.
  */
 export const DEFAULT_HISTORY_BYTES = 4 * 1024 * 1024;
+/**
+ * Live tickets per subnet: far beyond any real queue (a hundred sensors is a busy subnet) and small enough that a
+ * runaway client cannot grow memory and the compacted log without end (10,000 tickets: ~3 MB of log, ~5 MB of
+ * memory). A step that would add one more is refused (QueueFullError, 503).
+ */
+export const MAX_TICKETS_PER_SUBNET = 10_000;
 /** After a failed compaction (full disk), growth does not trigger another one before this. */
 const COMPACT_RETRY_MS = 60_000;
 /** Compaction output is written in pieces of about this size. */
@@ -75,6 +89,22 @@ function resLine(r: Reservation): string {
   return `${JSON.stringify({ t: 'res', r })}\n`;
 }
 
+function tktLine(k: Ticket): string {
+  return `${JSON.stringify({ t: 'tkt', k })}\n`;
+}
+
+function ticketLines(changes: TicketChanges, now: number): string {
+  let out = '';
+  for (const [id, k] of changes) out += k ? tktLine(k) : `${JSON.stringify({ t: 'tkd', id, at: now })}\n`;
+  return out;
+}
+
+/** One step's ticket changes while its append is in flight. */
+interface PendingTickets {
+  subnetId: string;
+  changes: TicketChanges;
+}
+
 /** Join lines into pieces of about CHUNK_BYTES (one Buffer per piece when written). */
 function chunk(lines: Iterable<string>, out: string[]): void {
   let cur: string[] = [];
@@ -105,8 +135,12 @@ export class FileStore implements AdmissionStore {
   private histBytes = 0;
   private seq = 0;
   private readonly resv = new Map<string, Map<string, Reservation>>();
-  /** Each subnet's queue tickets by id (held in memory only for now). */
+  /** Each subnet's queue tickets by id as decisions see them: the durable ones with the changes in flight. */
   private readonly queues = new Map<string, Map<string, Ticket>>();
+  /** Each subnet's tickets as the log holds them: what compaction writes. */
+  private readonly durableQueues = new Map<string, Map<string, Ticket>>();
+  /** Ticket changes appended but not yet durable, in append order. */
+  private readonly inFlightTickets = new Set<PendingTickets>();
   /** Log size after the last compaction. */
   private compactedBytes = 0;
   private compacting: Promise<void> | undefined;
@@ -193,6 +227,17 @@ export class FileStore implements AdmissionStore {
       this.remember(observationFromRecord(o), line ?? obsLine(o));
     } else if (rec.t === 'res') {
       this.reservationMap(rec.r.subnetId).set(rec.r.id, { ...rec.r });
+    } else if (rec.t === 'tkt' || rec.t === 'tkd') {
+      const subnetId = rec.t === 'tkt' ? rec.k.subnetId : ticketSubnet(rec.id);
+      const id = rec.t === 'tkt' ? rec.k.id : rec.id;
+      if (!subnetId) return true;
+      const expired = rec.t === 'tkt' && rec.k.expiresAt <= now;
+      const t = rec.t === 'tkt' && !expired ? rec.k : undefined;
+      for (const m of [this.ticketMap(this.queues, subnetId), this.ticketMap(this.durableQueues, subnetId)]) {
+        if (t) m.set(id, t);
+        else m.delete(id);
+      }
+      return !expired;
     } else {
       const subnet = reservationSubnet(rec.id);
       const r = subnet ? this.resv.get(subnet)?.get(rec.id) : undefined;
@@ -234,11 +279,12 @@ export class FileStore implements AdmissionStore {
 
   /**
    * The log's content as memory holds it, expired entries pruned: windows older than the history, the history,
-   * then retained reservations. Runs synchronously at a point where memory is exactly what is durable.
+   * retained reservations, then live tickets. Runs synchronously at a point where memory is exactly what is durable.
    */
   private snapshot(): string[] {
     const now = this.opts.clock.now();
     this.pruneReservations(now);
+    for (const subnetId of [...this.durableQueues.keys()]) this.pruneTickets(subnetId, now);
     const older: WindowEntry[] = [];
     const histOldest = this.histStart < this.history.length ? this.history[this.histStart].seq : Number.POSITIVE_INFINITY;
     for (const [subnet, list] of this.windows) {
@@ -254,11 +300,12 @@ export class FileStore implements AdmissionStore {
     this.histBytes = hist.reduce((n, h) => n + h.line.length, 0);
     const out: string[] = [];
     chunk(
-      (function* (resv: Map<string, Map<string, Reservation>>) {
+      (function* (resv: Map<string, Map<string, Reservation>>, queues: Map<string, Map<string, Ticket>>) {
         for (const e of older) yield e.line;
         for (const h of hist) yield h.line;
         for (const m of resv.values()) for (const r of m.values()) yield resLine(r);
-      })(this.resv),
+        for (const m of queues.values()) for (const k of m.values()) yield tktLine(k);
+      })(this.resv, this.durableQueues),
       out,
     );
     return out;
@@ -338,10 +385,56 @@ export class FileStore implements AdmissionStore {
     return out;
   }
 
-  private ticketMap(subnetId: string): Map<string, Ticket> {
-    let m = this.queues.get(subnetId);
-    if (!m) this.queues.set(subnetId, (m = new Map()));
+  private ticketMap(maps: Map<string, Map<string, Ticket>>, subnetId: string): Map<string, Ticket> {
+    let m = maps.get(subnetId);
+    if (!m) maps.set(subnetId, (m = new Map()));
     return m;
+  }
+
+  /** Forget a subnet's expired tickets (no record needed: they are ignored on load and left out of compaction). */
+  private pruneTickets(subnetId: string, now: number): void {
+    // The (empty) maps stay: one per subnet that ever had a ticket, and peekTickets then says "none", not "unknown".
+    for (const maps of [this.queues, this.durableQueues]) {
+      const m = maps.get(subnetId);
+      if (m) for (const [id, t] of m) if (t.expiresAt <= now) m.delete(id);
+    }
+  }
+
+  /**
+   * Show a step's ticket changes to the decisions that follow, and append their records: durable with `data`
+   * or taken back. Returns the hooks for the append.
+   */
+  private stageTickets(subnetId: string, changes: TicketChanges): { undo: () => void; durable: () => void } {
+    const pending: PendingTickets = { subnetId, changes };
+    const q = this.ticketMap(this.queues, subnetId);
+    for (const [id, t] of changes) {
+      if (t) q.set(id, t);
+      else q.delete(id);
+    }
+    this.inFlightTickets.add(pending);
+    return {
+      durable: () => {
+        this.inFlightTickets.delete(pending);
+        const d = this.ticketMap(this.durableQueues, subnetId);
+        for (const [id, t] of changes) {
+          if (t) d.set(id, t);
+          else d.delete(id);
+        }
+      },
+      undo: () => {
+        // Each touched ticket becomes what the log holds plus the changes still in flight, in their order:
+        // undoing in place would be wrong when a later step in flight changed the same ticket.
+        this.inFlightTickets.delete(pending);
+        const vis = this.ticketMap(this.queues, subnetId);
+        const d = this.durableQueues.get(subnetId);
+        for (const id of changes.keys()) {
+          let t = d?.get(id);
+          for (const p of this.inFlightTickets) if (p.subnetId === subnetId && p.changes.has(id)) t = p.changes.get(id);
+          if (t) vis.set(id, t);
+          else vis.delete(id);
+        }
+      },
+    };
   }
 
   async tickets(subnetId: string, now: number): Promise<Ticket[]> {
@@ -350,40 +443,62 @@ export class FileStore implements AdmissionStore {
 
   peekTickets(subnetId: string): Ticket[] | undefined {
     const m = this.queues.get(subnetId);
-    return m ? [...m.values()] : undefined;
+    const now = this.opts.clock.now();
+    return m ? [...m.values()].filter((t) => t.expiresAt > now) : undefined;
   }
 
-  async withdrawTicket(id: string, _now: number): Promise<Ticket | undefined> {
-    const subnet = ticketSubnet(id);
-    const m = subnet ? this.queues.get(subnet) : undefined;
-    const t = m?.get(id);
-    if (!t) return undefined;
-    m?.delete(id);
+  async withdrawTicket(id: string, now: number): Promise<Ticket | undefined> {
+    const subnetId = ticketSubnet(id);
+    const t = subnetId ? this.queues.get(subnetId)?.get(id) : undefined;
+    if (!subnetId || !t || t.expiresAt <= now) return undefined;
+    const changes: TicketChanges = new Map([[id, undefined]]);
+    const hooks = this.stageTickets(subnetId, changes);
+    try {
+      await this.log.append(ticketLines(changes, now), hooks.undo, hooks.durable);
+    } catch (err) {
+      throw this.refused(err);
+    }
     return { ...t };
   }
 
   async transact<T>(subnetId: string, now: number, plan: (state: LedgerState) => TransactPlan<T>): Promise<T> {
     // The decision and the in-memory apply run synchronously, so no other request can slip between them;
-    // a request deciding after this one already sees its reservation, even before it is durable.
+    // a request deciding after this one already sees its reservation and tickets, even before they are durable.
     const m = this.reservationMap(subnetId);
     const retained = [...m.values()].filter((r) => r.retainUntil > now);
-    const q = this.ticketMap(subnetId);
-    const p = plan({ reservations: retained, tickets: [...q.values()].filter((t) => t.expiresAt > now) });
-    for (const id of p.dropTickets ?? []) q.delete(id);
-    for (const t of p.putTickets ?? []) q.set(t.id, t);
+    this.pruneTickets(subnetId, now);
+    const q = this.queues.get(subnetId);
+    const p = plan({ reservations: retained, tickets: q ? [...q.values()] : [] });
+    const changes = ticketChanges(subnetId, p);
+    if (changes.size > 0) {
+      const before = q?.size ?? 0;
+      const after = liveAfter(before, (id) => q?.has(id) === true, changes);
+      if (after > MAX_TICKETS_PER_SUBNET && after > before) {
+        throw new QueueFullError(
+          `queue of ${subnetId} is full: ${before} live tickets, the file store keeps at most ${MAX_TICKETS_PER_SUBNET} per subnet; this wait is not recorded`,
+        );
+      }
+    }
     const line = obsLine(observationToRecord(p.observation));
     let data = line;
     if (p.add) {
       m.set(p.add.id, p.add);
       data += resLine(p.add);
     }
+    const tickets = changes.size > 0 ? this.stageTickets(subnetId, changes) : undefined;
+    if (tickets) data += ticketLines(changes, now);
     const held = this.remember(p.observation, line);
     try {
-      await this.log.append(data, () => {
-        // Not durable, so not granted: take it back (a decision made meanwhile only over-counted).
-        if (p.add) m.delete(p.add.id);
-        this.forget(held);
-      });
+      await this.log.append(
+        data,
+        () => {
+          // Not durable, so not granted: take it back (a decision made meanwhile only over-counted).
+          if (p.add) m.delete(p.add.id);
+          this.forget(held);
+          tickets?.undo();
+        },
+        tickets?.durable,
+      );
     } catch (err) {
       throw this.refused(err);
     }

@@ -43,14 +43,35 @@ export const reservationSchema = z
   })
   .refine((r) => r.id.startsWith(`${r.subnetId}.`), { message: 'id does not carry subnetId', path: ['id'] });
 
+/** The key a ticket's pokes present (dag_run_id or client_id): the same bound as an observation's dag_run_id. */
+export const TICKET_KEY_MAX = 250;
+
+/** A queue ticket (src/admission/types.ts `Ticket`), as both stores write it and read it back. */
+export const ticketSchema = z
+  .object({
+    id: z.string().regex(/^subnet-[0-9a-f]{1,32}\.t\.[0-9a-f]{8,64}$/, 'expected "<subnet id>.t.<hex digest>"'),
+    subnetId,
+    key: z.string().min(1).max(TICKET_KEY_MAX),
+    workers: z.number().int().min(1).max(1_000_000),
+    enqueuedAt: epochMs,
+    deadline: epochMs.optional(),
+    lastPokeAt: epochMs,
+    expiresAt: epochMs,
+    etaAt: epochMs.optional(),
+  })
+  .refine((t) => t.id.startsWith(`${t.subnetId}.t.`), { message: 'id does not carry subnetId', path: ['id'] });
+
 /**
- * One line of the admission log. `t` says the kind; a new kind (e.g. queue tickets) is one more member here,
- * one more case in the file store's fold and one more writer in its snapshot.
+ * One line of the admission log. `t` says the kind; a new kind is one more member here, one more case in the
+ * file store's fold and one more writer in its snapshot. Tickets: `tkt` creates or replaces one (by id), `tkd`
+ * drops one (admitted, withdrawn, past its deadline); an expired ticket needs no record, it is ignored on load.
  */
 export const logRecordSchema = z.discriminatedUnion('t', [
   observationRecordSchema.extend({ t: z.literal('obs') }),
   z.object({ t: z.literal('res'), r: reservationSchema }),
   z.object({ t: z.literal('cls'), id: reservationSchema.shape.id, how: z.enum(['released', 'consumed']), at: epochMs }),
+  z.object({ t: z.literal('tkt'), k: ticketSchema }),
+  z.object({ t: z.literal('tkd'), id: ticketSchema.shape.id, at: epochMs }),
 ]);
 
 export type LogRecord = z.infer<typeof logRecordSchema>;

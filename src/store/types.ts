@@ -2,7 +2,7 @@
 // Two implementations: an embedded append-only file (one replica) and DynamoDB (shared by every replica).
 
 // The records and their rules are admission's; the store keeps them.
-import type { AdmissionLedger } from '../admission/ports.js';
+import { StoreUnreachableError, type AdmissionLedger } from '../admission/ports.js';
 import type { DecisionKind, Observation } from '../admission/types.js';
 
 export { StoreUnreachableError, type LedgerState, type TransactPlan } from '../admission/ports.js';
@@ -16,6 +16,17 @@ export {
   type ReservationClose,
   type Ticket,
 } from '../admission/types.js';
+
+/**
+ * A subnet's queue is at the store's bound (the file store's cap of live tickets, the DynamoDB ledger item's
+ * size): the step that would add a ticket is refused (503, this message as the reason), nothing of it recorded.
+ */
+export class QueueFullError extends StoreUnreachableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueFullError';
+  }
+}
 
 export interface OpenReport {
   /** Records loaded at open. */

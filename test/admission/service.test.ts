@@ -103,3 +103,43 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
     expect(other.reads.n).toBe(other.reads.limit);
   });
 });
+
+describe('AdmissionService release forecast', () => {
+  it('predicts once per snapshot, from its time, with the durations learned so far; pokes reuse it', async () => {
+    const config = parseConfig(
+      { subnets: [{ id: 'subnet-0c', name: 'tail' }], sample: { schedule: '* * * * *', maxAgeSeconds: 3600 }, dataDir: dir },
+      {},
+    );
+    const cache = new SnapshotCache(() => 0);
+    let now = T0;
+    const service = new AdmissionService({ cache, config, store, clock: { now: () => now }, logger: silentLogger });
+    service.start();
+    // 30 lingering ENIs of a job that ended 5 min ago (the run's end is read from Glue).
+    const sample = () => {
+      const v = subnetView({ subnetId: 'subnet-0c', name: 'tail', inUse: 30, lingering: 30, attachTime: T0 - 3_600_000 });
+      const ended = now - 5 * 60_000;
+      cache.set(snapshotOf([{ ...v, enis: v.enis.map((e) => ({ ...e, jobEndedAt: ended })) }], { takenAt: now, completedMono: 0, glueKnown: true }));
+    };
+    expect(service.forecast('subnet-0c')).toBeUndefined();
+    sample();
+    const first = service.forecast('subnet-0c');
+    expect(first?.from).toBe(T0);
+    // The field's linger (60-100 min) and available time (30-40 min): nothing back within the hour.
+    expect(first?.free[60]).toBe(first?.free[0]);
+    for (let i = 0; i < 3; i++) await service.admit({ subnet: 'tail', workers: 50, dagRunId: `wait-${i}` });
+    expect(service.forecast('subnet-0c')).toBe(first);
+
+    // This subnet's Glue lets go after ~10 min in-use and ~5 min available.
+    for (let i = 0; i < 500; i++) {
+      service.learnDuration('subnet-0c', 'linger', 600);
+      service.learnDuration('subnet-0c', 'available', 300);
+    }
+    expect(service.forecast('subnet-0c')).toBe(first);
+    now += 60_000;
+    sample();
+    const learned = service.forecast('subnet-0c');
+    expect(learned?.from).toBe(now);
+    expect(learned?.free[30]).toBeGreaterThanOrEqual((first?.free[0] ?? 0) + 25);
+    service.stop();
+  });
+});

@@ -1,5 +1,6 @@
-// Store records for tests: an observation and a reservation with the usual values, `over` for what a test varies.
-import type { Observation, Reservation } from '../../src/store/types.js';
+// Store records for tests: an observation, a reservation and a queue ticket with the usual values, `over` for what a
+// test varies.
+import type { Observation, Reservation, Ticket } from '../../src/store/types.js';
 
 const DAY = 86_400_000;
 
@@ -27,6 +28,26 @@ export function reservation(id: string, createdAt: number, over: Partial<Reserva
     createdAt,
     expiresAt: createdAt + 300_000,
     retainUntil: createdAt + 600_000,
+    ...over,
+  };
+}
+
+/**
+ * A 10-worker ticket of subnet-0a for key `key`, enqueued and poked at `now`, expiring 3 min later. Its id is
+ * `<subnet>.t.<16 hex>` derived from the key (any stable hex will do for a store).
+ */
+export function ticket(key: string, now: number, over: Partial<Ticket> = {}): Ticket {
+  const subnetId = over.subnetId ?? 'subnet-0a';
+  let h = 0x811c9dc5;
+  for (const c of key) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return {
+    id: `${subnetId}.t.${h.toString(16).padStart(8, '0')}${key.length.toString(16).padStart(8, '0')}`,
+    subnetId,
+    key,
+    workers: 10,
+    enqueuedAt: now,
+    lastPokeAt: now,
+    expiresAt: now + 180_000,
     ...over,
   };
 }
