@@ -69,6 +69,20 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
     expect(late.totalWaitHours).toBe(Math.round((23 / 60) * 100) / 100);
   });
 
+  it('the oracle serves waiting runs in arrival order: the older one takes the room first', () => {
+    // A third 8-worker run due 00:02: at 00:25 the room (11 free) fits one; the second (due 00:01) goes, the third
+    // when the second's addresses are back (00:25 + 5 min of work + 10 linger + 10 available = 00:50).
+    const s = timed(60);
+    const scenario = { ...s, jobs: [...s.jobs, { ...s.jobs[1], name: 'third', schedule: '2 0 * * *' }] };
+    const r = runBacktest({ scenario, days: 0.5, policy: 'oracle' });
+    expect(r).toMatchObject({ runs: 3, missedRuns: 0, held: 2 });
+    expect(r.jobs.map((j) => [j.job, j.maxWaitSeconds])).toEqual([
+      ['first', 0],
+      ['second', 24 * 60],
+      ['third', 48 * 60],
+    ]);
+  });
+
   it('the report sensor gives up 10 minutes after the due time, or at the deadline when that comes first', () => {
     const over = { policySettings: { minBuffer: 0 } };
     const ten = runBacktest({ scenario: timed(30), days: 0.5, policy: 'rolling-max', ...over });

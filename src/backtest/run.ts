@@ -589,7 +589,13 @@ function takeDue(run: Run, t: number): void {
 
 /** The answer to a waiting request: the oracle reads the live world, a gated sensor asks the admission step. */
 function ask(run: Run, p: Pending, t: number): { admit: boolean; plan?: AdmissionPlan } {
-  if (run.policy === 'oracle') return { admit: run.world.freeAddresses(p.subnetId) >= p.request.workers };
+  if (run.policy === 'oracle') {
+    // In queue order: at its due time a request goes only if nobody older waits in its subnet (they are served
+    // at the next minute, in arrival order, each that fits going: backfilling).
+    const fits = run.world.freeAddresses(p.subnetId) >= p.request.workers;
+    const first = t !== p.request.dueAt || !run.pending.some((o) => o.subnetId === p.subnetId && o.seq < p.seq);
+    return { admit: fits && first };
+  }
   const plan = poke(run, p, t);
   return { admit: plan.decision.admit, plan };
 }
@@ -598,7 +604,9 @@ function ask(run: Run, p: Pending, t: number): { admit: boolean; plan?: Admissio
 function nextPokeOf(run: Run, p: Pending, t: number, plan: AdmissionPlan | undefined): number | undefined {
   const q = plan?.queue;
   if (p.ticketId === undefined || !q) {
-    const next = t + run.sensor.pokeIntervalSeconds * 1000;
+    const every = run.sensor.pokeIntervalSeconds * 1000;
+    // The oracle looks at whole minutes of the run, all waiting requests together.
+    const next = run.policy === 'oracle' ? run.start + (Math.floor((t - run.start) / every) + 1) * every : t + every;
     return next > p.lastTryAt ? undefined : next;
   }
   // The eta sensor: fails at once when told the deadline cannot be met, else pokes after retry_after, and a
