@@ -288,6 +288,10 @@ describe('runBacktest', () => {
       const b = runBacktest({ scenario, days: 7, policy });
       expect(JSON.stringify(b), policy).toBe(JSON.stringify(a));
     }
+    const eta = () => runBacktest({ scenario, days: 7, policy: 'rolling-max', sensor: { kind: 'eta' } });
+    const first = eta();
+    expect(first.held).toBeGreaterThan(0);
+    expect(JSON.stringify(eta())).toBe(JSON.stringify(first));
   });
 
   it('rejects bad days and unknown policies, naming them', () => {

@@ -39,6 +39,35 @@ describe('shipped scenarios', () => {
     expect(s.adhoc.every((a) => subnetOfConn[a.connection] === s.subnets[2].id)).toBe(true);
   });
 
+  it('every shipped scenario gives its jobs the deadlines of their kind: critical tens of minutes, backfills hours', () => {
+    const files = ['seed-shared.yml', 'seed-split.yml', 'backtest/split-light.yml', 'backtest/calm-24.yml', 'backtest/large-22.yml'];
+    for (const f of files) {
+      const s = loadScenarioFile(scenarios(f));
+      const byName = Object.fromEntries(s.jobs.map((j) => [j.name, j.deadlineMinutes]));
+      expect(byName, f).toEqual({ reporting: 60, aggregations: 60, 'customer-analytics-daily': 30, 'product-metrics-daily': 30 });
+      expect(
+        s.adhoc.map((a) => a.deadlineMinutes),
+        f,
+      ).toEqual([240]);
+    }
+    const bigTail = loadScenarioFile(scenarios('backtest/big-tail.yml'));
+    expect(bigTail.jobs.map((j) => j.deadlineMinutes)).toEqual([30, 30, 30]);
+    expect(bigTail.adhoc.map((a) => a.deadlineMinutes)).toEqual([120]);
+    expect(loadScenarioFile(scenarios('backtest/burst-27.yml')).adhoc.map((a) => a.deadlineMinutes)).toEqual([120, 60]);
+    expect(loadScenarioFile(scenarios('demo-hot.yml')).jobs.map((j) => j.deadlineMinutes)).toEqual([60, 60, 60, 30, 15]);
+  });
+
+  it('split-light.yml is seed-split.yml with a light ad-hoc /27: 2 backfills a day of 1-2 h instead of 12 of 3-5 h', () => {
+    const split = loadScenarioFile(scenarios('seed-split.yml'));
+    const light = loadScenarioFile(scenarios('backtest/split-light.yml'));
+    expect(light.subnets).toEqual(split.subnets);
+    expect(light.jobs).toEqual(split.jobs);
+    expect(light.lifecycle).toEqual(split.lifecycle);
+    expect(light.otherEnis).toEqual(split.otherEnis);
+    expect(split.adhoc[0]).toMatchObject({ perDay: 12, durationMinutes: { min: 180, max: 300 } });
+    expect(light.adhoc).toEqual([{ ...split.adhoc[0], perDay: 2, durationMinutes: { min: 60, max: 120 } }]);
+  });
+
   it('demo-hot.yml parses', () => {
     expect(loadScenarioFile(scenarios('demo-hot.yml')).subnets.length).toBeGreaterThan(0);
   });
