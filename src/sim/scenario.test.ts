@@ -115,13 +115,16 @@ describe('scenario validation names the field', () => {
     expect(() => loadScenarioFile(testdata('no-such-file.yml'))).toThrow(/no-such-file\.yml: cannot read/);
   });
 
+  /** The fewest keys a scenario can have. */
+  const minimal = {
+    start: '2026-04-06T00:00:00Z',
+    seed: 42,
+    subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
+    lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
+  };
+
   it('parseScenario fills the defaults', () => {
-    const s = parseScenario({
-      start: '2026-04-06T00:00:00Z',
-      seed: 42,
-      subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
-      lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
-    });
+    const s = parseScenario(minimal);
     expect(s.account).toBe('123456789012');
     expect(s.faults).toEqual({ throttleRate: 0, serverErrorRate: 0, latencyMs: 0 });
     expect(s.lifecycle.attachDelaySeconds).toEqual({ min: 2, max: 10 });
@@ -129,17 +132,15 @@ describe('scenario validation names the field', () => {
   });
 
   it('a job or an ad-hoc stream without deadlineMinutes gets 10: the report sensor gave up after 10 minutes', () => {
+    const job = { connection: 'c', workers: 1, durationMinutes: { min: 1, max: 2 } };
     const s = parseScenario({
-      start: '2026-04-06T00:00:00Z',
-      seed: 42,
-      subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
+      ...minimal,
       connections: [{ name: 'c', subnet: 'subnet-0a1' }],
       jobs: [
-        { name: 'a', connection: 'c', workers: 1, schedule: '0 * * * *', durationMinutes: { min: 1, max: 2 } },
-        { name: 'b', connection: 'c', workers: 1, schedule: '0 * * * *', durationMinutes: { min: 1, max: 2 }, deadlineMinutes: 45 },
+        { ...job, name: 'a', schedule: '0 * * * *' },
+        { ...job, name: 'b', schedule: '0 * * * *', deadlineMinutes: 45 },
       ],
-      adhoc: [{ connection: 'c', workers: 1, perDay: 1, durationMinutes: { min: 1, max: 2 } }],
-      lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
+      adhoc: [{ ...job, perDay: 1 }],
     });
     expect(s.jobs.map((j) => j.deadlineMinutes)).toEqual([10, 45]);
     expect(s.adhoc[0].deadlineMinutes).toBe(10);
