@@ -38,10 +38,13 @@ try {
   await autocannon({ url, connections: Number(values.connections), duration: 2, ...spread });
   const awsBefore = await metric('glue_eni_aws_requests_total');
   const decisionsBefore = await metric('glue_eni_admission_decisions_total');
+  const cpuBefore = await metric('process_cpu_seconds_total');
   const result = await autocannon({ url, connections: Number(values.connections), duration: Number(values.duration), ...spread });
   const queueLength = await metric('glue_eni_queue_length');
   const awsDuring = (await metric('glue_eni_aws_requests_total')) - awsBefore;
   const decisions = (await metric('glue_eni_admission_decisions_total')) - decisionsBefore;
+  // The exporter's own CPU per answer (samples included): what a loaded machine changes least.
+  const cpuSeconds = (await metric('process_cpu_seconds_total')) - cpuBefore;
   console.log(
     JSON.stringify(
       {
@@ -55,6 +58,7 @@ try {
         latency_p99_ms: result.latency.p99,
         latency_max_ms: result.latency.max,
         decisions_recorded: decisions,
+        exporter_cpu_ms_per_admit: Number(((cpuSeconds * 1000) / Math.max(1, decisions)).toFixed(3)),
         ...(keys === undefined ? {} : { keys, queue_length_after: queueLength }),
         aws_requests_during_run: awsDuring,
         samples_during_run_expected: Math.round(Number(values.duration) / 5),

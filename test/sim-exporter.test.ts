@@ -94,4 +94,24 @@ describe('exporter against the simulator', () => {
     const sums = select(samples, 'glue_eni_linger_duration_seconds_sum').reduce((n, x) => n + x.value, 0);
     expect(sums / total).toBeLessThanOrEqual((max + 1) * 60);
   });
+
+  it('predicts release from the very durations the histograms count, and exports the forecast per horizon', async () => {
+    const { samples } = parseExposition(await (await fetch(`${exporter.url}/metrics`)).text());
+    let learned = 0;
+    for (const s of scenario.subnets) {
+      const labels = { subnet_id: s.id };
+      const sum = (name: string) => select(samples, name, labels).reduce((n, x) => n + x.value, 0);
+      const got = exporter.admission.durationsLearned(s.id);
+      expect(got).toEqual({
+        linger: sum('glue_eni_linger_duration_seconds_count'),
+        available: sum('glue_eni_available_duration_seconds_count'),
+      });
+      learned += got.linger + got.available;
+      const at = (horizon: string) => value(samples, 'glue_eni_predicted_free_ips', { ...labels, horizon });
+      expect(at('15m')).toBeLessThanOrEqual(at('30m'));
+      expect(at('30m')).toBeLessThanOrEqual(at('60m'));
+      expect(at('60m')).toBeLessThanOrEqual(value(samples, 'glue_eni_subnet_usable_ips', labels));
+    }
+    expect(learned).toBeGreaterThan(10);
+  });
 });

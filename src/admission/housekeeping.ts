@@ -65,6 +65,12 @@ export class SnapshotHousekeeping {
     l.observe(kind, seconds);
   }
 
+  /** How many durations of each kind the subnet's prediction has learned from. */
+  durationsLearned(subnetId: string): Record<DurationKind, number> {
+    const l = this.learners.get(subnetId);
+    return { linger: l?.observations('linger') ?? 0, available: l?.observations('available') ?? 0 };
+  }
+
   /** The subnet's forecast from the last snapshot; undefined before the first one. */
   forecast(subnetId: string): FreeForecast | undefined {
     return this.forecasts.get(subnetId);

@@ -118,7 +118,7 @@ describe('planQueue', () => {
     expect(a.admit).toBe(false);
     expect(a.ahead).toBe(1);
     expect(a.etaSeconds).toBe(20 * 60);
-    expect(a.reason).toContain('1 ahead (the room there is now is held for them)');
+    expect(a.reason).toContain('1 ahead (the room free now is held for them)');
   });
 
   it('backfills a small request that delays nobody', () => {
@@ -216,7 +216,37 @@ const ticketsArb = fc
   .array(fc.integer({ min: 1, max: 25 }), { maxLength: 8 })
   .map((ws) => ws.map((w, i) => ticket(`t${i}`, w, T0 - (ws.length - i) * MIN)));
 
+/** The schedule minute by minute, as the rule reads: the first minute from which the workers fit until the horizon. */
+function scheduleByMinute(workers: number[], capacity: number[]): (number | null)[] {
+  const cap = [...capacity];
+  return workers.map((w) => {
+    for (let i = 0; i < cap.length; i++) {
+      if (cap.slice(i).every((c) => c >= w)) {
+        for (let j = i; j < cap.length; j++) cap[j] -= w;
+        return i;
+      }
+    }
+    return null;
+  });
+}
+
 describe('queue properties', () => {
+  it('schedules over runs of equal minutes exactly as minute by minute', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: -5, max: 40 }), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.integer({ min: 1, max: 20 }), { maxLength: 10 }),
+        (cap, ws) => {
+          // Long runs of equal minutes, as forecasts have, and arbitrary steps between them (up and down).
+          const capacity = cap.flatMap((c, i) => Array(1 + (i % 7)).fill(c));
+          const tickets = ws.map((w) => ({ workers: w }));
+          expect(schedule(tickets, capacity).starts).toEqual(scheduleByMinute(ws, capacity));
+        },
+      ),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+
   it('an admitted newcomer never delays a ticket ahead (FIFO without backfilling holes)', () => {
     fc.assert(
       fc.property(forecastArb, ticketsArb, fc.integer({ min: 1, max: 25 }), fc.integer({ min: 0, max: 5 }), (forecast, tickets, workers, buffer) => {

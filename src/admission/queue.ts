@@ -99,24 +99,34 @@ export function capacityProfile(decision: QueueDecision, forecast: FreeForecast 
   return out;
 }
 
-/** Suffix minima: from minute i on, the least capacity left until the horizon. */
-function suffixMin(cap: readonly number[]): number[] {
-  const m = new Array<number>(cap.length);
-  let low = Number.POSITIVE_INFINITY;
-  for (let i = cap.length - 1; i >= 0; i--) m[i] = low = Math.min(low, cap[i]);
-  return m;
-}
+/**
+ * The capacity as runs of equal minutes (a forecast changes at a few dozen minutes, not at every one): placing a
+ * ticket costs the number of runs, and a poke with a hundred tickets ahead stays cheap.
+ */
+class Runs {
+  /** First minute of each run, ascending; run r spans starts[r] .. starts[r + 1] − 1. */
+  readonly starts: number[] = [];
+  readonly values: number[] = [];
 
-/** Place `workers` at the first minute it fits until the horizon, taking them from there on; null: never. */
-function place(cap: number[], workers: number): number | null {
-  const m = suffixMin(cap);
-  for (let i = 0; i < cap.length; i++) {
-    if (m[i] >= workers) {
-      for (let j = i; j < cap.length; j++) cap[j] -= workers;
-      return i;
+  constructor(capacity: readonly number[]) {
+    for (let i = 0; i < capacity.length; i++) {
+      if (i === 0 || capacity[i] !== capacity[i - 1]) {
+        this.starts.push(i);
+        this.values.push(capacity[i]);
+      }
     }
   }
-  return null;
+
+  /** Place `workers` at the first minute from which they fit until the horizon, and take them from there on. */
+  place(workers: number): number | null {
+    const { starts, values } = this;
+    // The first run from which every later run has room: scan back while the suffix keeps it.
+    let first = -1;
+    for (let r = values.length - 1; r >= 0 && values[r] >= workers; r--) first = r;
+    if (first < 0) return null;
+    for (let r = first; r < values.length; r++) values[r] -= workers;
+    return starts[first];
+  }
 }
 
 /**
@@ -128,9 +138,9 @@ export function schedule(
   capacity: readonly number[],
   workers?: number,
 ): { starts: (number | null)[]; start?: number | null } {
-  const cap = [...capacity];
-  const starts = ordered.map((t) => place(cap, t.workers));
-  return workers === undefined ? { starts } : { starts, start: place(cap, workers) };
+  const runs = new Runs(capacity);
+  const starts = ordered.map((t) => runs.place(t.workers));
+  return workers === undefined ? { starts } : { starts, start: runs.place(workers) };
 }
 
 /** When to poke again: half the ETA, within [max(15 s, the sample interval), 300 s]. */
@@ -211,7 +221,7 @@ export function planQueue(input: QueueInput): QueueAnswer {
     etaSeconds === null
       ? `no room for ${request.workers} predicted within ${minutesText(horizonMinutes * 60)}`
       : `room for ${request.workers} expected in ${minutesText(etaSeconds)}`;
-  answer.reason = `${when}, ${n} ahead${n > 0 && decision.admit ? ' (the room there is now is held for them)' : ''}`;
+  answer.reason = `${when}, ${n} ahead${n > 0 && decision.admit ? ' (the room free now is held for them)' : ''}`;
   if (willMissDeadline) {
     answer.reason += `; the deadline ${new Date(deadline as number).toISOString()} cannot be met`;
     if (own) dropTickets.push(own.id);

@@ -157,6 +157,11 @@ export class AdmissionService {
     this.housekeeping.learnDuration(subnetId, kind, seconds);
   }
 
+  /** How many linger and available durations the subnet's release prediction has learned from (since start). */
+  durationsLearned(subnetId: string): Record<DurationKind, number> {
+    return this.housekeeping.durationsLearned(subnetId);
+  }
+
   /** The subnet's release forecast from the last snapshot. */
   forecast(subnetId: string): FreeForecast | undefined {
     return this.housekeeping.forecast(subnetId);

@@ -122,7 +122,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
         glue !== undefined &&
         glueInUseEni &&
         (activeRuns.length === 0 || (e.attachTime !== undefined && e.attachTime + ATTACH_SLACK_MS < earliestActiveStart));
-      const view: EniView = {
+      return {
         id: e.id,
         status: e.status,
         owner,
@@ -131,14 +131,10 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
         requesterId: e.requesterId,
         attachTime: e.attachTime,
         availableSince: e.status === 'available' ? opts.availableSince?.(e.id) : undefined,
+        // Release prediction times the rest of a lingering ENI's linger from its run's end.
+        jobEndedAt: lingering ? owningRun(e.attachTime, runs)?.completedOn : undefined,
         lingering,
       };
-      // Release prediction times the rest of the linger from the run's end.
-      if (lingering) {
-        const ended = owningRun(e.attachTime, runs)?.completedOn;
-        if (ended !== undefined) view.jobEndedAt = ended;
-      }
-      return view;
     });
     enis.sort((a, b) => a.id.localeCompare(b.id));
 
