@@ -191,7 +191,7 @@ program
   .description('backtest admission policies on a scenario, on virtual time (no HTTP, no sleeping)')
   .option('-s, --scenario <file>', 'scenario file; repeat for several', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--days <n>', 'simulated days', '30')
-  .option('--policy <list>', `comma-separated policies: ${backtestPolicies.join(', ')}`, 'none,static,rolling-max,forecast')
+  .option('--policy <list>', `comma-separated policies: ${backtestPolicies.join(', ')}`, 'none,blind-retry,rolling-max,forecast,oracle')
   .option('--sensor <list>', `comma-separated sensors of the gated policies: ${sensorKinds.join(', ')}`, 'report')
   .option('--by <what>', 'also one row per subnet or per job: subnet, job')
   .option('--blind <sources>', 'launches that bypass the gate under every policy: adhoc, schedule (comma-separated)')
