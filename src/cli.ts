@@ -7,7 +7,7 @@ import { loadWebConfig } from './http/web-config.js';
 import { createLogger, type Logger } from './log.js';
 import { runAdmit, type AdmitOptions } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
-import { backtestPolicies } from './backtest/run.js';
+import { backtestPolicies, sensorKinds } from './backtest/run.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
 import { startExporter, type RunningExporter } from './server.js';
 import { runSimCommand } from './sim/index.js';
@@ -222,15 +222,23 @@ program
   .description('backtest admission policies on a scenario, on virtual time (no HTTP, no sleeping)')
   .option('-s, --scenario <file>', 'scenario file; repeat for several', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .option('--days <n>', 'simulated days', '30')
-  .option('--policy <list>', `comma-separated policies: ${backtestPolicies.join(', ')}`, 'none,static,rolling-max,forecast')
+  .option('--policy <list>', `comma-separated policies: ${backtestPolicies.join(', ')}`, 'none,blind-retry,rolling-max,forecast,oracle')
+  .option('--sensor <list>', `comma-separated sensors of the gated policies: ${sensorKinds.join(', ')}`, 'report')
+  .option('--by <what>', 'also one row per subnet or per job: subnet, job')
   .option('--blind <sources>', 'launches that bypass the gate under every policy: adhoc, schedule (comma-separated)')
   .option('--json', 'print {"results": [...]} instead of a table')
-  .addHelpText('after', '\nThe sensor of the field report: pokes every 60 s, gives up after 10 minutes. See docs/backtest.md.')
-  .action((opts: { scenario: string[]; days: string; policy: string; blind?: string; json?: boolean }) => {
+  .addHelpText(
+    'after',
+    '\nSensors: report (the field report: pokes every 60 s, gives up after 10 minutes or at the deadline), eta (keeps its ticket, ' +
+      'pokes again after each retry_after, gives up at the deadline). See docs/backtest.md.',
+  )
+  .action((opts: { scenario: string[]; days: string; policy: string; sensor: string; by?: string; blind?: string; json?: boolean }) => {
     process.exitCode = runSimulateCommand({
       scenarios: opts.scenario,
       days: opts.days,
       policies: opts.policy,
+      sensors: opts.sensor,
+      by: opts.by,
       blind: opts.blind,
       json: opts.json === true,
       out: process.stdout,

@@ -24,6 +24,7 @@ function run(over: Partial<SimulateOptions>) {
 const FIELDS = [
   'scenario',
   'policy',
+  'sensor',
   'runs',
   'exhaustion_failures',
   'failure_rate',
@@ -34,7 +35,14 @@ const FIELDS = [
   'gave_up',
   'peak_utilization',
   'tail_ip_minutes',
+  'missed_runs',
+  'missed_rate',
+  'p95_wait_seconds',
+  'total_wait_hours',
+  'eta_error_p90_seconds',
+  'failed_attempts',
 ];
+const NUMBERS = FIELDS.slice(3).filter((f) => f !== 'eta_error_p90_seconds');
 
 describe('runSimulateCommand', () => {
   it('--json prints one object with a row per scenario and policy, in that order, with the contract fields', () => {
@@ -53,7 +61,11 @@ describe('runSimulateCommand', () => {
     ]);
     for (const r of parsed.results) {
       expect(Object.keys(r)).toEqual(FIELDS);
-      for (const f of FIELDS.slice(2)) expect(typeof r[f], f).toBe('number');
+      for (const f of NUMBERS) expect(typeof r[f], f).toBe('number');
+      expect(r.sensor).toBe(r.policy === 'none' ? null : 'report');
+      expect(r.eta_error_p90_seconds).toBeNull();
+      expect(r.missed_runs).toBe((r.exhaustion_failures as number) + (r.gave_up as number));
+      expect(r.missed_rate).toBeCloseTo((r.missed_runs as number) / (r.runs as number), 3);
       expect(r.runs as number).toBeGreaterThan(0);
       expect(r.failure_rate).toBeCloseTo((r.exhaustion_failures as number) / (r.runs as number), 3);
       expect(r.held_rate).toBeCloseTo((r.held as number) / (r.runs as number), 3);
@@ -72,7 +84,7 @@ describe('runSimulateCommand', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines[1]).toMatch(
-      /^scenario\s+policy\s+runs\s+exhaustion failures\s+failure rate\s+held\s+held rate\s+median wait\s+max wait\s+gave up\s+peak util\s+tail IP-min$/,
+      /^scenario\s+policy\s+sensor\s+runs\s+missed\s+missed rate\s+exhaustion failures\s+failed attempts\s+held\s+gave up\s+median wait\s+p95 wait\s+max wait\s+total wait\s+ETA p90 error\s+peak util\s+tail IP-min$/,
     );
     expect(lines).toHaveLength(5);
     // Every row ends where the header ends: the columns line up.
@@ -111,6 +123,12 @@ describe('runSimulateCommand', () => {
     const none = run({ scenarios: [] });
     expect(none.code).toBe(2);
     expect(none.err).toMatch(/^--scenario: /);
+    const sensor = run({ sensors: 'report,psychic' });
+    expect(sensor.code).toBe(2);
+    expect(sensor.err).toBe('--sensor: unknown sensor "psychic" (expected one or more of report, eta, comma-separated)\n');
+    const by = run({ by: 'day' });
+    expect(by.code).toBe(2);
+    expect(by.err).toBe('--by: expected subnet or job, got "day"\n');
     const blind = run({ blind: 'adhoc,manual' });
     expect(blind.code).toBe(2);
     expect(blind.err).toBe('--blind: unknown launch source "manual" (expected adhoc, schedule or both, comma-separated)\n');
@@ -125,8 +143,53 @@ describe('runSimulateCommand', () => {
     expect(gated.exhaustion_failures).toBe(0);
     expect(blind.exhaustion_failures).toBeGreaterThan(0);
     expect(blind.held).toBeLessThan(gated.held);
-    expect(run({ policies: ['none'], days: 1, blind: 'adhoc', json: false }).out.split('\n')[0]).toBe(
-      '1 simulated days; sensor: poke every 60 s, give up after 600 s; samples every 60 s; adhoc launches bypass the gate',
+    expect(run({ policies: ['none'], days: 1, blind: 'adhoc', json: false }).out.split('\n')[0]).toMatch(
+      /^1 simulated days; samples every 60 s; report sensor: .*; adhoc launches bypass the gate$/,
     );
+  });
+
+  it('--sensor runs each gated policy once per sensor, the other launchers once', () => {
+    const r = run({ policies: ['none,blind-retry,rolling-max,oracle'], sensors: ['report', 'eta'], days: 2 });
+    expect(r.code).toBe(0);
+    const rows = JSON.parse(r.out).results as Record<string, unknown>[];
+    expect(rows.map((x) => [x.policy, x.sensor])).toEqual([
+      ['none', null],
+      ['blind-retry', null],
+      ['rolling-max', 'report'],
+      ['rolling-max', 'eta'],
+      ['oracle', null],
+    ]);
+  });
+
+  it('--by subnet and --by job add one row per subnet or job after each total, and they add up to it', () => {
+    for (const [by, key, count] of [
+      ['subnet', 'subnet', 3],
+      ['job', 'job', 5],
+    ] as const) {
+      const r = run({ policies: ['none,rolling-max'], days: 7, by });
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.out).results as Record<string, unknown>[];
+      expect(rows).toHaveLength(2 * (1 + count));
+      for (const head of [0, 1 + count]) {
+        const total = rows[head];
+        const parts = rows.slice(head + 1, head + 1 + count);
+        expect(total[key]).toBeUndefined();
+        expect(parts.every((p) => typeof p[key] === 'string' && p.policy === total.policy)).toBe(true);
+        for (const f of ['runs', 'missed_runs', 'exhaustion_failures', 'held', 'gave_up', 'failed_attempts']) {
+          expect(
+            parts.reduce((n, p) => n + (p[f] as number), 0),
+            `${by} ${f}`,
+          ).toBe(total[f]);
+        }
+      }
+      expect(rows.slice(1, 1 + count).map((p) => p[key])).toEqual(
+        by === 'subnet'
+          ? ['subnet-0a1', 'subnet-0b2', 'subnet-0c3']
+          : ['reporting', 'aggregations', 'customer-analytics-daily', 'product-metrics-daily', 'backfill'],
+      );
+      const table = run({ policies: ['none'], days: 1, by, json: false }).out.split('\n');
+      expect(table[1]).toMatch(new RegExp(`^scenario\\s+policy\\s+sensor\\s+${by}\\s+runs`));
+      expect(table[3]).toContain('(all)');
+    }
   });
 });

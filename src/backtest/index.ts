@@ -1,12 +1,30 @@
-export { runSimulateCommand, parseDays, parsePolicies, formatTable, toRow, UsageError, type SimulateOptions, type SimulateRow } from './command.js';
+export {
+  runSimulateCommand,
+  parseDays,
+  parsePolicies,
+  parseSensors,
+  parseBy,
+  formatTable,
+  toRow,
+  toRows,
+  UsageError,
+  type SimulateOptions,
+  type SimulateRow,
+} from './command.js';
 export {
   runBacktest,
   backtestPolicies,
+  gatedPolicies,
+  sensorKinds,
+  isGated,
   defaultSensorSettings,
   backtestSettings,
   type BacktestOptions,
   type BacktestPolicy,
   type BacktestResult,
+  type JobResult,
+  type Outcome,
+  type SensorKind,
   type SensorSettings,
   type SubnetResult,
 } from './run.js';

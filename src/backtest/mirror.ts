@@ -42,8 +42,14 @@ export class WorldMirror {
   /** The world's live ENI views (kept from its create/delete events), and the last record of each. */
   private readonly views = new Map<string, NetworkInterface>();
   private readonly records = new Map<string, RawEni>();
-  /** Runs that hold workers; completed runs change no decision. */
+  /** Runs that hold workers. */
   private readonly active = new Map<string, JobRun>();
+  /**
+   * Runs that ended within the sampler's run lookback, oldest first, as GetJobRuns returns them: the snapshot
+   * reads a lingering ENI's run end from them (release prediction times the rest of the linger from it).
+   */
+  private readonly completed: RawJobRun[] = [];
+  private completedHead = 0;
   private readonly availableSince = new Map<string, number>();
   /** ENIs created but not yet attached: their attach emits no event, so each capture checks them. */
   private readonly unattached = new Set<string>();
@@ -71,8 +77,15 @@ export class WorldMirror {
       this.records.delete(ev.eniId);
       this.availableSince.delete(ev.eniId);
     } else if (ev.type === 'run-started') this.active.set(ev.run.Id, ev.run);
-    else if (ev.type === 'run-ended' || ev.type === 'run-failed') this.active.delete(ev.run.Id);
+    else if (ev.type === 'run-ended' || ev.type === 'run-failed') {
+      this.active.delete(ev.run.Id);
+      // An ended run's record no longer changes: made once.
+      this.completed.push(rawRunOf(ev.run));
+    }
   };
+
+  /** @param runLookbackMs the sampler's glue.runLookbackHours (default 24 h): how far back ended runs are read. */
+  constructor(private readonly runLookbackMs = 24 * 3_600_000) {}
 
   /** The world processed events (some, like an ENI attaching, emit nothing): the next capture re-reads it. */
   touch(): void {
@@ -107,7 +120,7 @@ export class WorldMirror {
       }
     }
     if (!this.enisChanged && this.last) {
-      this.last = { ...this.last, takenAt, raw: { subnets: this.rawSubnets(world), enis: this.last.raw.enis, glue: this.rawGlue() } };
+      this.last = { ...this.last, takenAt, raw: { subnets: this.rawSubnets(world), enis: this.last.raw.enis, glue: this.rawGlue(takenAt) } };
       this.dirty = false;
       return this.last;
     }
@@ -127,7 +140,7 @@ export class WorldMirror {
     const since = this.availableSince;
     this.last = {
       takenAt,
-      raw: { subnets, enis, glue: this.rawGlue() },
+      raw: { subnets, enis, glue: this.rawGlue(takenAt) },
       availableSince: (id) => {
         const v = since.get(id);
         return v !== undefined && v <= takenAt ? v : undefined;
@@ -138,8 +151,16 @@ export class WorldMirror {
     return this.last;
   }
 
-  private rawGlue(): NonNullable<RawSample['glue']> {
-    return { connections: this.connections, jobs: this.jobs, runs: [...this.active.values()].map(rawRunOf) };
+  private rawGlue(takenAt: number): NonNullable<RawSample['glue']> {
+    const cutoff = takenAt - this.runLookbackMs;
+    while (this.completedHead < this.completed.length && (this.completed[this.completedHead].completedOn ?? 0) < cutoff) this.completedHead++;
+    // Drop the read-past head now and then rather than shifting on every capture.
+    if (this.completedHead > 1024) {
+      this.completed.splice(0, this.completedHead);
+      this.completedHead = 0;
+    }
+    const runs = [...[...this.active.values()].map(rawRunOf), ...this.completed.slice(this.completedHead)];
+    return { connections: this.connections, jobs: this.jobs, runs };
   }
 
   private rawSubnets(world: World): RawSubnet[] {

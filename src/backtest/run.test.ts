@@ -24,6 +24,145 @@ function tiny(over: Partial<ScenarioInput> = {}) {
   });
 }
 
+/**
+ * `tiny`, with a tail that ends at a known time: the first run's 8 ENIs end at 00:05, linger to 00:15, are deleted
+ * at 00:25; the second launch (due 00:01) fits from 00:25 on. Its deadline is `deadline` minutes.
+ */
+function timed(deadline: number) {
+  const base = tiny().jobs;
+  return tiny({
+    lifecycle: { lingerInUseMinutes: { min: 10, max: 10 }, availableMinutes: { min: 10, max: 10 } },
+    jobs: [base[0], { ...base[1], deadlineMinutes: deadline }],
+  });
+}
+
+describe('runBacktest: deadlines, baselines and what users feel', () => {
+  it('blind: the launch that does not fit is one failed attempt and one missed run', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'none' });
+    expect(r).toMatchObject({ sensor: null, runs: 2, missedRuns: 1, missedRate: 0.5, exhaustionFailures: 1, failedAttempts: 1, gaveUp: 0 });
+    expect(r.jobs.find((j) => j.job === 'second')).toMatchObject({ runs: 1, missedRuns: 1, exhaustionFailures: 1 });
+  });
+
+  it('blind-retry relaunches every 5 minutes until its deadline: 5 failed attempts, then it runs at 00:26', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'blind-retry' });
+    // Attempts at 00:01, :06, :11, :16, :21 fail; :26 runs (the addresses are back at 00:25).
+    expect(r).toMatchObject({ runs: 2, missedRuns: 0, exhaustionFailures: 0, failedAttempts: 5, held: 1, gaveUp: 0 });
+    expect(r.maxWaitSeconds).toBe(25 * 60);
+    expect(r.p95WaitSeconds).toBe(25 * 60);
+    expect(r.totalWaitHours).toBe(Math.round((25 / 60) * 100) / 100);
+    expect(r.decisions).toBe(0);
+  });
+
+  it('blind-retry with a 20-minute deadline: the last attempt at 00:21 fails and the run is missed', () => {
+    const r = runBacktest({ scenario: timed(20), days: 0.5, policy: 'blind-retry' });
+    expect(r).toMatchObject({ missedRuns: 1, exhaustionFailures: 1, failedAttempts: 5, held: 1, maxWaitSeconds: 0 });
+    expect(r.totalWaitHours).toBe(Math.round((20 / 60) * 100) / 100);
+  });
+
+  it('the oracle launches at the first minute the live world has room, never fails, and misses only past the deadline', () => {
+    const r = runBacktest({ scenario: timed(30), days: 0.5, policy: 'oracle' });
+    expect(r).toMatchObject({ sensor: null, missedRuns: 0, exhaustionFailures: 0, failedAttempts: 0, held: 1, decisions: 0 });
+    // Deleted at 00:25:00; the poke of 00:25:00 sees it.
+    expect(r.maxWaitSeconds).toBe(24 * 60);
+    const late = runBacktest({ scenario: timed(23), days: 0.5, policy: 'oracle' });
+    expect(late).toMatchObject({ missedRuns: 1, gaveUp: 1, exhaustionFailures: 0 });
+    expect(late.totalWaitHours).toBe(Math.round((23 / 60) * 100) / 100);
+  });
+
+  it('the oracle serves waiting runs in arrival order: the older one takes the room first', () => {
+    // A third 8-worker run due 00:02: at 00:25 the room (11 free) fits one; the second (due 00:01) goes, the third
+    // when the second's addresses are back (00:25 + 5 min of work + 10 linger + 10 available = 00:50).
+    const s = timed(60);
+    const scenario = { ...s, jobs: [...s.jobs, { ...s.jobs[1], name: 'third', schedule: '2 0 * * *' }] };
+    const r = runBacktest({ scenario, days: 0.5, policy: 'oracle' });
+    expect(r).toMatchObject({ runs: 3, missedRuns: 0, held: 2 });
+    expect(r.jobs.map((j) => [j.job, j.maxWaitSeconds])).toEqual([
+      ['first', 0],
+      ['second', 24 * 60],
+      ['third', 48 * 60],
+    ]);
+  });
+
+  it('the report sensor gives up 10 minutes after the due time, or at the deadline when that comes first', () => {
+    const over = { policySettings: { minBuffer: 0 } };
+    const ten = runBacktest({ scenario: timed(30), days: 0.5, policy: 'rolling-max', ...over });
+    expect(ten).toMatchObject({ sensor: 'report', missedRuns: 1, gaveUp: 1, held: 1, exhaustionFailures: 0 });
+    expect(ten.decisions).toBe(1 + 11); // pokes at +0 … +10 min
+    const five = runBacktest({ scenario: timed(5), days: 0.5, policy: 'rolling-max', ...over });
+    expect(five).toMatchObject({ missedRuns: 1, gaveUp: 1 });
+    expect(five.decisions).toBe(1 + 6); // pokes at +0 … +5 min
+    expect(five.totalWaitHours).toBe(Math.round((5 / 60) * 100) / 100);
+  });
+
+  /** `timed`, with the second launch due at 00:06, after the first run ended: its ENIs linger, a release is predicted. */
+  function afterEnd(deadline: number) {
+    const s = timed(deadline);
+    return { ...s, jobs: [s.jobs[0], { ...s.jobs[1], schedule: '6 0 * * *' }] };
+  }
+
+  it('the eta sensor fails at once when told its deadline cannot be met (the field prior: releases 90+ min away)', () => {
+    // Nothing learned yet: the field's linger (60–100 min) and available time (30–40 min) predict the first run's
+    // addresses back no sooner than 00:05 + 90 min, past a 00:36 deadline. The oracle knows they are back at 00:25.
+    const scenario = afterEnd(30);
+    const reasons: string[] = [];
+    const r = runBacktest({
+      scenario,
+      days: 0.5,
+      policy: 'forecast',
+      policySettings: { minBuffer: 0 },
+      sensor: { kind: 'eta' },
+      onDecision: (d) => reasons.push(d.decision.reason),
+    });
+    expect(r).toMatchObject({ sensor: 'eta', missedRuns: 1, gaveUp: 1, held: 1, exhaustionFailures: 0, decisions: 2 });
+    expect(reasons[1]).toMatch(/room for 8 expected in ~[\d.]+ (min|h), 0 ahead; the deadline .* cannot be met$/);
+    expect(runBacktest({ scenario, days: 0.5, policy: 'oracle' })).toMatchObject({ missedRuns: 0, maxWaitSeconds: 19 * 60 });
+  });
+
+  it('the eta sensor keeps its ticket, pokes after each retry_after and launches once a sample shows room', () => {
+    const reasons: string[] = [];
+    const etas: (number | null | undefined)[] = [];
+    const r = runBacktest({
+      scenario: afterEnd(180),
+      days: 0.5,
+      policy: 'forecast',
+      policySettings: { minBuffer: 0 },
+      sensor: { kind: 'eta' },
+      onDecision: (d) => {
+        reasons.push(d.decision.reason);
+        etas.push(d.queue?.etaSeconds);
+      },
+    });
+    // Pokes at 00:06, :11, :16, :21 (retry_after 300 s: half the ETA, at most 5 min) wait; the one at 00:26 reads
+    // the 00:25 sample, which shows the addresses back.
+    expect(r).toMatchObject({ missedRuns: 0, gaveUp: 0, held: 1, exhaustionFailures: 0, decisions: 1 + 5 });
+    expect(r.maxWaitSeconds).toBe(20 * 60);
+    const eta = etas[1] as number;
+    expect(eta).toBeGreaterThan(85 * 60);
+    // The prediction is the first wait answer's ETA; it was late by eta − 20 minutes.
+    expect(r.etaErrorP90Seconds).toBe(eta - 20 * 60);
+    expect(reasons.slice(1, 5).every((x) => /, 0 ahead$/.test(x))).toBe(true);
+    expect(etas.at(-1)).toBe(0);
+  });
+
+  it('per subnet and per job, the counts add up to the totals', () => {
+    const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
+    for (const policy of ['none', 'blind-retry', 'rolling-max', 'oracle'] as const) {
+      const r = runBacktest({ scenario, days: 7, policy });
+      for (const k of ['runs', 'missedRuns', 'exhaustionFailures', 'failedAttempts', 'held', 'gaveUp'] as const) {
+        expect(
+          r.subnets.reduce((n, s) => n + s[k], 0),
+          `${policy} ${k}`,
+        ).toBe(r[k]);
+        expect(
+          r.jobs.reduce((n, j) => n + j[k], 0),
+          `${policy} ${k}`,
+        ).toBe(r[k]);
+      }
+      expect(r.missedRuns).toBe(r.exhaustionFailures + r.gaveUp);
+    }
+  });
+});
+
 describe('runBacktest', () => {
   it('the blind launcher fails the launch that does not fit; a gated one holds it and gives up after 10 minutes', () => {
     const blind = runBacktest({ scenario: tiny(), days: 0.5, policy: 'none' });
@@ -78,6 +217,7 @@ describe('runBacktest', () => {
     for (const policy of backtestPolicies) {
       const r = runBacktest({ scenario, days: 14, policy });
       expect(r.runs).toBeGreaterThan(400);
+      expect(r.missedRuns, policy).toBe(0);
       expect(r.exhaustionFailures, policy).toBe(0);
       expect(r.held, policy).toBe(0);
       expect(r.gaveUp, policy).toBe(0);
@@ -143,14 +283,21 @@ describe('runBacktest', () => {
 
   it('is deterministic: the same seed gives the same result', () => {
     const scenario = loadScenarioFile(scenarioPath('seed-split.yml'));
-    const a = runBacktest({ scenario, days: 7, policy: 'forecast' });
-    const b = runBacktest({ scenario, days: 7, policy: 'forecast' });
-    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    for (const policy of ['forecast', 'blind-retry', 'oracle'] as const) {
+      const a = runBacktest({ scenario, days: 7, policy });
+      const b = runBacktest({ scenario, days: 7, policy });
+      expect(JSON.stringify(b), policy).toBe(JSON.stringify(a));
+    }
+    const eta = () => runBacktest({ scenario, days: 7, policy: 'rolling-max', sensor: { kind: 'eta' } });
+    const first = eta();
+    expect(first.held).toBeGreaterThan(0);
+    expect(JSON.stringify(eta())).toBe(JSON.stringify(first));
   });
 
   it('rejects bad days and unknown policies, naming them', () => {
     expect(() => runBacktest({ scenario: tiny(), days: 0, policy: 'none' })).toThrow(/^days:/);
     expect(() => runBacktest({ scenario: tiny(), days: 1, policy: 'bogus' as never })).toThrow(/^policy:/);
+    expect(() => runBacktest({ scenario: tiny(), days: 1, policy: 'forecast', sensor: { kind: 'psychic' as never } })).toThrow(/^sensor\.kind:/);
   });
 });
 

@@ -39,6 +39,35 @@ describe('shipped scenarios', () => {
     expect(s.adhoc.every((a) => subnetOfConn[a.connection] === s.subnets[2].id)).toBe(true);
   });
 
+  it('every shipped scenario gives its jobs the deadlines of their kind: critical tens of minutes, backfills hours', () => {
+    const files = ['seed-shared.yml', 'seed-split.yml', 'backtest/split-light.yml', 'backtest/calm-24.yml', 'backtest/large-22.yml'];
+    for (const f of files) {
+      const s = loadScenarioFile(scenarios(f));
+      const byName = Object.fromEntries(s.jobs.map((j) => [j.name, j.deadlineMinutes]));
+      expect(byName, f).toEqual({ reporting: 60, aggregations: 60, 'customer-analytics-daily': 30, 'product-metrics-daily': 30 });
+      expect(
+        s.adhoc.map((a) => a.deadlineMinutes),
+        f,
+      ).toEqual([240]);
+    }
+    const bigTail = loadScenarioFile(scenarios('backtest/big-tail.yml'));
+    expect(bigTail.jobs.map((j) => j.deadlineMinutes)).toEqual([30, 30, 30]);
+    expect(bigTail.adhoc.map((a) => a.deadlineMinutes)).toEqual([120]);
+    expect(loadScenarioFile(scenarios('backtest/burst-27.yml')).adhoc.map((a) => a.deadlineMinutes)).toEqual([120, 60]);
+    expect(loadScenarioFile(scenarios('demo-hot.yml')).jobs.map((j) => j.deadlineMinutes)).toEqual([60, 60, 60, 30, 15]);
+  });
+
+  it('split-light.yml is seed-split.yml with a light ad-hoc /27: 2 backfills a day of 1-2 h instead of 12 of 3-5 h', () => {
+    const split = loadScenarioFile(scenarios('seed-split.yml'));
+    const light = loadScenarioFile(scenarios('backtest/split-light.yml'));
+    expect(light.subnets).toEqual(split.subnets);
+    expect(light.jobs).toEqual(split.jobs);
+    expect(light.lifecycle).toEqual(split.lifecycle);
+    expect(light.otherEnis).toEqual(split.otherEnis);
+    expect(split.adhoc[0]).toMatchObject({ perDay: 12, durationMinutes: { min: 180, max: 300 } });
+    expect(light.adhoc).toEqual([{ ...split.adhoc[0], perDay: 2, durationMinutes: { min: 60, max: 120 } }]);
+  });
+
   it('demo-hot.yml parses', () => {
     expect(loadScenarioFile(scenarios('demo-hot.yml')).subnets.length).toBeGreaterThan(0);
   });
@@ -63,6 +92,8 @@ describe('scenario validation names the field', () => {
     ['bad-adhoc-hours.yml', 'adhoc[0].hours.to: expected to > from'],
     ['bad-yaml.yml', 'bad-yaml.yml: YAML '],
     ['bad-demo-start.yml', 'demoStart: expected a time at or after start'],
+    ['bad-deadline.yml', 'adhoc[0].deadlineMinutes: expected a number of minutes from 1 to 10080'],
+    ['bad-job-deadline.yml', 'jobs[0].deadlineMinutes: expected a number of minutes from 1 to 10080'],
   ];
   for (const [file, message] of cases) {
     it(`${file} → ${message}`, () => {
@@ -84,16 +115,34 @@ describe('scenario validation names the field', () => {
     expect(() => loadScenarioFile(testdata('no-such-file.yml'))).toThrow(/no-such-file\.yml: cannot read/);
   });
 
+  /** The fewest keys a scenario can have. */
+  const minimal = {
+    start: '2026-04-06T00:00:00Z',
+    seed: 42,
+    subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
+    lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
+  };
+
   it('parseScenario fills the defaults', () => {
-    const s = parseScenario({
-      start: '2026-04-06T00:00:00Z',
-      seed: 42,
-      subnets: [{ id: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'us-east-1a' }],
-      lifecycle: { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } },
-    });
+    const s = parseScenario(minimal);
     expect(s.account).toBe('123456789012');
     expect(s.faults).toEqual({ throttleRate: 0, serverErrorRate: 0, latencyMs: 0 });
     expect(s.lifecycle.attachDelaySeconds).toEqual({ min: 2, max: 10 });
     expect(s.jobs).toEqual([]);
+  });
+
+  it('a job or an ad-hoc stream without deadlineMinutes gets 10: the report sensor gave up after 10 minutes', () => {
+    const job = { connection: 'c', workers: 1, durationMinutes: { min: 1, max: 2 } };
+    const s = parseScenario({
+      ...minimal,
+      connections: [{ name: 'c', subnet: 'subnet-0a1' }],
+      jobs: [
+        { ...job, name: 'a', schedule: '0 * * * *' },
+        { ...job, name: 'b', schedule: '0 * * * *', deadlineMinutes: 45 },
+      ],
+      adhoc: [{ ...job, perDay: 1 }],
+    });
+    expect(s.jobs.map((j) => j.deadlineMinutes)).toEqual([10, 45]);
+    expect(s.adhoc[0].deadlineMinutes).toBe(10);
   });
 });

@@ -63,6 +63,12 @@ const instant = z.preprocess(
 
 const rate = numberRange(0, 1);
 
+/**
+ * Minutes after its due time by which a launch must have started, or the run is lost (the backtest's measure).
+ * Default 10: the field report's sensor gave up after 10 minutes.
+ */
+const deadlineMinutes = numberRange(1, 7 * 24 * 60, ' of minutes').default(10);
+
 export const faultsSchema = z
   .object({
     throttleRate: rate.default(0),
@@ -128,6 +134,7 @@ export const scenarioSchema = z
             workerType: z.enum(['Standard', 'G.1X', 'G.2X', 'G.4X', 'G.8X', 'G.025X', 'Z.2X']).default('G.1X'),
             schedule: cron.optional(),
             durationMinutes: span(7 * 24 * 60, 'minutes'),
+            deadlineMinutes,
             role: z.string().min(1).optional(),
           })
           .strict(),
@@ -144,6 +151,7 @@ export const scenarioSchema = z
             /** Mean launches per day (Poisson). */
             perDay: numberRange(0, 100),
             durationMinutes: span(7 * 24 * 60, 'minutes'),
+            deadlineMinutes,
             /** UTC hours of the day in which launches fall: [from, to). */
             hours: z
               .object({ from: numberRange(0, 24, ' of hours'), to: numberRange(0, 24, ' of hours') })
