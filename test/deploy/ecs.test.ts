@@ -119,10 +119,10 @@ describe('ECS task definition: the container command and health check, run', () 
     const config = readFileSync(f.config('ecs', { dataDir: join(dir, 'data') }), 'utf8');
     const port = await freePort();
     const p = run(dir, port, { GLUE_ENI_MODE: 'aws', GLUE_ENI_CONFIG: config });
-    await waitFor(
-      `ready on the simulator (output: ${p.output().slice(-300)})`,
+    const ready = await waitFor(
+      'ready on the simulator',
       async () => {
-        if (p.child.exitCode !== null) throw new Error(`exited ${p.child.exitCode}: ${p.output().slice(-800)}`);
+        if (p.child.exitCode !== null) return 'exited' as const;
         return (
           (await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path: '/-/ready' }, 2_000).catch(() => undefined))?.status === 200 ||
           undefined
@@ -130,6 +130,7 @@ describe('ECS task definition: the container command and health check, run', () 
       },
       20_000,
     );
+    expect(ready, `exited before it was ready: ${p.output().slice(-800)}`).toBe(true);
     expect(readFileSync(join(dir, 'data', 'config.yml'), 'utf8')).toBe(`${config}\n`);
     const subnets = await rawRequest(`http://127.0.0.1:${port}`, { method: 'GET', path: '/api/subnets' });
     expect(subnets.text).toContain('critical');
@@ -141,7 +142,13 @@ describe('ECS task definition: the container command and health check, run', () 
   it('GLUE_ENI_MODE=demo runs the embedded simulator; the health check passes', async () => {
     const port = await freePort();
     const p = run(workdir('demo'), port, { GLUE_ENI_MODE: 'demo' });
-    await waitFor(`healthy (output: ${p.output().slice(-300)})`, async () => ((await healthCheck(port)) === 0 ? true : undefined), 20_000, 200);
+    const healthy = await waitFor(
+      'healthy',
+      async () => (p.child.exitCode !== null ? 'exited' : (await healthCheck(port)) === 0 || undefined),
+      20_000,
+      200,
+    );
+    expect(healthy, `exited before it was healthy: ${p.output().slice(-800)}`).toBe(true);
   }, 40_000);
 
   it.each([
