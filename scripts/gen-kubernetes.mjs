@@ -38,7 +38,8 @@ const configMap = {
   kind: 'ConfigMap',
   metadata: {
     name: 'glue-eni-exporter-dashboard',
-    // Grafana's dashboard sidecar (kube-prometheus-stack, the Grafana chart) loads ConfigMaps with this label.
+    // Grafana's dashboard sidecar (kube-prometheus-stack, the Grafana chart) loads ConfigMaps with this label from
+    // the namespaces it searches (sidecar.dashboards.searchNamespace).
     labels: { grafana_dashboard: '1' },
   },
   data: { 'glue-eni.json': dashboard },
