@@ -49,16 +49,19 @@ function formatEta(eta: number | null | undefined): string {
   return `~${Math.round(eta / 60)} min`;
 }
 
+/** A sentence's own full stop dropped, so that the banner's next sentence does not double it. */
+const clause = (s: string) => escapeHtml(s.replace(/[.\s]+$/, ''));
+
 /** A banner when data is stale or missing (`stale`), or fresh but the last sample failed (`failing`). */
 function banner(i: LandingInput): string {
   if (i.staleReason) {
-    return `<div class="banner critical" role="alert" data-state="stale">Stale: ${escapeHtml(i.staleReason)}. The figures below are not current.</div>`;
+    return `<div class="banner critical" role="alert" data-state="stale">Stale: ${clause(i.staleReason)}. The figures below are not current.</div>`;
   }
   if (i.failure) {
-    return `<div class="banner warning" role="alert" data-state="failing">Sampling failing: ${escapeHtml(`${i.failure.api}: ${i.failure.message}`)}. The figures below are from the last good sample.</div>`;
+    return `<div class="banner warning" role="alert" data-state="failing">Sampling failing: ${clause(`${i.failure.api}: ${i.failure.message}`)}. The figures below are from the last good sample.</div>`;
   }
   if (i.snap && !i.snap.glueKnown) {
-    return `<div class="banner warning" role="alert" data-state="glue-unknown">Glue data unavailable${i.snap.glueError ? `: ${escapeHtml(i.snap.glueError)}` : ''}: lingering, runs and failures are unknown.</div>`;
+    return `<div class="banner warning" role="alert" data-state="glue-unknown">Glue data unavailable${i.snap.glueError ? `: ${clause(i.snap.glueError)}` : ''}: lingering, runs and failures are unknown.</div>`;
   }
   return '';
 }
