@@ -14,7 +14,7 @@ import { waitFor } from '../helpers/wait.js';
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) {
-  console.warn(`landing-browser: skipped: ${CHROMIUM} does not exist (install it with scripts/install-browser-deps.sh)`);
+  console.warn(`landing-browser: skipped: ${CHROMIUM} does not exist (scripts/install-monitoring-deps.sh installs it: apt-get install -y chromium)`);
 }
 
 const RUNBOOK = 'https://runbooks.example.com/glue-eni';
