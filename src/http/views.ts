@@ -65,6 +65,7 @@ export function admissionSummary(a: SubnetAdmissionStatus) {
 }
 
 export function eniList(s: SubnetView, now: number) {
+  const jobRun = jobRunOf(s);
   return s.enis.map((e) => ({
     eni_id: e.id,
     status: e.status,
@@ -77,11 +78,24 @@ export function eniList(s: SubnetView, now: number) {
     description: e.description,
     requester_id: e.requesterId ?? null,
     // null when not Glue's, when Glue data is unknown, or when no run read was open at its attach time.
-    job_run: jobRun(e, s),
+    job_run: jobRun(e),
   }));
 }
 
-function jobRun(e: SubnetView['enis'][number], s: SubnetView) {
-  const a = s.runs ? attributeEni(e, s.runs) : null;
-  return a && { job: a.job, run_id: a.runId, confidence: a.confidence };
+/**
+ * Attribution per ENI, computed once per attach time: a run's workers attach within seconds of each other, so a
+ * subnet of tens of thousands of ENIs has far fewer distinct attach times, and each costs a pass over the runs.
+ */
+function jobRunOf(s: SubnetView) {
+  const runs = s.runs;
+  const byAttach = new Map<number, ReturnType<typeof attributeEni>>();
+  return (e: SubnetView['enis'][number]) => {
+    if (!runs || e.owner !== 'glue' || e.attachTime === undefined) return null;
+    let a = byAttach.get(e.attachTime);
+    if (a === undefined) {
+      a = attributeEni(e, runs);
+      byAttach.set(e.attachTime, a);
+    }
+    return a && { job: a.job, run_id: a.runId, confidence: a.confidence };
+  };
 }
