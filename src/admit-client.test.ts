@@ -209,11 +209,46 @@ describe('admit client against a scripted exporter', () => {
       v.io,
     );
     expect(code).toBe(EXIT_TIMEOUT);
-    expect(v.sleeps).toEqual([60_000, 60_000, 30_000]);
+    // Pokes at 0, 60 and 120 s: the next (180 s) would land past the timeout, so none is squeezed in at 150 s.
+    expect(v.sleeps).toEqual([60_000, 60_000]);
     expect(v.err.at(-1)).toMatch(
-      /^admit: not admitted after 150 s and 4 pokes \(timeout 150 s\); 4 poke\(s\) failed \(exporter unreachable or unavailable\); last answer: .*unreachable \(ECONNREFUSED\)$/,
+      /^admit: not admitted after 120 s and 3 pokes \(timeout 150 s\); 3 poke\(s\) failed \(exporter unreachable or unavailable\); last answer: .*unreachable \(ECONNREFUSED\)$/,
     );
   });
+
+  it("pokes as often as docs/backtest.md's sensor: every 60 s for 600 s is 11 pokes, the last at 600 s", async () => {
+    const srv = await exporter(() => wait({ retry_after_seconds: 60 }));
+    const v = virtualIo();
+    const code = await runAdmit({ url: srv.url, subnet: 'critical', workers: 10, timeoutSeconds: 600 }, v.io);
+    expect(code).toBe(EXIT_TIMEOUT);
+    expect(srv.seen).toHaveLength(11);
+    expect(v.sleeps).toEqual(Array(10).fill(60_000));
+    expect(v.err.at(-1)).toMatch(/^admit: not admitted after 600 s and 11 pokes \(timeout 600 s\); last answer: free 17/);
+  });
+
+  it('exits 2 without a request on --workers 0 and on --subnet with --job (which one was meant is a guess)', async () => {
+    const srv = await exporter(() => admitted);
+    const zero = virtualIo();
+    expect(await runAdmit({ url: srv.url, subnet: 'critical', workers: 0 }, zero.io)).toBe(EXIT_ERROR);
+    expect(zero.err).toEqual(['admit: --workers must be a positive integer, got 0']);
+    const both = virtualIo();
+    expect(await runAdmit({ url: srv.url, subnet: 'critical', job: 'nightly' }, both.io)).toBe(EXIT_ERROR);
+    expect(both.err).toEqual(['admit: give --subnet or --job, not both (a job stands for the subnet it lands in)']);
+    expect(srv.seen).toHaveLength(0);
+  });
+
+  it('as a command: --workers 0 is bad input, exit 2 (1 would mean "gave up at the timeout")', async () => {
+    const srv = await exporter(() => admitted);
+    const child = spawn(process.execPath, [CLI, 'admit', '--url', srv.url, '--subnet', 'critical', '--workers', '0'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(EXIT_ERROR);
+    expect(err).toContain('--workers must be a positive integer');
+    expect(srv.seen).toHaveLength(0);
+  }, 20_000);
 
   it('exits 2 at once on errors a retry cannot fix: a 400 naming the field, an unknown subnet, both deadline forms', async () => {
     const srv = await exporter((req) =>

@@ -118,6 +118,15 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
     io.stderr('admit: --subnet or --job is required');
     return EXIT_ERROR;
   }
+  // A job stands for its subnet: with both, which one was meant is a guess (the exporter refuses it too).
+  if (opts.subnet && opts.job) {
+    io.stderr('admit: give --subnet or --job, not both (a job stands for the subnet it lands in)');
+    return EXIT_ERROR;
+  }
+  if (opts.workers !== undefined && !(Number.isSafeInteger(opts.workers) && opts.workers > 0)) {
+    io.stderr(`admit: --workers must be a positive integer, got ${opts.workers}`);
+    return EXIT_ERROR;
+  }
   if (opts.deadline !== undefined && opts.maxWaitSeconds !== undefined) {
     io.stderr('admit: give --deadline or --max-wait, not both');
     return EXIT_ERROR;
@@ -211,7 +220,7 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
       failed++;
       last = unreachable !== undefined ? `${endpoint.href} unreachable (${unreachable})` : `HTTP ${status}: ${answer.error ?? ''}`;
       nextMs = (retryHeader ?? 0) * 1000 || lastRetryMs || interval;
-      if (!timeLeft()) break;
+      if (!nextPokeFits(nextMs)) break;
       io.stderr(`admit: poke ${poke} failed: ${last}; ${failed} failed so far, trying again in ${seconds(sleepFor(nextMs))} s until the ${bound}`);
     } else if (status === 200 && answer.admit === true) {
       io.stdout(JSON.stringify(answer));
@@ -226,7 +235,7 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
       }
       nextMs = (answer.retry_after_seconds ?? retryHeader ?? 0) * 1000 || interval;
       lastRetryMs = nextMs;
-      if (!timeLeft()) break;
+      if (!nextPokeFits(nextMs)) break;
       const eta = describeEta(answer);
       io.stderr(
         `admit: waiting (poke ${poke}${failed ? `, ${failed} failed` : ''}): ${eta ? `${eta}; ` : ''}next poke in ${seconds(sleepFor(nextMs))} s: ${last}`,
@@ -259,8 +268,16 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
   function sleepFor(ms: number): number {
     return Math.max(0, Math.min(Math.max(ms, MIN_SLEEP_MS), endAt - io.now()));
   }
-  function timeLeft(): boolean {
-    return endAt - io.now() > 0;
+  /**
+   * The poke rule, the same as docs/backtest.md's sensor: pokes land at the start and then one sleep apart, and a
+   * poke is made only if it lands within the timeout; so with a fixed interval, floor(timeout / interval) + 1 pokes
+   * (600 s every 60 s: 11, at 0, 60, …, 600 s). No extra poke is squeezed in at the limit. A deadline is different:
+   * the last poke lands just before it (cut short), since a launch admitted then still starts in time.
+   */
+  function nextPokeFits(ms: number): boolean {
+    const left = endAt - io.now();
+    if (left <= 0) return false;
+    return bound === 'deadline' || Math.max(ms, MIN_SLEEP_MS) <= left;
   }
   /** Giving up: free the place in the queue now rather than when the ticket expires. Best effort. */
   async function withdraw(id: string): Promise<void> {

@@ -5,7 +5,7 @@ import { ConfigError } from './config/errors.js';
 import { loadConfigFile } from './config/load.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger, type Logger } from './log.js';
-import { runAdmit, type AdmitOptions } from './admit-client.js';
+import { EXIT_ERROR, runAdmit, type AdmitOptions } from './admit-client.js';
 import { runSimulateCommand } from './backtest/command.js';
 import { backtestPolicies, sensorKinds } from './backtest/run.js';
 import { DEFAULT_SCENARIO, demoBanner, startDemo } from './demo.js';
@@ -187,6 +187,8 @@ program
     60,
   )
   .option('--timeout <s>', 'give up after this many seconds (default 600, or until the deadline when one is given)', positiveNumber('--timeout'))
+  // A bad option (`--workers 0`) is bad input: exit 2, never 1, which tells a scheduler "gave up at the timeout".
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT_ERROR))
   .addHelpText(
     'after',
     '\nBetween pokes it sleeps as the answer says (retry_after_seconds), within its timeout and deadline, and\n' +

@@ -8,6 +8,7 @@ import type { Config } from './config/load.js';
 import { unmatchedOverrides } from './config/schema.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
+import { SnapshotHistory } from './snapshot/history.js';
 import { serveHttp, type HttpLimits } from './http/serve.js';
 import type { WebConfig } from './http/web-config.js';
 import { LifecycleTracker } from './lifecycle/tracker.js';
@@ -133,6 +134,8 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   registerAdmissionMetrics(metrics.registry, { service: admission, store });
   registerLogMetrics(metrics.registry);
 
+  const history = new SnapshotHistory();
+  history.follow(cache);
   const app = createApp({
     cache,
     registry: metrics.registry,
@@ -140,6 +143,9 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
     logger,
     maxAgeSeconds: () => config.sample.maxAgeSeconds,
     version: VERSION,
+    admissionStatus: () => admission.status(),
+    history,
+    links: () => ({ runbook: config.links.runbookUrl, grafana: config.links.grafanaUrl }),
     routers: [createAdmitRouter({ cache, config, service: admission, logger })],
   });
 

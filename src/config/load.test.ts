@@ -41,6 +41,7 @@ const badFiles: Record<string, string> = {
   'zero-bypass-memory.yml': 'admission.bypassMemoryDays: expected an integer from 1 to 90',
   'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',
   'bad-endpoint-scheme.yml': 'endpoints.glue: expected an http(s) URL',
+  'bad-link-url.yml': 'links.grafanaUrl: expected an http(s) URL',
   'endpoint-not-a-string.yml': 'endpoints.dynamodb: expected an http(s) URL',
   'unknown-store.yml': 'store.type: expected file or dynamodb',
   'empty-owner-prefixes.yml': 'glue.ownerDescriptionPrefixes: expected at least one description prefix',
@@ -97,6 +98,11 @@ describe('config testdata', () => {
     expect(cfg.admission.subnets.adhoc).toEqual({ policy: 'static', staticBuffer: 5 });
     expect(cfg.admission.subnets['subnet-0b2']).toEqual({ policy: 'forecast', bypassMemoryDays: 14 });
     expect(cfg.store.type).toBe('dynamodb');
+    expect(cfg.links).toEqual({
+      runbookUrl: 'https://github.com/glue-eni-exporter/glue-eni-exporter/blob/main/docs/runbook.md',
+      grafanaUrl: 'https://grafana.example.com/d/glue-eni',
+    });
+    expect(load('good-minimal.yml').links).toEqual({});
   });
 
   it('takes the admit token from GLUE_ENI_ADMIT_TOKEN over the file', () => {

@@ -134,6 +134,8 @@ export const configSchema = z
       .object({ level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }).default('info') })
       .strict()
       .default({ level: 'info' }),
+    /** Links the landing page shows; each absent one is not shown. http(s) only: a link is never a script. */
+    links: z.object({ runbookUrl: url.optional(), grafanaUrl: url.optional() }).strict().default({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

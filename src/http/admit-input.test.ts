@@ -27,6 +27,13 @@ describe('parseAdmitRequest', () => {
     expect(parseAdmitRequest({ subnet: 's', workers: 2.5 }).workers).toBeNaN();
   });
 
+  it('refuses subnet with job, naming both: a job stands for its subnet, so which one was meant is a guess', () => {
+    const both = 'subnet and job both given: give one of them (a job stands for the subnet it lands in)';
+    expect(refusal({ subnet: 'critical', job: 'nightly' })).toEqual({ status: 400, field: 'subnet', message: both });
+    expect(refusal({ subnet: 'critical', job: 'nightly', workers: 3, dry_run: 'true' })).toEqual({ status: 400, field: 'subnet', message: both });
+    expect(parseAdmitRequest({ job: 'nightly' })).toEqual({ job: 'nightly' });
+  });
+
   it('names the first bad field, in the order subnet, job, dag_run_id, then the missing subnet', () => {
     expect(refusal({ subnet: 5, job: 7 })).toEqual({ status: 400, field: 'subnet', message: 'subnet must be a string' });
     expect(refusal({ subnet: 'a', job: 'x'.repeat(129) })).toEqual({ status: 400, field: 'job', message: 'job must be at most 128 characters' });

@@ -119,6 +119,11 @@ export function parseAdmitRequest(req: AdmitRequest): AdmitInput {
   if (subnet === undefined && job === undefined) {
     throw new AdmitError(400, 'subnet is required (a subnet id or configured name), or job (a Glue job name)', 'subnet');
   }
+  // A job stands for its subnet: with both, which one the caller meant is a guess, and a wrong guess launches
+  // into the wrong subnet's room.
+  if (subnet !== undefined && job !== undefined) {
+    throw new AdmitError(400, 'subnet and job both given: give one of them (a job stands for the subnet it lands in)', 'subnet');
+  }
   if (deadline !== undefined && maxWaitSeconds !== undefined) {
     throw new AdmitError(400, 'deadline and max_wait_seconds both given: give one of them', 'deadline');
   }

@@ -4,10 +4,12 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import { OFFERED_TYPES, renderMetrics } from '../metrics/exposition.js';
+import type { SubnetAdmissionStatus } from '../admission/service.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
+import type { SnapshotHistory } from '../snapshot/history.js';
 import { BODY_LIMIT, BODY_LIMIT_BYTES } from './admit.js';
-import { landingPage } from './landing.js';
-import { eniList, snapshotHeader, subnetSummary } from './views.js';
+import { type LandingLinks, landingPage } from './landing.js';
+import { admissionSummary, eniList, snapshotHeader, subnetSummary } from './views.js';
 
 export interface AppDeps {
   cache: SnapshotCache;
@@ -17,6 +19,12 @@ export interface AppDeps {
   /** Read at each request so that a config reload takes effect. */
   maxAgeSeconds: () => number;
   version: string;
+  /** Admission state per subnet, from memory (the landing page and /api/subnets/<id>). */
+  admissionStatus?: () => readonly SubnetAdmissionStatus[];
+  /** ENI counts over the last hours, for the landing page's chart. */
+  history?: SnapshotHistory;
+  /** Read at each request so that a config reload takes effect. */
+  links?: () => LandingLinks;
   /** Extra routers (admission) mounted before the 404 fallback. */
   routers?: Router[];
 }
@@ -92,28 +100,56 @@ export function createApp(deps: AppDeps): express.Express {
     const age = cache.ageSeconds();
     res.json({ ...snapshotHeader(snap, age, cache.isFresh(deps.maxAgeSeconds())), subnets: snap.subnets.map(subnetSummary) });
   });
-  app.get('/api/subnets/:id/enis', (req, res) => {
+  /** The snapshot and the subnet a request names, or undefined after answering 503 or 404. */
+  const subnetOf = (req: express.Request, res: express.Response) => {
     const snap = cache.current();
     if (!snap) {
       res.status(503).json({ error: 'no successful sample yet' });
-      return;
+      return undefined;
     }
-    const subnet = cache.subnet(req.params.id);
+    const key = String(req.params.id);
+    const subnet = cache.subnet(key);
     if (!subnet) {
-      res.status(404).json({ error: `subnet ${JSON.stringify(req.params.id)} is not watched`, field: 'id' });
-      return;
+      res.status(404).json({ error: `subnet ${JSON.stringify(key)} is not watched (no watched subnet has this id or name)`, field: 'id' });
+      return undefined;
     }
+    return { snap, subnet, header: snapshotHeader(snap, cache.ageSeconds(), cache.isFresh(deps.maxAgeSeconds())) };
+  };
+  app.get('/api/subnets/:id', (req, res) => {
+    const found = subnetOf(req, res);
+    if (!found) return;
+    const a = deps.admissionStatus?.().find((x) => x.subnetId === found.subnet.subnetId);
+    // The admission preview is read from memory: this call records, reserves and enqueues nothing.
+    res.json({ ...found.header, ...subnetSummary(found.subnet), admission: a ? admissionSummary(a) : null });
+  });
+  app.get('/api/subnets/:id/enis', (req, res) => {
+    const found = subnetOf(req, res);
+    if (!found) return;
     res.json({
-      ...snapshotHeader(snap, cache.ageSeconds(), cache.isFresh(deps.maxAgeSeconds())),
-      subnet_id: subnet.subnetId,
-      subnet: subnet.name,
-      enis: eniList(subnet, deps.clock.now()),
+      ...found.header,
+      subnet_id: found.subnet.subnetId,
+      subnet: found.subnet.name,
+      enis: eniList(found.subnet, deps.clock.now()),
     });
   });
-  app.all(['/api/subnets', '/api/subnets/:id/enis', '/-/healthy', '/-/ready'], methodNotAllowed('GET'));
+  app.all(['/api/subnets', '/api/subnets/:id', '/api/subnets/:id/enis', '/-/healthy', '/-/ready'], methodNotAllowed('GET'));
 
   app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(cache.current(), cache.ageSeconds(), deps.version));
+    const history = deps.history;
+    const page = landingPage({
+      snap: cache.current(),
+      ageSeconds: cache.ageSeconds(),
+      version: deps.version,
+      now: deps.clock.now(),
+      staleReason: cache.staleReason(deps.maxAgeSeconds()),
+      failure: cache.lastFailure(),
+      admission: deps.admissionStatus?.() ?? [],
+      history: (id) => history?.points(id) ?? [],
+      historyWindowMs: history?.windowMs ?? 0,
+      links: deps.links?.() ?? {},
+    });
+    // The page is a view of now: a cached copy would hide a stale banner.
+    res.set('Cache-Control', 'no-store').type('html').send(page);
   });
 
   for (const r of deps.routers ?? []) app.use(r);
@@ -129,7 +165,7 @@ export function createApp(deps: AppDeps): express.Express {
       return;
     }
     // A client error: name what was wrong. The router fails to decode a malformed %-escape in a path parameter.
-    const field = err instanceof URIError ? (/^\/api\/subnets\/[^/]*\/enis\/?$/.test(req.path) ? 'id' : 'path') : 'request';
+    const field = err instanceof URIError ? (/^\/api\/subnets\/[^/]*(\/enis)?\/?$/.test(req.path) ? 'id' : 'path') : 'request';
     res.status(status).json({ error: (err as Error).message, field });
   };
   app.use(onError);

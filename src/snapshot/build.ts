@@ -157,6 +157,7 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
     if (glue) {
       view.lingering = Math.max(0, glueInUse - activeWorkers);
       view.activeRuns = activeRuns;
+      view.runs = runs.map((r) => ({ job: r.jobName, runId: r.id, state: r.state, startedOn: r.startedOn, completedOn: r.completedOn }));
       view.activeWorkers = activeWorkers;
       view.jobs = (bindingsBySubnet.get(s.subnetId) ?? []).sort((a, b) => a.job.localeCompare(b.job));
       view.exhaustionFailures = runs.filter(isExhaustionFailure).map((r) => ({ job: r.jobName, runId: r.id, at: r.startedOn }));
@@ -175,14 +176,24 @@ export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
   };
 }
 
+export interface RunSpan {
+  startedOn?: number;
+  completedOn?: number;
+}
+
+/** A run had started (within the slack) and not yet ended at an ENI's attach time. */
+export function runOpenAt(attachTime: number, r: RunSpan): boolean {
+  if (r.startedOn === undefined || r.startedOn > attachTime + ATTACH_SLACK_MS) return false;
+  return r.completedOn === undefined || r.completedOn >= attachTime;
+}
+
 /** The run (of the ENI's subnet) an ENI most likely belonged to: the latest one started before it attached. */
-export function owningRun(attachTime: number | undefined, runs: readonly RawJobRun[]): RawJobRun | undefined {
+export function owningRun<R extends RunSpan>(attachTime: number | undefined, runs: readonly R[]): R | undefined {
   if (attachTime === undefined) return undefined;
-  let best: RawJobRun | undefined;
+  let best: R | undefined;
   for (const r of runs) {
-    if (r.startedOn === undefined || r.startedOn > attachTime + ATTACH_SLACK_MS) continue;
-    if (r.completedOn !== undefined && r.completedOn < attachTime) continue;
-    if (!best || (best.startedOn ?? 0) < r.startedOn) best = r;
+    if (!runOpenAt(attachTime, r)) continue;
+    if (!best || (best.startedOn ?? 0) < r.startedOn!) best = r;
   }
   return best;
 }

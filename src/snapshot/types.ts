@@ -33,6 +33,15 @@ export interface ActiveRun {
   workers: number;
 }
 
+/** A job run of the subnet's jobs read in the run lookback, kept to attribute ENIs to runs. */
+export interface RunRecord {
+  job: string;
+  runId: string;
+  state: string;
+  startedOn?: number;
+  completedOn?: number;
+}
+
 export interface SubnetView {
   subnetId: string;
   /** Configured human name (`critical`), or the id when none. */
@@ -53,6 +62,8 @@ export interface SubnetView {
   /** max(0, Glue in-use ENIs − active workers); undefined when Glue data is unknown. */
   lingering?: number;
   activeRuns?: ActiveRun[];
+  /** Every run of the subnet's jobs in the lookback (active and finished); undefined when Glue data is unknown. */
+  runs?: RunRecord[];
   activeWorkers?: number;
   /** Jobs that can land in this subnet (through their connection). */
   jobs?: JobBinding[];
