@@ -158,7 +158,8 @@ async function runDoc(file: string, inline: boolean): Promise<string[]> {
         setup.push(await resolve(c.text, ports));
         continue;
       }
-      if (c.kind === 'server') {
+      // A server meant to fail (its port taken) runs to its exit on the documented port, which the demo holds.
+      if (c.kind === 'server' && c.expectExit === 0) {
         // Its own free port: the demo holds the documented ones. The commands after a simulator reach that
         // simulator; those after an exporter (`serve` against real AWS) still mean the demo.
         const listen = /--listen\s+\S*:(\d+)/.exec(c.text)?.[1];
