@@ -1,4 +1,5 @@
 // `npm run demo` shows every feature at its default speed, and says which flag to use when its port is taken.
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,17 @@ describe('demo', () => {
     const demo = await startDemoProc(['--start', '2026-04-06T06:58:00Z']);
     demos.push(demo);
     expect(demo.output()).toContain('at 30x');
+    // The banner's AWS CLI line, as printed, with no AWS set-up of the caller's: v1 needs AWS_DEFAULT_REGION.
+    const line = /AWS CLI \(v1 or v2\): (.+)$/m.exec(demo.output())?.[1];
+    expect(line).toContain('AWS_DEFAULT_REGION=us-east-1');
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_')));
+    const aws = spawnSync('bash', ['-o', 'pipefail', '-c', `${line} --query 'length(NetworkInterfaces)' --output text`], {
+      env: { ...clean, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(aws.status, aws.stderr).toBe(0);
+    expect(Number(aws.stdout.trim())).toBeGreaterThan(0);
     const bypassed = await waitFor(
       'glue_eni_gate_bypass_addresses_total above 0',
       async () => {
