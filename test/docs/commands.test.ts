@@ -98,7 +98,11 @@ const placeholders: Record<string, () => string | Promise<string>> = {
   '<n>': () => '1',
   '<id>': () => 'docs-check',
   '<ISO time>': () => '2026-04-06T07:20:00Z',
-  '<file>': () => 'config.yml',
+  // The exporter's config file: one for the demo's subnet (the README's own config.yml is its example's).
+  '<file>': () => {
+    writeFileSync(join(work, 'exporter.yml'), `region: us-east-1\nsubnets:\n  - {id: subnet-0a1, name: shared}\n`);
+    return 'exporter.yml';
+  },
   // A real ticket: a wait for more than the subnet has free right now.
   '<ticket>': () => {
     const r = getJson<{ ticket?: string }>(`${demo.url}/admit?subnet=shared&workers=55&client_id=docs-check-ticket`);
