@@ -2,6 +2,8 @@
 // ages and durations measured by the exporter match the world it samples.
 export interface Clock {
   now(): number;
+  /** Clock milliseconds per real millisecond (the simulator's speed); absent means real time. */
+  readonly speed?: number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };

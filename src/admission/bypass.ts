@@ -62,7 +62,7 @@ interface PersistedBypass {
 export interface BypassMemoryOptions {
   /** <dataDir>/bypass.json when set; memory only otherwise. */
   file?: string;
-  /** Seconds between samples, read at use (a reload may change the schedule). */
+  /** Seconds between samples on the clock that stamps them, read at use (a reload may change the schedule). */
   intervalSeconds: () => number;
 }
 

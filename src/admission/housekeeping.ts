@@ -38,7 +38,12 @@ export class SnapshotHousekeeping {
   private readonly forecasts = new Map<string, FreeForecast>();
 
   constructor(private readonly deps: SnapshotHousekeepingDeps) {
-    this.bypass = new BypassMemory({ file: join(deps.dataDir, 'bypass.json'), intervalSeconds: deps.sampleIntervalSeconds });
+    // Samples are scheduled in real time but stamped on the exporter's clock: the gap between two of them is
+    // judged on that clock, or at the simulator's speed every sample would look like a gap and classify nothing.
+    this.bypass = new BypassMemory({
+      file: join(deps.dataDir, 'bypass.json'),
+      intervalSeconds: () => deps.sampleIntervalSeconds() * (deps.clock.speed ?? 1),
+    });
   }
 
   start(): void {

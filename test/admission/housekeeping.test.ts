@@ -18,10 +18,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup() {
+async function setup(opts: { speed?: number; intervalSeconds?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'glue-eni-housekeeping-'));
   let now = T0;
-  const clock = { now: () => now };
+  const clock = { now: () => now, ...(opts.speed === undefined ? {} : { speed: opts.speed }) };
   const store = await FileStore.open({ dataDir: dir, clock, logger: silentLogger });
   const cache = new SnapshotCache(() => 0);
   const hk = new SnapshotHousekeeping({
@@ -30,7 +30,7 @@ async function setup() {
     clock,
     logger: silentLogger,
     dataDir: dir,
-    sampleIntervalSeconds: () => 60,
+    sampleIntervalSeconds: () => opts.intervalSeconds ?? 60,
     settingsOf: () => defaultPolicySettings,
   });
   hk.start();
@@ -92,5 +92,17 @@ describe('SnapshotHousekeeping', () => {
     expect(after).toMatchObject({ id: r.id, closed: 'consumed', closedAt: T0 + 2 * MIN });
     expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
     expect(hk.bypassHistory(S)).toMatchObject({ watchedMs: 2 * MIN, totalAddresses: 1 });
+  });
+
+  it('judges gaps on the clock that stamps the samples: at 30x, samples 2 real seconds apart are one watch', async () => {
+    // The demo: samples every 2 s of real time, stamped on a simulator clock 30 times faster (60 s apart).
+    const { hk, sample } = await setup({ speed: 30, intervalSeconds: 2 });
+    await sample(T0, []);
+    await sample(T0 + MIN, [eni('eni-x', 'in-use', T0 + 30_000)]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
+    expect(hk.bypassHistory(S)).toMatchObject({ watchedMs: MIN });
+    // Beyond 3 intervals on that clock (> 180 s) is still a gap: nothing is classified across it.
+    await sample(T0 + 5 * MIN, [eni('eni-x', 'in-use', T0 + 30_000), eni('eni-y', 'in-use', T0 + 4 * MIN)]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
   });
 });
