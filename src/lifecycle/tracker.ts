@@ -7,7 +7,16 @@ import type { RawSample } from '../aws/types.js';
 import { samplesContiguous } from '../clock.js';
 import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { epochMs, firstIssue, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
+import {
+  AtomicFileWriter,
+  epochMs,
+  firstIssue,
+  readJsonState,
+  validEntries,
+  yieldToEventLoop,
+  type CheckedState,
+  type RejectedRecord,
+} from '../state-file.js';
 
 interface EniMemory {
   subnetId: string;
@@ -31,6 +40,11 @@ interface PersistedState {
   countedFailures: Record<string, number>;
   /** Cumulative exhaustion failures by `${subnetId}|${job}`: the counter survives restarts. */
   failureTotals: Record<string, number>;
+}
+
+/** The memory as held: ENIs in a Map (50,000 ENIs in an object keyed by id made every sample's lookups slow). */
+interface TrackerState extends Omit<PersistedState, 'enis'> {
+  enis: Map<string, EniMemory>;
 }
 
 export interface LifecycleEvents {
@@ -68,6 +82,11 @@ const MAX_ENIS = 1_000_000;
 const MAX_COUNTED_FAILURES = 1_000_000;
 /** Series of glue_eni_exhaustion_failures_total: subnets × jobs, well within Glue's job quota. */
 const MAX_FAILURE_SERIES = 10_000;
+/**
+ * ENIs serialized between two turns of the event loop when saving: 50,000 ENIs take ~150 ms to serialize on a
+ * busy core, which must not hold /admit in one piece.
+ */
+const SAVE_SLICE = 2_000;
 
 /** lifecycle.json as read from disk: the file's format must match, each record is checked on its own. */
 export function checkLifecycleState(parsed: unknown): CheckedState<PersistedState> {
@@ -100,8 +119,11 @@ export function checkLifecycleState(parsed: unknown): CheckedState<PersistedStat
 }
 
 export class LifecycleTracker {
-  private state: PersistedState = { version: 1, enis: {}, countedFailures: {}, failureTotals: {} };
+  private state: TrackerState = { version: 1, enis: new Map(), countedFailures: {}, failureTotals: {} };
   private readonly file?: string;
+  private readonly writer?: AtomicFileWriter;
+  /** Bumped by every change to the memory: a save serializing in slices starts over when it moved meanwhile. */
+  private changes = 0;
   /** Where observations go; set after construction because the metrics read this tracker too. */
   events: Partial<LifecycleEvents> = {};
   /** Oldest timestamps per subnet, rebuilt lazily after each change: a scrape reads it once per subnet. */
@@ -115,7 +137,10 @@ export class LifecycleTracker {
       failureMemoryMs?: number;
     },
   ) {
-    if (opts.dataDir) this.file = join(opts.dataDir, 'lifecycle.json');
+    if (opts.dataDir) {
+      this.file = join(opts.dataDir, 'lifecycle.json');
+      this.writer = new AtomicFileWriter(this.file);
+    }
   }
 
   /**
@@ -126,14 +151,15 @@ export class LifecycleTracker {
     if (!this.file) return undefined;
     const { state, note } = readJsonState(this.file, 'lifecycle state', checkLifecycleState);
     if (state) {
-      this.state = state;
+      this.changes++;
+      this.state = { ...state, enis: new Map(Object.entries(state.enis)) };
       this.oldest = undefined;
     }
     return note;
   }
 
   availableSince(eniId: string): number | undefined {
-    return this.state.enis[eniId]?.availableSince;
+    return this.state.enis.get(eniId)?.availableSince;
   }
 
   failureTotals(): ReadonlyMap<string, number> {
@@ -146,25 +172,27 @@ export class LifecycleTracker {
    */
   observe(raw: RawSample, at: number, opts: { contiguous?: boolean } = {}): void {
     this.oldest = undefined;
+    this.changes++;
     const prevAt = this.state.lastSampleAt;
     // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
     // that (first sample after a restart) judge on the data clock, which is real time in production.
     const gapOk = opts.contiguous ?? (prevAt === undefined || samplesContiguous(at - prevAt, this.opts.intervalSeconds));
     const watched = new Set(raw.subnets.map((s) => s.subnetId));
     const runsBySubnet = groupRunsBySubnet(raw.glue);
+    const enis = this.state.enis;
     const seen = new Set<string>();
 
     for (const eni of raw.enis) {
       seen.add(eni.id);
-      const mem = this.state.enis[eni.id];
+      const mem = enis.get(eni.id);
       if (!mem) {
-        this.state.enis[eni.id] = {
+        enis.set(eni.id, {
           subnetId: eni.subnetId,
           status: eni.status,
           seenBeforeAvailable: eni.status !== 'available',
           availableSince: eni.status === 'available' ? at : undefined,
           lastSeen: at,
-        };
+        });
         continue;
       }
       if (eni.status === 'available' && mem.status !== 'available') {
@@ -182,7 +210,8 @@ export class LifecycleTracker {
         mem.availableSince = undefined;
         mem.seenBeforeAvailable = true;
         if (eni.status === 'in-use') {
-          const run = owningRun(eni.attachTime, runsBySubnet.get(eni.subnetId) ?? []);
+          const runs = runsBySubnet.get(eni.subnetId);
+          const run = runs === undefined ? undefined : owningRun(eni.attachTime, runs);
           if (run?.completedOn !== undefined) mem.jobEndedAt = run.completedOn;
         }
       }
@@ -190,7 +219,8 @@ export class LifecycleTracker {
       mem.lastSeen = at;
     }
 
-    for (const [id, mem] of Object.entries(this.state.enis)) {
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const [id, mem] of enis) {
       if (seen.has(id)) continue;
       // Only an ENI of a watched subnet that vanished is a deletion; an unwatched subnet is just forgotten.
       if (watched.has(mem.subnetId) && mem.status === 'available' && mem.availableSince !== undefined) {
@@ -198,7 +228,7 @@ export class LifecycleTracker {
           this.events.availableDuration?.(mem.subnetId, (at - mem.availableSince) / 1000);
         }
       }
-      delete this.state.enis[id];
+      enis.delete(id);
     }
 
     this.countFailures(raw, at);
@@ -208,9 +238,10 @@ export class LifecycleTracker {
   /** Remember since when each lingering ENI lingers, and forget the flag for the others. */
   markLingering(snapshot: Snapshot): void {
     this.oldest = undefined;
+    this.changes++;
     for (const subnet of snapshot.subnets) {
       for (const eni of subnet.enis) {
-        const mem = this.state.enis[eni.id];
+        const mem = this.state.enis.get(eni.id);
         if (!mem) continue;
         if (eni.lingering) mem.lingeringSince ??= mem.jobEndedAt ?? snapshot.takenAt;
         else mem.lingeringSince = undefined;
@@ -230,7 +261,7 @@ export class LifecycleTracker {
 
   private indexOldest(): Map<string, { available?: number; lingering?: number }> {
     const m = new Map<string, { available?: number; lingering?: number }>();
-    for (const mem of Object.values(this.state.enis)) {
+    for (const mem of this.state.enis.values()) {
       let o = m.get(mem.subnetId);
       if (!o) m.set(mem.subnetId, (o = {}));
       if (mem.status === 'available' && mem.availableSince !== undefined) o.available = Math.min(o.available ?? Infinity, mem.availableSince);
@@ -239,9 +270,49 @@ export class LifecycleTracker {
     return m;
   }
 
-  /** Write the memory atomically: a crash mid-write leaves the previous file whole. */
-  save(): void {
-    if (this.file) writeJsonAtomic(this.file, this.state);
+  /**
+   * Write the memory atomically (a crash mid-write leaves the previous file whole), off the event loop: the
+   * returned promise settles once this state, or a newer one, is on disk. Saves asked for while one is being
+   * written collapse into one write of the newest state.
+   */
+  save(): Promise<void> {
+    return this.writer ? this.writer.write(() => this.serialize()) : Promise.resolve();
+  }
+
+  /**
+   * lifecycle.json's text (what JSON.stringify of the persisted state gives), in pieces made a slice of ENIs at a
+   * time with a turn of the event loop between slices. A change to the memory meanwhile (a sample) starts it
+   * over, so the file always holds one state.
+   */
+  private async serialize(): Promise<string[]> {
+    for (;;) {
+      const at = this.changes;
+      const { enis, countedFailures, failureTotals, lastSampleAt } = this.state;
+      const pieces = ['{"version":1,"enis":{'];
+      let slice: string[] = [];
+      let stale = false;
+      for (const [id, mem] of enis) {
+        slice.push(`${JSON.stringify(id)}:${JSON.stringify(mem)}`);
+        if (slice.length < SAVE_SLICE) continue;
+        pieces.push(`${pieces.length > 1 ? ',' : ''}${slice.join(',')}`);
+        slice = [];
+        await yieldToEventLoop();
+        if (this.changes !== at) {
+          stale = true;
+          break;
+        }
+      }
+      if (stale) continue;
+      if (slice.length > 0) pieces.push(`${pieces.length > 1 ? ',' : ''}${slice.join(',')}`);
+      const last = lastSampleAt === undefined ? '' : `,"lastSampleAt":${JSON.stringify(lastSampleAt)}`;
+      pieces.push(`},"countedFailures":${JSON.stringify(countedFailures)},"failureTotals":${JSON.stringify(failureTotals)}${last}}`);
+      return pieces;
+    }
+  }
+
+  /** Settles once no save is in flight (shutdown, tests). */
+  async saved(): Promise<void> {
+    await this.writer?.idle();
   }
 
   private countFailures(raw: RawSample, at: number): void {

@@ -213,17 +213,14 @@ export class Sampler {
       });
       tracker.markLingering(snapshot);
       cache.set(snapshot);
-      try {
-        tracker.save();
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'cannot persist lifecycle state');
-      }
       Object.assign(this.status, {
         lastSuccess: true,
         lastDurationSeconds: (completedMono - t0) / 1000,
         lastGoodAt: Date.now(),
       });
       logger.debug({ subnets: snapshot.subnets.length, enis: raw.enis.length, ms: Math.round(completedMono - t0) }, 'sample done');
+      // Written off the event loop; the sample (and a stop) ends once its state is on disk.
+      await tracker.save().catch((err: unknown) => logger.error({ err: (err as Error).message }, 'cannot persist lifecycle state'));
       return true;
     } catch (err) {
       clearTimeout(timer);
