@@ -237,7 +237,7 @@ describe('LifecycleTracker', () => {
       errorMessage: `subnet ${'does not have enough free addresses'}`,
     };
     // More ENIs than one slice of the serialization, in every state the memory records.
-    const many = (t: number, status: (i: number) => string): RawSample => ({
+    const many = (status: (i: number) => string): RawSample => ({
       subnets: [SUBNET],
       enis: Array.from({ length: 4_500 }, (_, i) => eni(`eni-${i.toString(16).padStart(6, '0')}`, status(i), T0 + 10_000)),
       glue: glue([{ jobName: 'reporting', id: 'jr_1', state: 'SUCCEEDED', startedOn: T0, completedOn: T0 + 5 * MIN, workers: 1 }, failed]),
@@ -247,7 +247,7 @@ describe('LifecycleTracker', () => {
       [T0 + MIN, (i: number) => (i % 3 === 0 ? 'available' : 'in-use')],
       [T0 + 2 * MIN, (i: number) => (i % 5 === 0 ? 'available' : 'in-use')],
     ] as const) {
-      const raw = many(t, status);
+      const raw = many(status);
       tracker.observe(raw, t);
       tracker.markLingering(
         buildSnapshot(raw, {
