@@ -1,9 +1,11 @@
 // The synchronous work of one sample at scale, in one process: what holds the exporter's event loop (and so every
 // /admit) once the pages are read. A RawSample of --enis Glue ENIs (in-use, attached, as in bench/admit-scale.mjs)
-// plus --others non-Glue ENIs is folded in as the sampler does, a steady sample after a first one:
-// LifecycleTracker.observe, buildSnapshot, markLingering, and the tracker's save (its synchronous part, then until
-// the file is on disk). An event-loop delay monitor (10 ms resolution) and a 1 ms interval timer measure the
-// longest time the loop was held across the whole step sequence, as a request would feel it.
+// plus --others non-Glue ENIs, a steady sample after a first one: LifecycleTracker.observe, buildSnapshot and
+// markLingering each timed in one piece (their CPU cost); then the next sample run as the sampler runs it
+// (tracker.sampleSteps a slice per turn of the event loop, as tracker.foldSample does, where the build has it; the
+// CPU time of its longest slice: the loop's longest hold whatever the machine's load) and the tracker's save (its
+// synchronous part, then until the file is on disk), while a 1 ms interval timer measures the longest time the
+// event loop was held (wall time: a loaded machine lengthens it).
 //
 //   npm run build && node bench/sample-steps.mjs [--enis 50000] [--others 300] [--runs 7]
 //
@@ -25,7 +27,7 @@ const { values } = parseArgs({
 const dist = resolve(process.env.GLUE_ENI_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
 const load = (p) => import(pathToFileURL(join(dist, p)).href);
 const { LifecycleTracker } = await load('lifecycle/tracker.js');
-const { buildSnapshot } = await load('snapshot/build.js');
+const { buildSnapshot, buildSnapshotSteps } = await load('snapshot/build.js');
 
 const SUBNET = 'subnet-0c1';
 const START = Date.parse('2026-04-06T00:00:00Z');
@@ -75,7 +77,17 @@ const options = (takenAt, tracker) => ({
   availableSince: (id) => tracker.availableSince(id),
 });
 
-const figures = { observe: [], build: [], markLingering: [], saveSync: [], saveTotal: [], loopHeldMax: [] };
+const figures = {
+  observe: [],
+  build: [],
+  markLingering: [],
+  steps: [],
+  sampleWall: [],
+  sampleSliceCpuMax: [],
+  saveSync: [],
+  saveTotal: [],
+  loopHeldMax: [],
+};
 let fileBytes = 0;
 for (let run = 0; run < Number(values.runs); run++) {
   const dir = mkdtempSync(join(tmpdir(), 'glue-eni-sample-steps-'));
@@ -87,7 +99,22 @@ for (let run = 0; run < Number(values.runs); run++) {
     await tracker.save();
     await yieldOnce();
 
-    // The longest gap between 1 ms ticks while the steps run: how long a request arriving then would wait.
+    // A steady sample, each step in one piece: the CPU each costs (comparable across builds).
+    let at = START + 60_000;
+    let t = performance.now();
+    tracker.observe(raw, at, { contiguous: true });
+    figures.observe.push(performance.now() - t);
+    t = performance.now();
+    const snapshot = buildSnapshot(raw, options(at, tracker));
+    figures.build.push(performance.now() - t);
+    t = performance.now();
+    tracker.markLingering(snapshot);
+    figures.markLingering.push(performance.now() - t);
+    figures.steps.push(figures.observe.at(-1) + figures.build.at(-1) + figures.markLingering.at(-1));
+    await yieldOnce();
+
+    // The next sample as the sampler runs it (in slices, where the build has them), then its save; the longest
+    // gap between 1 ms ticks meanwhile is how long a request arriving then would wait.
     let last = performance.now();
     let held = 0;
     const tick = setInterval(() => {
@@ -98,19 +125,30 @@ for (let run = 0; run < Number(values.runs); run++) {
     await new Promise((r) => setTimeout(r, 20));
     held = 0;
     last = performance.now();
-
-    // The sampler's steps, each after a turn of the event loop as the reading of pages would leave it.
-    const at = START + 60_000;
-    let t = performance.now();
-    tracker.observe(raw, at, { contiguous: true });
-    figures.observe.push(performance.now() - t);
-    await yieldOnce();
+    at += 30_000;
     t = performance.now();
-    const snapshot = buildSnapshot(raw, options(at, tracker));
-    figures.build.push(performance.now() - t);
-    t = performance.now();
-    tracker.markLingering(snapshot);
-    figures.markLingering.push(performance.now() - t);
+    // The CPU time of the longest piece the sample ran in: what the loop is held for, whatever the machine's load.
+    let sliceCpu = 0;
+    const cpuOf = (f) => {
+      const c = process.cpuUsage();
+      const r = f();
+      const d = process.cpuUsage(c);
+      sliceCpu = Math.max(sliceCpu, (d.user + d.system) / 1000);
+      return r;
+    };
+    if (tracker.sampleSteps) {
+      // As tracker.foldSample runs it, a slice per turn of the event loop, each slice timed.
+      const steps = tracker.sampleSteps(raw, at, { contiguous: true }, () => buildSnapshotSteps(raw, options(at, tracker)));
+      while (!cpuOf(() => steps.next()).done) await yieldOnce();
+    } else {
+      // The sampler gave the loop no turn between these three steps.
+      cpuOf(() => {
+        tracker.observe(raw, at, { contiguous: true });
+        tracker.markLingering(buildSnapshot(raw, options(at, tracker)));
+      });
+    }
+    figures.sampleWall.push(performance.now() - t);
+    figures.sampleSliceCpuMax.push(sliceCpu);
     await yieldOnce();
     t = performance.now();
     const saved = tracker.save();

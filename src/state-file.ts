@@ -27,9 +27,6 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   renameSync(tmp, file);
 }
 
-/** One turn of the event loop: the I/O waiting (requests) runs before the caller's next slice of work. */
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 /** `writeJsonAtomic` off the event loop, for text already serialized (in pieces, written in order). */
 export async function writeTextAtomic(file: string, pieces: readonly string[]): Promise<void> {
   await mkdir(dirname(file), { recursive: true });

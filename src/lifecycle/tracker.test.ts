@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RawEni, RawSample } from '../aws/types.js';
-import { buildSnapshot } from '../snapshot/build.js';
+import { buildSnapshot, buildSnapshotSteps } from '../snapshot/build.js';
 import { LifecycleTracker } from './tracker.js';
 
 const GLUE = 'Attached to Glue using role: arn:aws:iam::123456789012:role/glue-etl';
@@ -319,5 +319,95 @@ describe('LifecycleTracker', () => {
     expect(tracker.ages('subnet-0a1', T0 + MIN).oldestLingeringAgeSeconds).toBe(0);
     expect(tracker.availableSince('eni-1')).toBeUndefined();
     await tracker.saved();
+  });
+
+  it('folds a sample in slices with the event loop turning between them: the same memory and snapshot as at once', async () => {
+    const dataDir = tmp();
+    const opts = (tracker: LifecycleTracker, t: number) => ({
+      names: new Map(),
+      ownerDescriptionPrefixes: ['Attached to Glue'],
+      takenAt: t,
+      completedMono: 0,
+      durationMs: 0,
+      availableSince: (id: string) => tracker.availableSince(id),
+    });
+    // 6,000 ENIs; between samples some turn available, some go, some come.
+    const sample = (k: number): RawSample => ({
+      subnets: [SUBNET],
+      enis: Array.from({ length: 6_000 }, (_, i) => i + 500 * k)
+        .filter((i) => i % 7 !== k)
+        .map((i) => eni(`eni-${i.toString(16).padStart(6, '0')}`, i % (3 + k) === 0 ? 'available' : 'in-use', T0 + 10_000)),
+      glue: glue([{ jobName: 'reporting', id: 'jr_1', state: 'SUCCEEDED', startedOn: T0, completedOn: T0 + 5 * MIN, workers: 1 }]),
+    });
+    const once = new LifecycleTracker({ intervalSeconds: 60 });
+    const sliced = new LifecycleTracker({ dataDir, intervalSeconds: 60 });
+    const eventsOf = (t: LifecycleTracker) => {
+      const r = recorder();
+      t.events = r.events;
+      return r.seen;
+    };
+    const seenOnce = eventsOf(once);
+    const seenSliced = eventsOf(sliced);
+    for (let k = 0; k < 4; k++) {
+      const t = T0 + (10 + k) * MIN;
+      const raw = sample(k);
+      once.observe(raw, t);
+      const expected = buildSnapshot(raw, opts(once, t));
+      once.markLingering(expected);
+
+      const before = sliced.ages('subnet-0a1', t);
+      let turns = 0;
+      let agesMeanwhile: ReturnType<LifecycleTracker['ages']>[] = [];
+      const ticker = setInterval(() => {
+        turns++;
+        agesMeanwhile.push(sliced.ages('subnet-0a1', t));
+      }, 0);
+      const folded = sliced.foldSample(raw, t, {}, () => buildSnapshotSteps(raw, opts(sliced, t)));
+      const saving = sliced.save(); // waits for the sample to be whole
+      const snapshot = await folded;
+      clearInterval(ticker);
+      expect(snapshot).toEqual(expected);
+      // Timers ran between the slices, and every scrape among them saw the ages as before the sample.
+      expect(turns).toBeGreaterThan(k === 0 ? 0 : 2);
+      expect(agesMeanwhile.every((a) => a.oldestAvailableAgeSeconds === before.oldestAvailableAgeSeconds)).toBe(true);
+      agesMeanwhile = [];
+      expect(sliced.ages('subnet-0a1', t + MIN)).toEqual(once.ages('subnet-0a1', t + MIN));
+      await saving;
+      const saved = JSON.parse(readFileSync(join(dataDir, 'lifecycle.json'), 'utf8'));
+      expect(saved.lastSampleAt).toBe(t);
+    }
+    expect(seenSliced).toEqual(seenOnce);
+    expect(seenOnce.available.length + seenOnce.linger.length).toBeGreaterThan(0);
+    for (const id of ['eni-000000', 'eni-000600', 'eni-001000', 'eni-001770']) expect(sliced.availableSince(id)).toBe(once.availableSince(id));
+  });
+
+  it('a scrape between the slices of a sample sees the ages as they were before it, until it is whole', async () => {
+    const tracker = new LifecycleTracker({ intervalSeconds: 60 });
+    const ids = (from: number, to: number, status: (i: number) => string) =>
+      Array.from({ length: to - from }, (_, k) => eni(`eni-${(from + k).toString(16).padStart(6, '0')}`, status(from + k)));
+    const build = (raw: RawSample, t: number) => () =>
+      buildSnapshotSteps(raw, {
+        names: new Map(),
+        ownerDescriptionPrefixes: ['Attached to Glue'],
+        takenAt: t,
+        completedMono: 0,
+        durationMs: 0,
+        availableSince: (id: string) => tracker.availableSince(id),
+      });
+    // The first 100 turn available at T0 + 1 min; the next sample no longer has them (deleted).
+    const a: RawSample = { subnets: [SUBNET], enis: ids(0, 6_000, () => 'in-use'), glue: glue([]) };
+    const b: RawSample = { subnets: [SUBNET], enis: ids(0, 6_000, (i) => (i < 100 ? 'available' : 'in-use')), glue: glue([]) };
+    const c: RawSample = { subnets: [SUBNET], enis: ids(100, 6_100, () => 'in-use'), glue: glue([]) };
+    await tracker.foldSample(a, T0, {}, build(a, T0));
+    await tracker.foldSample(b, T0 + MIN, {}, build(b, T0 + MIN));
+    const now = T0 + 2 * MIN;
+    expect(tracker.ages('subnet-0a1', now).oldestAvailableAgeSeconds).toBe(60);
+    const meanwhile: number[] = [];
+    const ticker = setInterval(() => meanwhile.push(tracker.ages('subnet-0a1', now).oldestAvailableAgeSeconds), 0);
+    await tracker.foldSample(c, now, {}, build(c, now));
+    clearInterval(ticker);
+    expect(meanwhile.length).toBeGreaterThan(2);
+    expect(new Set(meanwhile)).toEqual(new Set([60]));
+    expect(tracker.ages('subnet-0a1', now).oldestAvailableAgeSeconds).toBe(0);
   });
 });
