@@ -57,17 +57,20 @@ function recorder() {
   };
 }
 
+/** What the sampler passes buildSnapshot for a sample at `t`. */
+const snapshotOptions = (tracker: LifecycleTracker, t: number) => ({
+  names: new Map<string, string>(),
+  ownerDescriptionPrefixes: ['Attached to Glue using role'],
+  takenAt: t,
+  completedMono: 0,
+  durationMs: 0,
+  availableSince: (id: string) => tracker.availableSince(id),
+});
+
 function step(tracker: LifecycleTracker, t: number) {
   const raw = world(t);
   tracker.observe(raw, t);
-  const snap = buildSnapshot(raw, {
-    names: new Map(),
-    ownerDescriptionPrefixes: ['Attached to Glue using role'],
-    takenAt: t,
-    completedMono: 0,
-    durationMs: 0,
-    availableSince: (id) => tracker.availableSince(id),
-  });
+  const snap = buildSnapshot(raw, snapshotOptions(tracker, t));
   tracker.markLingering(snap);
   return snap;
 }
@@ -249,16 +252,7 @@ describe('LifecycleTracker', () => {
     ] as const) {
       const raw = many(status);
       tracker.observe(raw, t);
-      tracker.markLingering(
-        buildSnapshot(raw, {
-          names: new Map(),
-          ownerDescriptionPrefixes: ['Attached to Glue'],
-          takenAt: t,
-          completedMono: 0,
-          durationMs: 0,
-          availableSince: (id) => tracker.availableSince(id),
-        }),
-      );
+      tracker.markLingering(buildSnapshot(raw, snapshotOptions(tracker, t)));
     }
     // The file's text: the same bytes as one JSON.stringify of the memory (the format earlier versions wrote).
     const expected = JSON.stringify({
@@ -323,14 +317,7 @@ describe('LifecycleTracker', () => {
 
   it('folds a sample in slices with the event loop turning between them: the same memory and snapshot as at once', async () => {
     const dataDir = tmp();
-    const opts = (tracker: LifecycleTracker, t: number) => ({
-      names: new Map(),
-      ownerDescriptionPrefixes: ['Attached to Glue'],
-      takenAt: t,
-      completedMono: 0,
-      durationMs: 0,
-      availableSince: (id: string) => tracker.availableSince(id),
-    });
+    const opts = snapshotOptions;
     // 6,000 ENIs; between samples some turn available, some go, some come.
     const sample = (k: number): RawSample => ({
       subnets: [SUBNET],
@@ -385,15 +372,7 @@ describe('LifecycleTracker', () => {
     const tracker = new LifecycleTracker({ intervalSeconds: 60 });
     const ids = (from: number, to: number, status: (i: number) => string) =>
       Array.from({ length: to - from }, (_, k) => eni(`eni-${(from + k).toString(16).padStart(6, '0')}`, status(from + k)));
-    const build = (raw: RawSample, t: number) => () =>
-      buildSnapshotSteps(raw, {
-        names: new Map(),
-        ownerDescriptionPrefixes: ['Attached to Glue'],
-        takenAt: t,
-        completedMono: 0,
-        durationMs: 0,
-        availableSince: (id: string) => tracker.availableSince(id),
-      });
+    const build = (raw: RawSample, t: number) => () => buildSnapshotSteps(raw, snapshotOptions(tracker, t));
     // The first 100 turn available at T0 + 1 min; the next sample no longer has them (deleted).
     const a: RawSample = { subnets: [SUBNET], enis: ids(0, 6_000, () => 'in-use'), glue: glue([]) };
     const b: RawSample = { subnets: [SUBNET], enis: ids(0, 6_000, (i) => (i < 100 ? 'available' : 'in-use')), glue: glue([]) };
