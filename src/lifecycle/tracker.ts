@@ -180,14 +180,17 @@ export class LifecycleTracker {
    */
   *sampleSteps(raw: RawSample, at: number, opts: { contiguous?: boolean }, build: () => Steps<Snapshot>): Steps<Snapshot> {
     this.held = this.oldest ??= yield* this.indexOldestSteps();
+    let after: Map<string, { available?: number; lingering?: number }> | undefined;
     try {
       yield* this.observeSteps(raw, at, opts);
       const snapshot = yield* build();
       yield* this.markLingeringSteps(snapshot);
+      // The ages after the sample, in slices too: the next scrape would otherwise index 50,000 ENIs in one piece.
+      after = yield* this.indexOldestSteps();
       return snapshot;
     } finally {
       this.held = undefined;
-      this.oldest = undefined;
+      this.oldest = after;
     }
   }
 
