@@ -4,6 +4,7 @@
 // (named, counted) while the good ones are kept: one bad ENI must not cost the memory of all the others, and
 // must never reach a decision or a metric.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 
@@ -24,6 +25,66 @@ export function writeJsonAtomic(file: string, value: unknown): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+}
+
+/** `writeJsonAtomic` off the event loop, for text already serialized (in pieces, written in order). */
+export async function writeTextAtomic(file: string, pieces: readonly string[]): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    for (const piece of pieces) await fh.write(piece);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+}
+
+/**
+ * Rewrites one state file again and again without holding the event loop: each write is `writeTextAtomic`
+ * (temp file, fsync, rename: a crash leaves the previous file whole, never a torn one). One write is in flight
+ * at a time; writes asked for meanwhile wait, and only the latest of them is made (the state it serializes
+ * then is the newest). Each caller's promise settles with the write that covers its state.
+ */
+export class AtomicFileWriter {
+  private next?: { serialize: () => Promise<readonly string[]>; waiters: { resolve: () => void; reject: (err: unknown) => void }[] };
+  private draining?: Promise<void>;
+
+  constructor(readonly file: string) {}
+
+  /** Write what `serialize` gives when this write's turn comes (it is called then, not now). */
+  write(serialize: () => Promise<readonly string[]>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.next) {
+        this.next.serialize = serialize;
+        this.next.waiters.push({ resolve, reject });
+      } else this.next = { serialize, waiters: [{ resolve, reject }] };
+      this.draining ??= this.drain();
+    });
+  }
+
+  /** Settles once no write is in flight or waiting. */
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    // Cleared in the same turn as the last look at `next`: a write asked for after that starts a new drain.
+    try {
+      for (let job = this.next; job; job = this.next) {
+        this.next = undefined;
+        try {
+          await writeTextAtomic(this.file, await job.serialize());
+          for (const w of job.waiters) w.resolve();
+        } catch (err) {
+          for (const w of job.waiters) w.reject(err);
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
 }
 
 /** A record read from disk that failed its schema. */

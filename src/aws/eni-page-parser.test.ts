@@ -118,6 +118,32 @@ describe('EniPageParser', () => {
     expect(whole.requestId).toBe('req-1');
   });
 
+  it('gives the event loop turns while it parses a large body that has already arrived', async () => {
+    const xml = page(
+      Array.from({ length: 1_000 }, (_, i) =>
+        eniXml({ id: `eni-0t${i}`, subnetId: 'subnet-0aaa', status: 'in-use', description: `Attached to Glue ${i}`, ips: ['10.0.1.1'] }),
+      ),
+    );
+    const bytes = Buffer.from(xml, 'utf8');
+    // Every 16 KiB chunk is there at once (as a body read ahead is): only the parser can give the loop a turn.
+    async function* received(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < bytes.length; i += 16_384) yield bytes.subarray(i, i + 16_384);
+    }
+    let turns = 0;
+    const count = () => {
+      turns++;
+      timer = setImmediate(count);
+    };
+    let timer = setImmediate(count);
+    const streamed = await parseEniPageBody(received());
+    clearImmediate(timer);
+    expect(streamed).toEqual(parseEniPage(xml));
+    expect(streamed.enis).toHaveLength(1_000);
+    // One turn per 128 KiB parsed, at least.
+    expect(turns).toBeGreaterThanOrEqual(Math.floor(bytes.length / (128 * 1024)) - 1);
+    expect(turns).toBeGreaterThan(0);
+  });
+
   it('refuses a 2xx body that is not a DescribeNetworkInterfaces document, never reading it as no ENIs', async () => {
     expect(() => parseEniPage('<html><body>proxy</body></html>')).toThrow(/expected <DescribeNetworkInterfacesResponse>, got <html>/);
     expect(() => parseEniPage('')).toThrow(/^DescribeNetworkInterfaces response: no <DescribeNetworkInterfacesResponse> document/);

@@ -7,9 +7,14 @@ import type { RawSample } from '../aws/types.js';
 import { samplesContiguous } from '../clock.js';
 import { bindJobs, groupRunsBySubnet, isExhaustionFailure, owningRun } from '../snapshot/build.js';
 import type { Snapshot } from '../snapshot/types.js';
-import { epochMs, firstIssue, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
+import { runInSlices, runToEnd, SLICE, type Steps, yieldToEventLoop } from '../slices.js';
+import { AtomicFileWriter, epochMs, firstIssue, readJsonState, validEntries, type CheckedState, type RejectedRecord } from '../state-file.js';
+
+/** The last sample an ENI was seen in (by its number): kept in memory only, JSON.stringify skips symbol keys. */
+const SEEN = Symbol('seen in sample');
 
 interface EniMemory {
+  [SEEN]?: number;
   subnetId: string;
   status: string;
   /** Seen in a state other than `available` before: its available-since is a real transition time. */
@@ -31,6 +36,11 @@ interface PersistedState {
   countedFailures: Record<string, number>;
   /** Cumulative exhaustion failures by `${subnetId}|${job}`: the counter survives restarts. */
   failureTotals: Record<string, number>;
+}
+
+/** The memory as held: ENIs in a Map (50,000 ENIs in an object keyed by id made every sample's lookups slow). */
+interface TrackerState extends Omit<PersistedState, 'enis'> {
+  enis: Map<string, EniMemory>;
 }
 
 export interface LifecycleEvents {
@@ -99,13 +109,24 @@ export function checkLifecycleState(parsed: unknown): CheckedState<PersistedStat
   return { state, rejected };
 }
 
+const noop = () => {};
+
 export class LifecycleTracker {
-  private state: PersistedState = { version: 1, enis: {}, countedFailures: {}, failureTotals: {} };
+  private state: TrackerState = { version: 1, enis: new Map(), countedFailures: {}, failureTotals: {} };
   private readonly file?: string;
+  private readonly writer?: AtomicFileWriter;
+  /** Bumped by every change to the memory: a save serializing in slices starts over when it moved meanwhile. */
+  private changes = 0;
+  /** Samples observed since the start: numbers each one for the marks of the ENIs it saw. */
+  private samples = 0;
   /** Where observations go; set after construction because the metrics read this tracker too. */
   events: Partial<LifecycleEvents> = {};
   /** Oldest timestamps per subnet, rebuilt lazily after each change: a scrape reads it once per subnet. */
   private oldest: Map<string, { available?: number; lingering?: number }> | undefined;
+  /** While a sample is folded in slices: the ages as they were before it, answered until it is whole. */
+  private held: Map<string, { available?: number; lingering?: number }> | undefined;
+  /** Settles when the sample being folded in slices is whole (a save waits for it). */
+  private folding: Promise<unknown> | undefined;
 
   constructor(
     private readonly opts: {
@@ -115,7 +136,10 @@ export class LifecycleTracker {
       failureMemoryMs?: number;
     },
   ) {
-    if (opts.dataDir) this.file = join(opts.dataDir, 'lifecycle.json');
+    if (opts.dataDir) {
+      this.file = join(opts.dataDir, 'lifecycle.json');
+      this.writer = new AtomicFileWriter(this.file);
+    }
   }
 
   /**
@@ -126,14 +150,15 @@ export class LifecycleTracker {
     if (!this.file) return undefined;
     const { state, note } = readJsonState(this.file, 'lifecycle state', checkLifecycleState);
     if (state) {
-      this.state = state;
+      this.changes++;
+      this.state = { ...state, enis: new Map(Object.entries(state.enis)) };
       this.oldest = undefined;
     }
     return note;
   }
 
   availableSince(eniId: string): number | undefined {
-    return this.state.enis[eniId]?.availableSince;
+    return this.state.enis.get(eniId)?.availableSince;
   }
 
   failureTotals(): ReadonlyMap<string, number> {
@@ -145,28 +170,73 @@ export class LifecycleTracker {
    * before the snapshot is built (so available-since is known), then `markLingering` with the built snapshot.
    */
   observe(raw: RawSample, at: number, opts: { contiguous?: boolean } = {}): void {
+    runToEnd(this.observeSteps(raw, at, opts));
+  }
+
+  /**
+   * The sampler's steps in slices: observe, then the snapshot `build` makes (its own slices), then markLingering.
+   * Until they are all done, `ages()` answers as before the sample (a scrape between two slices sees one state)
+   * and a save waits.
+   */
+  *sampleSteps(raw: RawSample, at: number, opts: { contiguous?: boolean }, build: () => Steps<Snapshot>): Steps<Snapshot> {
+    this.held = this.oldest ??= yield* this.indexOldestSteps();
+    let after: Map<string, { available?: number; lingering?: number }> | undefined;
+    try {
+      yield* this.observeSteps(raw, at, opts);
+      const snapshot = yield* build();
+      yield* this.markLingeringSteps(snapshot);
+      // The ages after the sample, in slices too: the next scrape would otherwise index 50,000 ENIs in one piece.
+      after = yield* this.indexOldestSteps();
+      return snapshot;
+    } finally {
+      this.held = undefined;
+      this.oldest = after;
+    }
+  }
+
+  /** Run `sampleSteps` a slice per turn of the event loop. */
+  async foldSample(raw: RawSample, at: number, opts: { contiguous?: boolean }, build: () => Steps<Snapshot>): Promise<Snapshot> {
+    const folding = runInSlices(this.sampleSteps(raw, at, opts, build));
+    this.folding = folding;
+    try {
+      return await folding;
+    } finally {
+      if (this.folding === folding) this.folding = undefined;
+    }
+  }
+
+  private *observeSteps(raw: RawSample, at: number, opts: { contiguous?: boolean }): Steps<void> {
     this.oldest = undefined;
+    this.changes++;
     const prevAt = this.state.lastSampleAt;
     // The sampler knows (on real time) whether the previous good sample was the last one scheduled; without
     // that (first sample after a restart) judge on the data clock, which is real time in production.
     const gapOk = opts.contiguous ?? (prevAt === undefined || samplesContiguous(at - prevAt, this.opts.intervalSeconds));
     const watched = new Set(raw.subnets.map((s) => s.subnetId));
     const runsBySubnet = groupRunsBySubnet(raw.glue);
-    const seen = new Set<string>();
+    const enis = this.state.enis;
+    // Marking each ENI seen costs one lookup fewer than a set of the ids seen (at 50,000 ENIs, most of a sample).
+    const sample = ++this.samples;
 
+    let n = 0;
     for (const eni of raw.enis) {
-      seen.add(eni.id);
-      const mem = this.state.enis[eni.id];
+      if (++n % SLICE === 0) {
+        this.changes++;
+        yield;
+      }
+      const mem = enis.get(eni.id);
       if (!mem) {
-        this.state.enis[eni.id] = {
+        enis.set(eni.id, {
+          [SEEN]: sample,
           subnetId: eni.subnetId,
           status: eni.status,
           seenBeforeAvailable: eni.status !== 'available',
           availableSince: eni.status === 'available' ? at : undefined,
           lastSeen: at,
-        };
+        });
         continue;
       }
+      mem[SEEN] = sample;
       if (eni.status === 'available' && mem.status !== 'available') {
         mem.availableSince = at;
         // The in-use → available transition ends the linger; time it from the job's end when we know it.
@@ -182,7 +252,8 @@ export class LifecycleTracker {
         mem.availableSince = undefined;
         mem.seenBeforeAvailable = true;
         if (eni.status === 'in-use') {
-          const run = owningRun(eni.attachTime, runsBySubnet.get(eni.subnetId) ?? []);
+          const runs = runsBySubnet.get(eni.subnetId);
+          const run = runs === undefined ? undefined : owningRun(eni.attachTime, runs);
           if (run?.completedOn !== undefined) mem.jobEndedAt = run.completedOn;
         }
       }
@@ -190,47 +261,65 @@ export class LifecycleTracker {
       mem.lastSeen = at;
     }
 
-    for (const [id, mem] of Object.entries(this.state.enis)) {
-      if (seen.has(id)) continue;
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const [id, mem] of enis) {
+      if (++n % SLICE === 0) {
+        this.changes++;
+        yield;
+      }
+      if (mem[SEEN] === sample) continue;
       // Only an ENI of a watched subnet that vanished is a deletion; an unwatched subnet is just forgotten.
       if (watched.has(mem.subnetId) && mem.status === 'available' && mem.availableSince !== undefined) {
         if (mem.seenBeforeAvailable && gapOk) {
           this.events.availableDuration?.(mem.subnetId, (at - mem.availableSince) / 1000);
         }
       }
-      delete this.state.enis[id];
+      enis.delete(id);
     }
 
     this.countFailures(raw, at);
     this.state.lastSampleAt = at;
+    this.changes++;
   }
 
   /** Remember since when each lingering ENI lingers, and forget the flag for the others. */
   markLingering(snapshot: Snapshot): void {
+    runToEnd(this.markLingeringSteps(snapshot));
+  }
+
+  private *markLingeringSteps(snapshot: Snapshot): Steps<void> {
     this.oldest = undefined;
+    this.changes++;
+    let n = 0;
     for (const subnet of snapshot.subnets) {
       for (const eni of subnet.enis) {
-        const mem = this.state.enis[eni.id];
+        if (++n % SLICE === 0) {
+          this.changes++;
+          yield;
+        }
+        const mem = this.state.enis.get(eni.id);
         if (!mem) continue;
         if (eni.lingering) mem.lingeringSince ??= mem.jobEndedAt ?? snapshot.takenAt;
         else mem.lingeringSince = undefined;
       }
     }
+    this.changes++;
   }
 
   /** Ages at `now` of the oldest available and oldest lingering ENI of a subnet (0 when none). */
   ages(subnetId: string, now: number): SubnetAges {
-    this.oldest ??= this.indexOldest();
-    const o = this.oldest.get(subnetId);
+    const o = (this.held ?? (this.oldest ??= runToEnd(this.indexOldestSteps()))).get(subnetId);
     return {
       oldestAvailableAgeSeconds: o?.available === undefined ? 0 : Math.max(0, (now - o.available) / 1000),
       oldestLingeringAgeSeconds: o?.lingering === undefined ? 0 : Math.max(0, (now - o.lingering) / 1000),
     };
   }
 
-  private indexOldest(): Map<string, { available?: number; lingering?: number }> {
+  private *indexOldestSteps(): Steps<Map<string, { available?: number; lingering?: number }>> {
     const m = new Map<string, { available?: number; lingering?: number }>();
-    for (const mem of Object.values(this.state.enis)) {
+    let n = 0;
+    for (const mem of this.state.enis.values()) {
+      if (++n % SLICE === 0) yield;
       let o = m.get(mem.subnetId);
       if (!o) m.set(mem.subnetId, (o = {}));
       if (mem.status === 'available' && mem.availableSince !== undefined) o.available = Math.min(o.available ?? Infinity, mem.availableSince);
@@ -239,9 +328,51 @@ export class LifecycleTracker {
     return m;
   }
 
-  /** Write the memory atomically: a crash mid-write leaves the previous file whole. */
-  save(): void {
-    if (this.file) writeJsonAtomic(this.file, this.state);
+  /**
+   * Write the memory atomically (a crash mid-write leaves the previous file whole), off the event loop: the
+   * returned promise settles once this state, or a newer one, is on disk. Saves asked for while one is being
+   * written collapse into one write of the newest state.
+   */
+  save(): Promise<void> {
+    return this.writer ? this.writer.write(() => this.serialize()) : Promise.resolve();
+  }
+
+  /**
+   * lifecycle.json's text (what JSON.stringify of the persisted state gives), in pieces made a slice of ENIs at a
+   * time with a turn of the event loop between slices. A change to the memory meanwhile (a sample) starts it
+   * over, so the file always holds one state.
+   */
+  private async serialize(): Promise<string[]> {
+    for (;;) {
+      // Never a state half-way through a sample.
+      while (this.folding) await this.folding.then(noop, noop);
+      const at = this.changes;
+      const { enis, countedFailures, failureTotals, lastSampleAt } = this.state;
+      const pieces = ['{"version":1,"enis":{'];
+      let slice: string[] = [];
+      let stale = false;
+      for (const [id, mem] of enis) {
+        slice.push(`${JSON.stringify(id)}:${JSON.stringify(mem)}`);
+        if (slice.length < SLICE) continue;
+        pieces.push(`${pieces.length > 1 ? ',' : ''}${slice.join(',')}`);
+        slice = [];
+        await yieldToEventLoop();
+        if (this.changes !== at) {
+          stale = true;
+          break;
+        }
+      }
+      if (stale) continue;
+      if (slice.length > 0) pieces.push(`${pieces.length > 1 ? ',' : ''}${slice.join(',')}`);
+      const last = lastSampleAt === undefined ? '' : `,"lastSampleAt":${JSON.stringify(lastSampleAt)}`;
+      pieces.push(`},"countedFailures":${JSON.stringify(countedFailures)},"failureTotals":${JSON.stringify(failureTotals)}${last}}`);
+      return pieces;
+    }
+  }
+
+  /** Settles once no save is in flight (shutdown, tests). */
+  async saved(): Promise<void> {
+    await this.writer?.idle();
   }
 
   private countFailures(raw: RawSample, at: number): void {

@@ -22,6 +22,7 @@ export function buildWorld(scenario: Scenario, emit: (event: WorldEvent) => void
     connections: new Map(),
     jobs: new Map(),
     enis: new Map(),
+    enisVersion: 0,
     truth: [],
     runs: new Map(),
     ids: new Rng(scenario.seed, 'ids'),

@@ -112,7 +112,11 @@ const subnetFilters: Record<string, (s: Subnet) => (string | undefined)[]> = {
   'available-ip-address-count': (s) => [String(s.AvailableIpAddressCount)],
 };
 
-function applyFilters<T>(items: T[], fs: { name: string; values: string[] }[], table: Record<string, (x: T) => (string | undefined)[]>): T[] {
+function applyFilters<T>(
+  items: readonly T[],
+  fs: { name: string; values: string[] }[],
+  table: Record<string, (x: T) => (string | undefined)[]>,
+): readonly T[] {
   for (const f of fs) {
     const get = table[f.name];
     if (!get) throw new Ec2Error('InvalidParameterValue', `The filter '${f.name}' is invalid`);
@@ -120,6 +124,38 @@ function applyFilters<T>(items: T[], fs: { name: string; values: string[] }[], t
     // Compiled once per filter, not once per item: a page of a large subnet filters every ENI.
     const res = f.values.map(wildcard);
     items = items.filter((x) => matchAny(res, get(x)));
+  }
+  return items;
+}
+
+/** The ENIs a sequence of pages selects, by world: reused while no ENI changes (`enisVersion`). */
+const selections = new WeakMap<World, { version: number; byQuery: Map<string, readonly NetworkInterface[]> }>();
+/** Distinct selections kept per version: a sample pages a few (one per subnet filter) at a time. */
+const MAX_SELECTIONS = 16;
+
+/**
+ * The world's ENIs with `ids` (all when empty) that pass `fs`, sorted by id. Filtering and sorting a large world
+ * costs far more than a page: every page of a sequence asks for the same list, so it is computed once per change
+ * of the world (any ENI created, attached, detached or deleted) and per query.
+ */
+function selectedEnis(world: World, ids: string[], fs: { name: string; values: string[] }[]): readonly NetworkInterface[] {
+  const version = world.enisVersion();
+  let cache = selections.get(world);
+  if (cache?.version !== version) {
+    cache = { version, byQuery: new Map() };
+    selections.set(world, cache);
+  }
+  const key = JSON.stringify([ids, fs]);
+  let items = cache.byQuery.get(key);
+  if (items === undefined) {
+    let all = world.sortedEnis();
+    if (ids.length > 0) {
+      const wanted = new Set(ids);
+      all = all.filter((e) => wanted.has(e.NetworkInterfaceId));
+    }
+    items = applyFilters(all, fs, eniFilters);
+    if (cache.byQuery.size >= MAX_SELECTIONS) cache.byQuery.clear();
+    cache.byQuery.set(key, items);
   }
   return items;
 }
@@ -134,8 +170,11 @@ function maxResults(params: URLSearchParams): number | undefined {
   return n;
 }
 
-/** Tokens are the last id returned: items created or deleted between pages neither repeat nor shift the rest. */
-function paginate<T>(items: T[], id: (x: T) => string, params: URLSearchParams): { page: T[]; next?: string } {
+/**
+ * Tokens are the last id returned: items created or deleted between pages neither repeat nor shift the rest.
+ * `items` must be sorted by id.
+ */
+function paginate<T>(items: readonly T[], id: (x: T) => string, params: URLSearchParams): { page: readonly T[]; next?: string } {
   const max = maxResults(params);
   const token = params.get('NextToken');
   let rest = items;
@@ -148,7 +187,15 @@ function paginate<T>(items: T[], id: (x: T) => string, params: URLSearchParams):
     } catch {
       throw new Ec2Error('InvalidPaginationToken', `The pagination token '${token}' is invalid.`);
     }
-    rest = items.filter((x) => id(x) > after);
+    // Items are sorted by id (unique): the rest starts at the first id past the cursor.
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (id(items[mid]) > after) hi = mid;
+      else lo = mid + 1;
+    }
+    rest = items.slice(lo);
   }
   if (max === undefined || rest.length <= max) return { page: rest };
   const page = rest.slice(0, max);
@@ -223,7 +270,6 @@ export function handleEc2(world: World, action: string, params: URLSearchParams,
       if (ids.length > 0 && params.has('MaxResults')) {
         throw new Ec2Error('InvalidParameterCombination', 'The parameter NetworkInterfaceIds cannot be used with the parameter MaxResults');
       }
-      let items = world.networkInterfaces();
       if (ids.length > 0) {
         const missing = ids.filter((id) => !world.networkInterface(id));
         if (missing.length > 0) {
@@ -232,10 +278,9 @@ export function handleEc2(world: World, action: string, params: URLSearchParams,
             `The networkInterface ID${missing.length > 1 ? 's' : ''} '${missing.join(', ')}' do${missing.length > 1 ? '' : 'es'} not exist`,
           );
         }
-        const wanted = new Set(ids);
-        items = items.filter((e) => wanted.has(e.NetworkInterfaceId));
       }
-      items = applyFilters(items, filters(params), eniFilters);
+      const fs = filters(params);
+      const items = selectedEnis(world, ids, fs);
       const { page, next } = paginate(items, (e) => e.NetworkInterfaceId, params);
       return ok(action, requestId, { networkInterfaceSet: page.length ? { item: page.map(eniXml) } : '', ...(next ? { nextToken: next } : {}) });
     }
@@ -251,8 +296,7 @@ export function handleEc2(world: World, action: string, params: URLSearchParams,
         const wanted = new Set(ids);
         items = items.filter((s) => wanted.has(s.SubnetId));
       }
-      items = applyFilters(items, filters(params), subnetFilters);
-      const { page, next } = paginate(items, (s) => s.SubnetId, params);
+      const { page, next } = paginate(applyFilters(items, filters(params), subnetFilters), (s) => s.SubnetId, params);
       return ok(action, requestId, { subnetSet: page.length ? { item: page.map(subnetXml) } : '', ...(next ? { nextToken: next } : {}) });
     }
     case 'DeleteNetworkInterface': {

@@ -57,6 +57,7 @@ export function createEni(w: WorldState, subnet: SubnetState, ips: number[], o: 
   const truth: EniTruth = { id, subnetId: subnet.id, createdAt: o.at, ...o.truth };
   const state: EniState = { view, ips, truth };
   w.enis.set(id, state);
+  w.enisVersion++;
   w.truth.push(truth);
   w.emit({ type: 'eni-created', at: o.at, eniId: id, subnetId: subnet.id });
   if (o.attachment) attachEni(w, state, o.attachment);
@@ -65,6 +66,7 @@ export function createEni(w: WorldState, subnet: SubnetState, ips: number[], o: 
 
 /** Attach now: in-use. */
 export function attachEni(w: WorldState, e: EniState, a: Attachment): void {
+  w.enisVersion++;
   e.view.Status = 'in-use';
   e.view.Attachment = {
     AttachmentId: `eni-attach-0${w.ids.hex(16)}`,
@@ -84,6 +86,7 @@ export function removeEni(w: WorldState, e: EniState, by: 'glue' | 'api'): void 
   const subnet = w.subnets.get(e.view.SubnetId)!;
   for (const ip of e.ips) subnet.free.push(ip);
   w.enis.delete(e.view.NetworkInterfaceId);
+  w.enisVersion++;
   e.truth.deletedAt = w.t;
   e.truth.deletedBy = by;
   w.emit({ type: 'eni-deleted', at: w.t, eniId: e.view.NetworkInterfaceId, subnetId: subnet.id });

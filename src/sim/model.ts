@@ -49,6 +49,7 @@ export class World {
   private readonly w: WorldState;
   private readonly pendingLaunches = new Map<string, LaunchRequest>();
   private launchSeq = 0;
+  private sorted?: { version: number; list: readonly NetworkInterface[] };
 
   constructor(scenario: Scenario, opts: WorldOptions = {}) {
     this.scenario = scenario;
@@ -102,7 +103,25 @@ export class World {
 
   /** Current ENIs (not deleted), sorted by id. Objects are live views: copy before keeping them. */
   networkInterfaces(): NetworkInterface[] {
-    return [...this.w.enis.values()].map((e) => e.view).sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : 1));
+    return this.sortedEnis().slice();
+  }
+
+  /**
+   * The same list, shared and read-only: sorted once per change of any ENI (`enisVersion`), not once per call. A
+   * DescribeNetworkInterfaces sequence of a large world asks for it on every page.
+   */
+  sortedEnis(): readonly NetworkInterface[] {
+    const w = this.w;
+    if (this.sorted?.version !== w.enisVersion) {
+      const list = [...w.enis.values()].map((e) => e.view).sort((a, b) => (a.NetworkInterfaceId < b.NetworkInterfaceId ? -1 : 1));
+      this.sorted = { version: w.enisVersion, list };
+    }
+    return this.sorted.list;
+  }
+
+  /** Changes with every change to any ENI: a view of them read at one version holds until the next. */
+  enisVersion(): number {
+    return this.w.enisVersion;
   }
 
   networkInterface(id: string): NetworkInterface | undefined {
@@ -314,6 +333,7 @@ export class World {
       case 'eni-detached': {
         const e = w.enis.get(ev.eniId);
         if (e?.view.Status !== 'in-use') return;
+        w.enisVersion++;
         e.view.Status = 'available';
         delete e.view.Attachment;
         e.truth.detachedAt = w.t;

@@ -53,6 +53,8 @@ export interface WorldState {
   readonly jobs: Map<string, JobState>;
   /** Current ENIs (not deleted). */
   readonly enis: Map<string, EniState>;
+  /** Bumped by every change to an ENI (created, attached, detached, deleted): what a view of them was read at. */
+  enisVersion: number;
   /** Every ENI ever created, deleted ones included, in creation order. */
   readonly truth: EniTruth[];
   readonly runs: Map<string, RunState>;

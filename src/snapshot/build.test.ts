@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RawEni, RawSample } from '../aws/types.js';
-import { addressesHeld, buildSnapshot, ownerOf, usableAddresses } from './build.js';
+import { addressesHeld, buildSnapshot, buildSnapshotSteps, ownerOf, usableAddresses } from './build.js';
 
 const GLUE = 'Attached to Glue using role: arn:aws:iam::123456789012:role/glue-etl';
 const prefixes = ['Attached to Glue using role', 'Glue_'];
@@ -161,5 +161,68 @@ describe('buildSnapshot', () => {
     const s = idle.subnets.find((x) => x.subnetId === 'subnet-0a1')!;
     expect(s.lingering).toBe(3);
     expect(s.enis.filter((e) => e.lingering)).toHaveLength(3);
+  });
+});
+
+describe('a large sample, in slices', () => {
+  // 6,000 ENIs over three subnets in a shuffled order, statuses and owners interleaved. Subnet a1's ids are
+  // lowercase hex (code-unit order is the collation's); b2's mix cases and punctuation (it is not).
+  const statuses = ['in-use', 'available', 'attaching', 'in-use', 'detaching'];
+  const enis: RawEni[] = Array.from({ length: 6_000 }, (_, i) => {
+    const k = (i * 7_919) % 6_000;
+    const subnetId = ['subnet-0a1', 'subnet-0b2', 'subnet-0c3'][k % 3];
+    const id =
+      subnetId === 'subnet-0b2' ? `eni-${['B', 'a', 'b', '_', 'A', '-'][k % 6]}${k.toString(36)}` : `eni-0${k.toString(16).padStart(8, '0')}`;
+    return eni(id, { subnetId, status: statuses[(k >> 1) % 5], description: k % 4 === 0 ? 'NAT' : GLUE, attachTime: T0 + (k % 50) * 1_000 });
+  });
+  const raw: RawSample = {
+    subnets: ['subnet-0a1', 'subnet-0b2', 'subnet-0c3'].map((subnetId, i) => ({
+      subnetId,
+      cidr: `10.0.${i * 32}.0/19`,
+      availabilityZone: 'us-east-1a',
+      availableIpAddressCount: 1_000,
+    })),
+    enis,
+    glue: {
+      connections: [{ name: 'c', subnetId: 'subnet-0a1' }],
+      jobs: [{ name: 'j', connections: ['c'], workers: 10 }],
+      runs: [{ jobName: 'j', id: 'jr_1', state: 'RUNNING', startedOn: T0 + 20_000, workers: 10 }],
+    },
+  };
+  const opts = {
+    names: new Map([['subnet-0b2', 'beta']]),
+    ownerDescriptionPrefixes: prefixes,
+    takenAt: T0 + 30 * min,
+    completedMono: 1,
+    durationMs: 5,
+    availableSince: (id: string) => (id.length % 2 === 0 ? T0 : undefined),
+  };
+
+  it('gives the snapshot buildSnapshot gives, ENIs in collation order, counts keyed in the order first met', () => {
+    const steps = buildSnapshotSteps(raw, opts);
+    let slices = 1;
+    let r = steps.next();
+    for (; !r.done; r = steps.next()) slices++;
+    expect(slices).toBeGreaterThan(6);
+    const whole = buildSnapshot(raw, opts);
+    expect(r.value).toEqual(whole);
+    for (const view of whole.subnets) {
+      const mine = enis.filter((e) => e.subnetId === view.subnetId);
+      // What the snapshot always listed: the ids sorted with localeCompare.
+      expect(view.enis.map((e) => e.id)).toEqual(mine.map((e) => e.id).sort((a, b) => a.localeCompare(b)));
+      const counts: Record<string, number> = {};
+      for (const e of mine) {
+        const key = `${e.status}|${ownerOf(e.description, prefixes)}`;
+        counts[key] = (counts[key] ?? 0) + 1;
+      }
+      expect(Object.entries(view.enisByStatusOwner)).toEqual(Object.entries(counts));
+      expect(view.inUse).toBe(mine.filter((e) => e.status === 'in-use').length);
+      expect(view.available).toBe(mine.filter((e) => e.status === 'available').length);
+    }
+    expect(whole.subnets.flatMap((v) => v.enis).filter((e) => e.availableSince === T0).length).toBeGreaterThan(0);
+    // b2's ids are out of collation order by code unit: the collation decided, not the code units.
+    const b2 = whole.subnets.find((v) => v.subnetId === 'subnet-0b2')!.enis.map((e) => e.id);
+    expect(b2).not.toEqual([...b2].sort());
+    expect(whole.subnets.find((v) => v.subnetId === 'subnet-0a1')!.lingering).toBeGreaterThan(0);
   });
 });

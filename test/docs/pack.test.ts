@@ -49,6 +49,6 @@ describe('npm pack', () => {
       },
     );
     expect(sim.status, sim.stderr).toBe(0);
-    expect(sim.stdout).toMatch(/seed-shared\.yml\s+none\s+\d+/);
+    expect(sim.stdout).toMatch(/seed-shared\.yml\s+none\s+-\s+\d+/);
   });
 });
