@@ -206,9 +206,11 @@ function alertsPanel() {
 
 function windowTablePanel() {
   return new table.PanelBuilder()
-    .title('Rolling-max window (last observations per subnet)')
+    .title('Admission window (last observations per subnet; rolling-max and tail-aware)')
     .description(
-      'The observations the cleanup buffer is taken from: slot 1 is the newest. The buffer is the max over the window (floored at MIN_BUFFER).',
+      'The observations a rolling-max or tail-aware buffer is taken from: slot 1 is the newest; that buffer is the max over the window (floored at MIN_BUFFER). ' +
+        'Under forecast (the default) the window is empty while samples are fresh: its buffer is the bypass margin plus unseen workers, ' +
+        'and the worst recent tail only when the sample is older than two intervals.',
     )
     .datasource(ds)
     .withTarget(query('A', `max by (subnet, slot, dag_run_id) (glue_eni_admission_window_enis{${SUBNET}})`, '', { instant: true, table: true }))
@@ -219,7 +221,7 @@ function windowTablePanel() {
       options: {
         excludeByName: { Time: true },
         indexByName: { subnet: 0, slot: 1, dag_run_id: 2, 'Value #A': 3, 'Value #B': 4 },
-        renameByName: { slot: 'slot', dag_run_id: 'dag_run_id', 'Value #A': 'ENIs', 'Value #B': 'buffer (rolling max)' },
+        renameByName: { slot: 'slot', dag_run_id: 'dag_run_id', 'Value #A': 'ENIs', 'Value #B': 'buffer' },
       },
     })
     .sortBy([new common.TableSortByFieldStateBuilder().displayName('slot').desc(false)])
@@ -247,12 +249,12 @@ function eniCountPanel() {
   const zero = ZERO_PER_SUBNET;
   return countsPanel(
     '$subnet — ENI count over time',
-    'ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission cleanup buffer and the 80 % alert line.',
+    "ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission buffer of the subnet's policy and the 80 % alert line.",
   )
     .withTarget(query('A', `sum by (subnet) (glue_eni_enis{status="in-use",${SUBNET}}) or ${zero}`, 'in-use'))
     .withTarget(query('B', `sum by (subnet) (glue_eni_enis{status="available",${SUBNET}}) or ${zero}`, 'available (cleanup lag)'))
     .withTarget(query('C', `sum by (subnet) (glue_eni_lingering_enis{${SUBNET}})`, 'lingering'))
-    .withTarget(query('D', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, 'cleanup buffer (rolling max)'))
+    .withTarget(query('D', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, 'admission buffer'))
     .withTarget(query('E', `0.8 * max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, '80 % alert threshold'))
     .withTarget(query('F', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, 'usable IPs'))
     .min(0)
@@ -266,7 +268,7 @@ function eniCountPanel() {
       { id: 'custom.fillOpacity', value: 0 },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
     ])
-    .overrideByName('cleanup buffer (rolling max)', [
+    .overrideByName('admission buffer', [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } },
       { id: 'custom.fillOpacity', value: 0 },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } },

@@ -2,7 +2,7 @@
 // Entry point. Each subcommand is a thin shell over a module that is tested on its own.
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
-import { loadConfigFile } from './config/load.js';
+import { describeAdmission, loadConfigFile } from './config/load.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger, type Logger } from './log.js';
 import { EXIT_ERROR, runAdmit, type AdmitOptions } from './admit-client.js';
@@ -117,7 +117,8 @@ program
         process.stdout.write(`${web.file}: OK (tls ${web.tls ? 'on' : 'off'}, basic auth ${web.users ? `${web.users.size} user(s)` : 'off'})\n`);
       process.stdout.write(
         `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", ` +
-          `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type})\n`,
+          `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type}, ` +
+          `${describeAdmission(config)})\n`,
       );
     } catch (err) {
       fail(err);

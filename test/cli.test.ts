@@ -41,6 +41,7 @@ describe('glue-eni-exporter CLI', () => {
     const good = run('check-config', 'src/config/testdata/good-full.yml');
     expect(good.status).toBe(0);
     expect(good.stdout).toContain('OK');
+    expect(good.stdout).toContain('policy rolling-max, queue on (adhoc: static; subnet-0b2: forecast))');
     const bad = run('check-config', 'src/config/testdata/bad-subnet-id.yml');
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('subnets[1].id: expected "subnet-" followed by hex');

@@ -40,6 +40,8 @@ describe('check-config', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('schedule "*/50 * * * * *", interval 50 s (longest gap between runs), max age 150 s');
+    // Nothing said about admission: the default policy, named as the default, with the queue on.
+    expect(r.stdout).toContain(', store file, policy forecast (default), queue on)\n');
   });
 
   it('refuses a file over the size cap, naming the cap; so does serve at start-up', () => {

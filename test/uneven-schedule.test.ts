@@ -68,7 +68,9 @@ describe('an uneven schedule (*/50 * * * * *)', () => {
     for (let t = 0; t <= 180; t++) {
       monoSeconds = t;
       if (t % 60 === 2 || t % 60 === 52)
-        cache.set(snapshotOf([subnetView({ subnetId: 'subnet-0a1', name: 'critical' })], { takenAt: clock.now(), completedMono: t * 1000 }));
+        cache.set(
+          snapshotOf([subnetView({ subnetId: 'subnet-0a1', name: 'critical', lingering: 0 })], { takenAt: clock.now(), completedMono: t * 1000 }),
+        );
       if (t < 2) continue;
       const ready = await fetch(`${url}/-/ready`);
       await ready.arrayBuffer();

@@ -3,6 +3,7 @@ import { decide, defaultPolicySettings, resolveSettings, type DecisionInput, typ
 
 const w = (...available: number[]): WindowSample[] => available.map((a, i) => ({ observedAt: 1000 - i, available: a, dagRunId: `run${i}` }));
 
+/** rolling-max unless the test names another policy: most of these tests are about the field report's policy. */
 function input(over: Omit<Partial<DecisionInput>, 'settings'> & { settings?: Partial<PolicySettings> }): DecisionInput {
   return {
     workers: 10,
@@ -11,7 +12,7 @@ function input(over: Omit<Partial<DecisionInput>, 'settings'> & { settings?: Par
     current: { available: 0, lingering: 0 },
     window: [],
     ...over,
-    settings: { ...defaultPolicySettings, ...over.settings },
+    settings: { ...defaultPolicySettings, policy: 'rolling-max', ...over.settings },
   };
 }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { EniView } from '../snapshot/types.js';
 
 /** The policies, the default first (the order the config's messages name them in). */
-export const policyNames = ['rolling-max', 'static', 'none', 'tail-aware', 'forecast'] as const;
+export const policyNames = ['forecast', 'rolling-max', 'static', 'none', 'tail-aware'] as const;
 export const bufferSources = ['available', 'tail'] as const;
 
 export type PolicyName = (typeof policyNames)[number];

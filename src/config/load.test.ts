@@ -36,7 +36,7 @@ const badFiles: Record<string, string> = {
   'unknown-override-subnet.yml':
     'admission.subnets.criticl: no watched subnet has this id or name; did you mean critical? (known: subnet-0a1, subnet-0b2, critical, batch)',
   'unknown-override-subnet-id.yml': 'admission.subnets.subnet-0a2: no watched subnet has this id or name (known: subnet-0a1)',
-  'unknown-policy.yml': 'admission.policy: expected one of rolling-max, static, none, tail-aware, forecast',
+  'unknown-policy.yml': 'admission.policy: expected one of forecast, rolling-max, static, none, tail-aware',
   'fractional-lookback.yml': 'admission.subnets.critical.lookback: expected an integer from 1 to 100',
   'zero-bypass-memory.yml': 'admission.bypassMemoryDays: expected an integer from 1 to 90',
   'bad-endpoint.yml': 'endpoints.ec2: expected an http(s) URL',

@@ -1,5 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Pair } from 'yaml';
+import { defaultPolicySettings } from '../admission/policy.js';
 import { ConfigError, fieldPath, formatIssues, plainErrors } from './errors.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { scheduleIntervalSeconds } from './schedule.js';
@@ -127,4 +128,17 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     throw new ConfigError(`${path}: cannot read: ${(err as Error).message}`);
   }
   return parseConfigText(text, path, env);
+}
+
+/**
+ * The admission policy a config gives, as `check-config` prints it: the default (or the configured one), then the
+ * per-subnet overrides of policy or queue, so that nobody has to know the defaults to read what a file means.
+ */
+export function describeAdmission(config: Config): string {
+  const a = config.admission;
+  const overrides = Object.entries(a.subnets ?? {})
+    .filter(([, o]) => o.policy !== undefined || o.queue !== undefined)
+    .map(([key, o]) => `${key}: ${[o.policy, o.queue === undefined ? undefined : `queue ${o.queue ? 'on' : 'off'}`].filter(Boolean).join(', ')}`);
+  const policy = a.policy ?? defaultPolicySettings.policy;
+  return `policy ${policy}${a.policy === undefined ? ' (default)' : ''}, queue ${(a.queue ?? true) ? 'on' : 'off'}${overrides.length ? ` (${overrides.join('; ')})` : ''}`;
 }

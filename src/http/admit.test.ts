@@ -123,7 +123,8 @@ async function fileInstance(name: string, cfgOver: Record<string, unknown> = {})
 describe('/admit decisions (file store)', () => {
   let i: Instance;
   beforeAll(async () => {
-    i = await fileInstance('decisions');
+    // The window and the buffer it gives are rolling-max's.
+    i = await fileInstance('decisions', { admission: { policy: 'rolling-max' } });
   });
 
   it('admits with the numbers, the window and a reservation; then counts the reservation', async () => {
@@ -294,10 +295,25 @@ describe('/admit decisions (file store)', () => {
     expect(stale.status).toBe(503);
     expect(stale.body.error).toMatch(/last successful sample is 181 s old \(max 180 s\)/);
     expect(stale.body.snapshot_age_seconds).toBe(181);
-    // The tail needs Glue data: unknown Glue is a 503 too.
-    const tail = await fileInstance('tail', { admission: { bufferSource: 'tail' } });
-    setSnapshot(tail, [subnetA({ lingering: undefined })], false);
-    expect((await call(`${tail.url}/admit?subnet=critical&workers=1`)).body.error).toMatch(/Glue data is unknown/);
+    // The tail needs Glue data: unknown Glue is a 503 too, for the default (forecast) and for rolling-max on the tail.
+    for (const [name, admission, policy] of [
+      ['glue-unknown-default', {}, 'forecast'],
+      ['glue-unknown-tail', { policy: 'rolling-max', bufferSource: 'tail' }, 'rolling-max'],
+    ] as const) {
+      const g = await fileInstance(name, { admission });
+      setSnapshot(g, [subnetA({ lingering: undefined })], false);
+      const r = await call(`${g.url}/admit?subnet=critical&workers=1&dag_run_id=run-g`);
+      expect(r.status).toBe(503);
+      expect(r.body.error).toMatch(/^Glue data is unknown \(.+\): the tail \(available \+ lingering\) cannot be computed$/);
+      expect(r.body.admit).toBeUndefined();
+      // Glue back: the same request decides.
+      setSnapshot(g, [subnetA({ lingering: 0 })]);
+      expect((await call(`${g.url}/admit?subnet=critical&workers=1&dag_run_id=run-g`)).body).toMatchObject({ admit: true, policy });
+    }
+    // rolling-max on available (the field report's gate) still decides without Glue data.
+    const ipsOnly = await fileInstance('glue-unknown-available', { admission: { policy: 'rolling-max' } });
+    setSnapshot(ipsOnly, [subnetA({ lingering: undefined })], false);
+    expect((await call(`${ipsOnly.url}/admit?subnet=critical&workers=1`)).body).toMatchObject({ admit: true, policy: 'rolling-max' });
   });
 });
 
@@ -338,7 +354,7 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
     });
 
     it('exactly two admitted in total; a restarted instance keeps the window and the reservations', async () => {
-      const cfg = config({ store: { type: 'dynamodb' }, admission: { token: TOKEN } });
+      const cfg = config({ store: { type: 'dynamodb' }, admission: { token: TOKEN, policy: 'rolling-max' } });
       const [x, y] = await Promise.all(
         [0, 1].map(() => instance(new DynamoStore({ client: mkClient(), table: cfg.store.table, clock, logger: silentLogger }), cfg)),
       );
@@ -364,11 +380,12 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
 
   it('file store restart keeps the window and the live reservations', async () => {
     const name = 'restart';
-    const a = await fileInstance(name);
+    const over = { admission: { policy: 'rolling-max' } };
+    const a = await fileInstance(name, over);
     setSnapshot(a, [subnetA({ inUse: 20, available: 14 })]);
     expect((await post(a, { subnet: A, workers: 5, dag_run_id: 'before' })).body.admit).toBe(true);
     await a.store.close();
-    const b = await fileInstance(name);
+    const b = await fileInstance(name, over);
     setSnapshot(b, [subnetA({ inUse: 20 })]);
     const r = await post(b, { subnet: A, workers: 5, dag_run_id: 'after' });
     expect(r.body).toMatchObject({ reserved: 5, buffer: 14 });

@@ -111,7 +111,7 @@ describe('grafana dashboard', () => {
     for (const s of ['status="in-use"', 'status="available"', 'glue_eni_lingering_enis', 'glue_eni_cleanup_buffer', '0.8 * '])
       expect(eni).toContain(s);
     expect(allPanels.some((p) => p.type === 'alertlist')).toBe(true);
-    expect(exprs(/Rolling-max window/).join()).toContain('glue_eni_admission_window_enis');
+    expect(exprs(/^Admission window/).join()).toContain('glue_eni_admission_window_enis');
     expect(exprs(/peak today/).join()).toContain('max_over_time');
     expect(exprs(/cleanup tail/).join()).toContain('glue_eni_available_duration_seconds_sum');
     expect(exprs(/jobs running/).join()).toMatch(/job_runs_active[\s\S]*workers_active/);

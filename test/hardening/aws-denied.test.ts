@@ -1,6 +1,7 @@
 // Missing IAM permissions, end to end through the real SDK clients (nock on the wire), the sampler, the cache,
 // /metrics, /-/ready and /admit. Glue denied: EC2 numbers stay exact, Glue-derived series disappear (unknown
-// is not zero) and /admit still decides from IPs, saying that job data is missing. EC2 denied: no decision and
+// is not zero); the default policy (forecast) needs the tail, so /admit answers 503 naming the Glue error, while
+// rolling-max on available still decides from IPs, saying that job data is missing. EC2 denied: no decision and
 // no readiness, and both answers carry the AWS error.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,7 @@ const DENIED_EC2 =
 const dirs: string[] = [];
 const started: RunningExporter[] = [];
 
-async function exporterFor(ec2: string, glue: string): Promise<RunningExporter> {
+async function exporterFor(ec2: string, glue: string, admission: Record<string, unknown> = {}): Promise<RunningExporter> {
   const dataDir = mkdtempSync(join(tmpdir(), 'hardening-denied-'));
   dirs.push(dataDir);
   const config = parseConfig(
@@ -57,6 +58,7 @@ async function exporterFor(ec2: string, glue: string): Promise<RunningExporter> 
       region: 'us-east-1',
       dataDir,
       sample: { schedule: '0 0 1 1 *', maxAgeSeconds: 3600 },
+      admission,
     },
     {},
   );
@@ -76,6 +78,7 @@ const get = async (ex: RunningExporter, path: string) => {
 };
 
 let glueDenied: RunningExporter;
+let glueDeniedRollingMax: RunningExporter;
 let ec2Denied: RunningExporter;
 let ec2CallsB: { action: string }[];
 
@@ -97,8 +100,10 @@ beforeAll(async () => {
   mockGlue(emptyGlue, GLUE_B);
 
   glueDenied = await exporterFor(EC2_A, GLUE_A);
+  glueDeniedRollingMax = await exporterFor(EC2_A, GLUE_A, { policy: 'rolling-max' });
   ec2Denied = await exporterFor(EC2_B, GLUE_B);
   expect(await glueDenied.firstSample).toBe(true);
+  expect(await glueDeniedRollingMax.firstSample).toBe(true);
   expect(await ec2Denied.firstSample).toBe(false);
 });
 
@@ -139,8 +144,18 @@ describe('Glue denied, EC2 allowed', () => {
     expect(body.subnets[0]).toMatchObject({ used_ips: 5, free_ips: 54, lingering: null, active_workers: null, active_runs: null });
   });
 
-  it('/admit still decides from the IPs, and its reason says job data is missing and why', async () => {
-    const res = await get(glueDenied, `/admit?subnet=${A}&workers=3&dag_run_id=denied-1`);
+  it('/admit under the default (forecast) cannot compute the tail: 503 naming the Glue error', async () => {
+    const res = await get(glueDenied, `/admit?subnet=${A}&workers=3&dag_run_id=denied-0`);
+    expect(res.status).toBe(503);
+    const body = JSON.parse(res.text);
+    expect(body.error).toMatch(
+      /^Glue data is unknown \(GetConnections: AccessDeniedException.*glue:GetConnections.*\): the tail \(available \+ lingering\) cannot be computed$/,
+    );
+    expect(body.admit).toBeUndefined();
+  });
+
+  it('/admit under rolling-max still decides from the IPs, and its reason says job data is missing and why', async () => {
+    const res = await get(glueDeniedRollingMax, `/admit?subnet=${A}&workers=3&dag_run_id=denied-1`);
     expect(res.status).toBe(200);
     const body = JSON.parse(res.text);
     expect(body).toMatchObject({ admit: true, free: 54, reserved: 0, workers: 3, buffer: 10, subnet_id: A });
@@ -149,7 +164,7 @@ describe('Glue denied, EC2 allowed', () => {
     expect(body.reason).toContain('glue:GetConnections');
 
     // A wait says the same: the reservation above now counts.
-    const wait = JSON.parse((await get(glueDenied, `/admit?subnet=critical&workers=42`)).text);
+    const wait = JSON.parse((await get(glueDeniedRollingMax, `/admit?subnet=critical&workers=42`)).text);
     expect(wait).toMatchObject({ admit: false, free: 54, reserved: 3, workers: 42 });
     expect(wait.reason).toContain('Glue job data unavailable (GetConnections: AccessDeniedException');
   });
