@@ -86,7 +86,7 @@ describe('/api/subnets/<id or name> and /enis', () => {
       free_ips: 53,
       in_use: 6,
       lingering: 1,
-      admission: { policy: 'rolling-max', buffer: 10, headroom_workers: 43, reserved_ips: 0, queue_length: 0, queue_head_eta_seconds: null },
+      admission: { policy: 'forecast', buffer: 10, headroom_workers: 43, reserved_ips: 0, queue_length: 0, queue_head_eta_seconds: null },
     });
     expect(store.peekObservations(A, 100) ?? []).toEqual([]);
     expect(store.peekReservations(A) ?? []).toEqual([]);
