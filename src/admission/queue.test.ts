@@ -156,6 +156,22 @@ describe('planQueue', () => {
     expect(b.putTickets[0].deadline).toBe(T0 + 30 * MIN);
   });
 
+  it('reads the ETA from the likely curve and judges the deadline on the optimistic one', () => {
+    // Likely room at minute 30, optimistic at 10, conservative at 50.
+    const f = stepped(5, [[50, 10]], 120);
+    f.likely = stepped(5, [[30, 10]], 120).free;
+    f.optimistic = stepped(5, [[10, 10]], 120).free;
+    const a = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN }));
+    expect(a.etaSeconds).toBe(30 * 60);
+    // The ETA is past the deadline, but the launch may still come in time: not a miss, the ticket is kept.
+    expect(a.willMissDeadline).toBe(false);
+    expect(a.ticket?.deadline).toBe(T0 + 20 * MIN);
+    // Even the optimistic course starts it after the deadline: cannot be met.
+    const b = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 9 * MIN }));
+    expect(b.willMissDeadline).toBe(true);
+    expect(b.etaSeconds).toBe(30 * 60);
+  });
+
   it('does not call a deadline missed when no start is predicted: what running jobs hold may come back', () => {
     // Running jobs are held for the whole horizon (their end is unknown), so "no start predicted" is not
     // "cannot start": the request keeps its ticket and pokes again at the longest interval.

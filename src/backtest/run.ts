@@ -8,7 +8,7 @@ import type { RawEni } from '../aws/types.js';
 import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
-import { DurationLearner, predictFree, type FreeForecast } from '../admission/predict.js';
+import { DurationLearner, predictFree, RunDurationLearner, type FreeForecast } from '../admission/predict.js';
 import type { QueueAnswer } from '../admission/queue.js';
 import { consumedBy, planAdmission, type AdmissionPlan } from '../admission/step.js';
 import {
@@ -248,6 +248,8 @@ interface DurationFeed {
   /** Sample that first showed each Glue ENI available. */
   seenAvailable: Map<string, number>;
   learners: Map<string, DurationLearner>;
+  /** Each subnet's jobs' run durations, from its active runs sample by sample (as the exporter learns them). */
+  runLearners: Map<string, RunDurationLearner>;
 }
 
 /** One backtest run: the world, the sampler's last capture, what /admit keeps per subnet, and the counts. */
@@ -318,7 +320,9 @@ function newRun(opts: BacktestOptions): Run {
   const mirror = new WorldMirror();
   const news: WorldNews = { enisCreated: true, due: [], detached: [], deleted: [] };
   const eta = isGated(policy) && sensor.kind === 'eta';
-  const durations: DurationFeed | undefined = eta ? { truth: new Map(), seenAvailable: new Map(), learners: new Map() } : undefined;
+  const durations: DurationFeed | undefined = eta
+    ? { truth: new Map(), seenAvailable: new Map(), learners: new Map(), runLearners: new Map() }
+    : undefined;
   let made: World | undefined;
   const world = new World(scenario, {
     autoLaunch: false,
@@ -523,7 +527,8 @@ function forecastOf(run: Run, view: SubnetView): FreeForecast {
   let f = run.forecasts.get(view.subnetId);
   if (!f) {
     const learner = run.durations?.learners.get(view.subnetId);
-    f = predictFree(view, (learner ?? DEFAULT_LEARNER).model(), { at: run.capture.takenAt });
+    const runs = run.durations?.runLearners.get(view.subnetId);
+    f = predictFree(view, (learner ?? DEFAULT_LEARNER).model(), { at: run.capture.takenAt, ...(runs ? { runs } : {}) });
     run.forecasts.set(view.subnetId, f);
   }
   return f;
@@ -533,6 +538,11 @@ function forecastOf(run: Run, view: SubnetView): FreeForecast {
 function learnDurations(run: Run, t: number): void {
   const d = run.durations;
   if (!d) return;
+  for (const view of snapshotNow(run).subnets) {
+    let l = d.runLearners.get(view.subnetId);
+    if (!l) d.runLearners.set(view.subnetId, (l = new RunDurationLearner()));
+    l.observeSample(view.activeRuns, t);
+  }
   for (const id of run.news.detached.splice(0)) {
     const tr = d.truth.get(id);
     if (tr?.runEndedAt === undefined) continue;
