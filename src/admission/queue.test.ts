@@ -170,6 +170,11 @@ describe('planQueue', () => {
     const b = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 9 * MIN }));
     expect(b.willMissDeadline).toBe(true);
     expect(b.etaSeconds).toBe(30 * 60);
+    // A ticket ahead (which may give up) and the margin do not make a deadline "cannot be met" on their own.
+    const ahead = ticket('run-0', 10, T0 - MIN);
+    const c = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN, tickets: [ahead] }));
+    expect(c.willMissDeadline).toBe(false);
+    expect(c.etaSeconds).toBeGreaterThan(30 * 60);
   });
 
   it('does not call a deadline missed when no start is predicted: what running jobs hold may come back', () => {
