@@ -171,10 +171,21 @@ describe('planQueue', () => {
     expect(b.willMissDeadline).toBe(true);
     expect(b.etaSeconds).toBe(30 * 60);
     // A ticket ahead (which may give up) and the margin do not make a deadline "cannot be met" on their own.
+    const g = stepped(5, [[50, 20]], 120);
+    g.likely = stepped(5, [[30, 20]], 120).free;
+    g.optimistic = stepped(
+      5,
+      [
+        [10, 10],
+        [25, 10],
+      ],
+      120,
+    ).free;
     const ahead = ticket('run-0', 10, T0 - MIN);
-    const c = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN, tickets: [ahead] }));
+    const c = planQueue(input({ forecast: g, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN, tickets: [ahead] }));
+    expect(c.etaSeconds).toBe(30 * 60);
+    expect(c.ahead).toBe(1);
     expect(c.willMissDeadline).toBe(false);
-    expect(c.etaSeconds).toBeGreaterThan(30 * 60);
   });
 
   it('does not call a deadline missed when no start is predicted: what running jobs hold may come back', () => {
