@@ -132,6 +132,11 @@ export interface Outcome {
    * the first wait answer; null when no such request had a predicted ETA (no ETA-answering sensor).
    */
   etaErrorP90Seconds: number | null;
+  /**
+   * The same over every wait answer that gave an ETA (each answer one error): how good the ETAs are as the
+   * wait goes on, beside the first answer's (the one a user plans with). null as above.
+   */
+  etaErrorAllP90Seconds: number | null;
   /** Highest share of the subnet's usable addresses held at any moment (max over subnets). */
   peakUtilization: number;
   /** Address-minutes held by Glue ENIs after their run ended (lingering in-use + available). */
@@ -178,6 +183,8 @@ interface Tally {
   waitMs: number;
   /** Seconds, |launch − first predicted launch|. */
   etaErrors: number[];
+  /** Seconds, |launch − predicted launch| of every wait answer with an ETA. */
+  etaErrorsAll: number[];
   peakUtilization: number;
   tailIpMinutes: number;
 }
@@ -192,6 +199,7 @@ function newTally(peakUtilization = 0): Tally {
     waits: [],
     waitMs: 0,
     etaErrors: [],
+    etaErrorsAll: [],
     peakUtilization,
     tailIpMinutes: 0,
   };
@@ -209,6 +217,8 @@ interface Pending {
   lastTryAt: number;
   /** Launch time predicted by the first wait answer (undefined: none yet; null: answered without an ETA). */
   firstEtaAt?: number | null;
+  /** Launch times predicted by every wait answer that gave an ETA. */
+  etaAnswers?: number[];
   /** The eta sensor's ticket in its subnet's queue (its key is the request id, as a dag_run_id). */
   ticketId?: string;
   /** The subnet's and the job's counts. */
@@ -460,6 +470,7 @@ function settle(p: Pending, t: number, how: 'launched' | 'failed' | 'gave-up'): 
     else if (p.held) {
       x.waits.push(waitMs / 1000);
       if (typeof p.firstEtaAt === 'number') x.etaErrors.push(Math.abs(t - p.firstEtaAt) / 1000);
+      for (const at of p.etaAnswers ?? []) x.etaErrorsAll.push(Math.abs(t - at) / 1000);
     }
   }
 }
@@ -644,6 +655,7 @@ function pokeDue(run: Run, t: number): void {
     hold(p);
     const q = plan?.queue;
     if (q && p.firstEtaAt === undefined) p.firstEtaAt = q.etaSeconds === null ? null : t + q.etaSeconds * 1000;
+    if (q && q.etaSeconds !== null) (p.etaAnswers ??= []).push(t + q.etaSeconds * 1000);
     const next = nextPokeOf(run, p, t, plan);
     if (next === undefined) {
       run.world.dropDue(p.request.id);
@@ -704,6 +716,7 @@ function merge(tallies: readonly Tally[]): Tally {
     for (const k of ['runs', 'exhaustionFailures', 'failedAttempts', 'held', 'gaveUp', 'waitMs', 'tailIpMinutes'] as const) m[k] += x[k];
     m.waits.push(...x.waits);
     m.etaErrors.push(...x.etaErrors);
+    m.etaErrorsAll.push(...x.etaErrorsAll);
     m.peakUtilization = Math.max(m.peakUtilization, x.peakUtilization);
   }
   return m;
@@ -727,6 +740,7 @@ function outcome(x: Tally): Outcome {
     maxWaitSeconds: x.waits.reduce((m, w) => Math.max(m, w), 0),
     totalWaitHours: round(x.waitMs / 3_600_000, 2),
     etaErrorP90Seconds: x.etaErrors.length === 0 ? null : Math.round(percentile(x.etaErrors, 0.9)),
+    etaErrorAllP90Seconds: x.etaErrorsAll.length === 0 ? null : Math.round(percentile(x.etaErrorsAll, 0.9)),
     peakUtilization: round(x.peakUtilization, 4),
     tailIpMinutes: round(x.tailIpMinutes, 1),
   };
