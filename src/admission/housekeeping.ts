@@ -8,7 +8,7 @@ import type { SnapshotCache } from '../snapshot/cache.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { BypassMemory, bypassHorizonMs, type BypassHistory } from './bypass.js';
 import type { AdmissionLedger } from './ports.js';
-import { DurationLearner, predictFree, type DurationKind, type FreeForecast } from './predict.js';
+import { DurationLearner, predictFree, RunDurationLearner, type DurationKind, type FreeForecast } from './predict.js';
 import { attachIndex } from './reservations.js';
 import { consumedBy } from './step.js';
 import { isLive, type PolicySettings, type Reservation } from './types.js';
@@ -34,6 +34,8 @@ export class SnapshotHousekeeping {
   private readonly bypass: BypassMemory;
   /** Linger and available durations observed per subnet (since start: like the histograms of /metrics). */
   private readonly learners = new Map<string, DurationLearner>();
+  /** Each subnet's jobs' run durations, learned from its active runs snapshot by snapshot. */
+  private readonly runLearners = new Map<string, RunDurationLearner>();
   /** The last release forecast per subnet. */
   private readonly forecasts = new Map<string, FreeForecast>();
 
@@ -104,7 +106,10 @@ export class SnapshotHousekeeping {
     const next = new Map<string, FreeForecast>();
     for (const s of snap.subnets) {
       const model = (this.learners.get(s.subnetId) ?? DEFAULT_LEARNER).model();
-      next.set(s.subnetId, predictFree(s, model, { at: snap.takenAt }));
+      let runs = this.runLearners.get(s.subnetId);
+      if (!runs) this.runLearners.set(s.subnetId, (runs = new RunDurationLearner()));
+      runs.observeSample(s.activeRuns, snap.takenAt);
+      next.set(s.subnetId, predictFree(s, model, { at: snap.takenAt, runs }));
     }
     this.forecasts.clear();
     for (const [id, f] of next) this.forecasts.set(id, f);

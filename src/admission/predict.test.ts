@@ -9,6 +9,8 @@ import {
   MINUTE_MS,
   predictedFreeAt,
   predictFree,
+  releasedBounds,
+  RunDurationLearner,
   withReservations,
   type PredictSubnet,
 } from './predict.js';
@@ -166,5 +168,64 @@ describe('DurationLearner', () => {
     expect(durationBin(61)).toBe(2);
     expect(durationBin(60)).toBe(1);
     expect(durationBin(1e9)).toBe(360);
+  });
+});
+
+describe('RunDurationLearner', () => {
+  it('learns a run as ended at the first sample that no longer shows it, and trusts a job from 3 runs on', () => {
+    const l = new RunDurationLearner();
+    for (let i = 0; i < 3; i++) {
+      const start = T0 + i * 200 * MIN;
+      const run = { job: 'etl', runId: `jr_${i}`, state: 'RUNNING', startedOn: start, workers: 10 };
+      l.observeSample([run], start + MIN);
+      // Glue unknown in a sample: nothing learned, the run stays tracked.
+      l.observeSample(undefined, start + 30 * MIN);
+      l.observeSample([run], start + 40 * MIN);
+      expect(l.pmf('etl')).toBeUndefined();
+      l.observeSample([], start + 45 * MIN);
+    }
+    expect(l.observations('etl')).toBe(3);
+    expect(l.pmf('etl')?.[45]).toBe(1);
+    expect(l.pmf('other')).toBeUndefined();
+  });
+});
+
+describe('predictFree with running jobs', () => {
+  const learned = (minutes: number[]): RunDurationLearner => {
+    const l = new RunDurationLearner();
+    for (const m of minutes) l.observe('etl', m * 60);
+    return l;
+  };
+  const running = (elapsed: number, workers = 10) => ({
+    ...subnet(
+      Array.from({ length: workers }, () => eni({})),
+      5,
+    ),
+    activeRuns: [{ job: 'etl', runId: 'jr_1', state: 'RUNNING', startedOn: T0 - elapsed * MIN, workers }],
+  });
+
+  it("frees a running job's workers after its predicted end, linger and available time", () => {
+    // Runs take 40 min; this one has run 10: it ends in 30, lingers 60–100, stays available 30–40.
+    const f = predictFree(running(10), defaultDurationModel, { at: T0, runs: learned([40, 40, 40]) });
+    expect(predictedFreeAt(f, 30 + 60 + 30, 0)).toBe(5);
+    expect(predictedFreeAt(f, 30 + 100 + 40, 0)).toBe(15);
+    // The likely course frees them sooner than the conservative one, the optimistic one sooner still.
+    const first = (xs: number[]): number => xs.findIndex((x) => x >= 15);
+    expect(first(f.likely ?? [])).toBeLessThan(first(f.free));
+    expect(first(f.optimistic ?? [])).toBeLessThan(first(f.likely ?? []));
+    // Without learned durations, or past every run seen, the workers are held for the horizon.
+    expect(predictFree(running(10), defaultDurationModel, { at: T0 }).free.at(-1)).toBe(5);
+    expect(predictFree(running(10), defaultDurationModel, { at: T0, runs: learned([40, 40]) }).free.at(-1)).toBe(5);
+    expect(predictFree(running(50), defaultDurationModel, { at: T0, runs: learned([40, 40, 40]) }).free.at(-1)).toBe(5);
+  });
+});
+
+describe('releasedBounds', () => {
+  it('gives the 90 %, 50 % and 10 % tails: 10 at p = 0.5 give at least 7 with 17.2 % (8 only with 5.5 %)', () => {
+    expect(releasedBounds(Array(10).fill(0.5), Array(10).fill(1))).toEqual({ low: 3, mid: 5, high: 7 });
+    const big = releasedBounds(Array(200).fill(0.5), Array(200).fill(1));
+    expect(big.low).toBeLessThan(big.mid);
+    expect(big.mid).toBe(100);
+    expect(big.high).toBeGreaterThan(big.mid);
   });
 });

@@ -7,17 +7,22 @@
 // state, P(released within t | alive at a) comes from the duration distributions conditioned on the age. The
 // released addresses at t are a sum of independent Bernoullis (a Poisson-binomial); the forecast is its lower
 // p90 (at least this many released with 90 % probability), exact for few uncertain ENIs, normal otherwise.
-// ENIs of running jobs, non-Glue ENIs and ENIs in other states are held for the whole horizon: nothing
-// bounds when a running job ends, and holding them errs on the safe side.
-import type { EniView, SubnetView } from '../snapshot/types.js';
+// A running job's ENIs release together after its run ends (predicted from the job's past run durations,
+// conditioned on how long it has run) plus the linger and available time; a job with too few past runs, or
+// running longer than any of them, holds its ENIs for the whole horizon, as do non-Glue ENIs: the safe side.
+// Beside the conservative curve, an optimistic one (at least this many released with only 10 % probability)
+// says when a launch cannot happen any sooner: what "will miss its deadline" is judged on.
+import type { ActiveRun, EniView, SubnetView } from '../snapshot/types.js';
 
 export const MINUTE_MS = 60_000;
 /** Durations are kept per minute up to this; longer ones land in the last bin and count as "not within it". */
 export const DURATION_CAP_MINUTES = 360;
 /** How far ahead a forecast looks: a job that just ended frees its addresses within ~140 min (linger + available). */
 export const DEFAULT_HORIZON_MINUTES = 240;
-/** z of the normal approximation's lower 10 % quantile (p90 conservative). */
+/** z of the normal approximation's lower 10 % quantile (p90 conservative); its negation gives the upper one. */
 const Z_P90 = 1.2815515655446004;
+/** A job's run durations are trusted from this many observed runs on (fewer: its ENIs are held). */
+export const MIN_RUN_OBSERVATIONS = 3;
 /** Exact Poisson-binomial below this many uncertain ENIs (cost n² per minute); normal above. */
 const EXACT_MAX_ENIS = 48;
 /** Learned observations weigh against this many pseudo-observations of the field's durations. */
@@ -91,6 +96,52 @@ export class DurationLearner {
   }
 }
 
+/**
+ * Each job's run durations, learned from the samples alone: a run seen active and missing from a later sample
+ * ended by then (its duration taken at that sample: late by at most a sample, the safe side). The exporter
+ * and the backtest feed it the same subnet views, sample by sample.
+ */
+export class RunDurationLearner {
+  private readonly counts = new Map<string, { n: number; pmf: Float64Array }>();
+  private readonly cached = new Map<string, DurationPmf>();
+  /** Runs active at the last sample: runId → job and start. */
+  private active = new Map<string, { job: string; startedOn: number }>();
+
+  /** A sample's active runs, taken at `at`: the runs gone since the last one are observed as ended at `at`. */
+  observeSample(runs: readonly ActiveRun[] | undefined, at: number): void {
+    // Glue data unknown in this sample: nothing is learned, and the runs seen before stay tracked.
+    if (runs === undefined) return;
+    const next = new Map<string, { job: string; startedOn: number }>();
+    for (const r of runs) if (r.startedOn !== undefined) next.set(r.runId, { job: r.job, startedOn: r.startedOn });
+    for (const [id, r] of this.active) if (!next.has(id)) this.observe(r.job, (at - r.startedOn) / 1000);
+    this.active = next;
+  }
+
+  observe(job: string, seconds: number): void {
+    if (!Number.isFinite(seconds) || seconds < 0) return;
+    let c = this.counts.get(job);
+    if (!c) this.counts.set(job, (c = { n: 0, pmf: new Float64Array(DURATION_CAP_MINUTES + 1) }));
+    c.pmf[durationBin(seconds)] += 1;
+    c.n += 1;
+    this.cached.delete(job);
+  }
+
+  observations(job: string): number {
+    return this.counts.get(job)?.n ?? 0;
+  }
+
+  /** The job's run-duration distribution; undefined until MIN_RUN_OBSERVATIONS runs were seen. Same object until the next one. */
+  pmf(job: string): DurationPmf | undefined {
+    const hit = this.cached.get(job);
+    if (hit) return hit;
+    const c = this.counts.get(job);
+    if (!c || c.n < MIN_RUN_OBSERVATIONS) return undefined;
+    const out = c.pmf.map((x) => x / c.n);
+    this.cached.set(job, out);
+    return out;
+  }
+}
+
 /** P(D ≤ x) for x in whole minutes, excluding the "longer than the cap" bin. */
 function cdfOf(pmf: DurationPmf): Float64Array {
   const cdf = new Float64Array(DURATION_CAP_MINUTES + 1);
@@ -120,6 +171,8 @@ interface CurveTools {
   lastL: number;
   available: (Curve | undefined)[];
   linger: (Curve | undefined)[];
+  /** Per run-duration distribution, by elapsed minute; null: ran longer than any observed run (held). */
+  runs: WeakMap<DurationPmf, (Curve | null | undefined)[]>;
 }
 
 const toolsByModel = new WeakMap<DurationModel, Map<number, CurveTools>>();
@@ -129,7 +182,16 @@ function toolsFor(model: DurationModel, horizon: number): CurveTools {
   if (!byHorizon) toolsByModel.set(model, (byHorizon = new Map()));
   let t = byHorizon.get(horizon);
   if (!t) {
-    t = { model, horizon, cdfA: cdfOf(model.available), lastA: lastBin(model.available), lastL: lastBin(model.linger), available: [], linger: [] };
+    t = {
+      model,
+      horizon,
+      cdfA: cdfOf(model.available),
+      lastA: lastBin(model.available),
+      lastL: lastBin(model.linger),
+      available: [],
+      linger: [],
+      runs: new WeakMap(),
+    };
     byHorizon.set(horizon, t);
   }
   return t;
@@ -191,8 +253,45 @@ function lingerCurve(tools: CurveTools, age: number): Curve {
   return curve;
 }
 
+/**
+ * P(a running job's ENIs deleted within t min | it has run `elapsed` min): its run ends s minutes from now
+ * (from its past runs' durations), then the linger and available time from that end. null when it has run
+ * longer than any observed run: nothing bounds its end.
+ */
+function runCurve(tools: CurveTools, pmf: DurationPmf, elapsed: number): Curve | null {
+  let byAge = tools.runs.get(pmf);
+  if (!byAge) tools.runs.set(pmf, (byAge = []));
+  const e = Math.max(0, Math.min(elapsed, DURATION_CAP_MINUTES));
+  const hit = byAge[e];
+  if (hit !== undefined) return hit;
+  const { horizon } = tools;
+  // Runs longer than the cap count as not ending within it (they stay in `survive`).
+  let survive = 0;
+  for (let k = e + 1; k <= DURATION_CAP_MINUTES; k++) survive += pmf[k];
+  let ends = 0;
+  for (let k = e + 1; k < DURATION_CAP_MINUTES; k++) ends += pmf[k];
+  if (survive <= 0 || ends <= 0) {
+    byAge[e] = null;
+    return null;
+  }
+  const after = lingerCurve(tools, 0);
+  const curve = new Float64Array(horizon + 1);
+  const steps: number[] = [];
+  for (let s = 1; s <= Math.min(horizon, DURATION_CAP_MINUTES - 1 - e); s++) if (pmf[e + s] > 0) steps.push(s);
+  for (let t = 1; t <= horizon; t++) {
+    let p = 0;
+    for (const s of steps) {
+      if (s >= t) break;
+      p += pmf[e + s] * after[t - s];
+    }
+    curve[t] = Math.min(1, p / survive);
+  }
+  byAge[e] = curve;
+  return curve;
+}
+
 /** What a forecast reads of a subnet's sample. */
-export type PredictSubnet = Pick<SubnetView, 'subnetId' | 'free' | 'enis'>;
+export type PredictSubnet = Pick<SubnetView, 'subnetId' | 'free' | 'enis'> & Partial<Pick<SubnetView, 'activeRuns'>>;
 
 /** Conservative free addresses ahead, from one sample. Reservations are NOT subtracted (see withReservations). */
 export interface FreeForecast {
@@ -200,12 +299,25 @@ export interface FreeForecast {
   from: number;
   /** Free addresses at least this many with 90 % probability; free[0] is the sample's free; never decreasing. */
   free: number[];
+  /**
+   * Free addresses at least this many with 50 % probability: the likely course, what ETAs are read from (an
+   * ETA read from the p90 curve comes out late by the whole spread of the durations). Same shape as `free`,
+   * never below it; absent in forecasts made without it (then `free` stands in).
+   */
+  likely?: number[];
+  /**
+   * Free addresses at least this many with only 10 % probability: sooner than this nothing fits, all but surely.
+   * Never below `likely`; absent in forecasts made without it (then `likely`, else `free`, stands in).
+   */
+  optimistic?: number[];
 }
 
 export interface PredictOptions {
   /** The sample's time (epoch ms): ages are taken at it. */
   at: number;
   horizonMinutes?: number;
+  /** Past run durations per job: running jobs' ends are predicted from them (absent: their ENIs are held). */
+  runs?: Pick<RunDurationLearner, 'pmf'>;
 }
 
 /** Which curve an ENI's release follows, or undefined when it is held for the horizon. */
@@ -222,14 +334,21 @@ function curveOf(eni: EniView, at: number, tools: CurveTools): Curve | undefined
   return undefined;
 }
 
-/** The exact quantile's working distribution, reused across calls (synchronous: never shared by two). */
+/** The exact quantiles' working distribution, reused across calls (synchronous: never shared by two). */
 let scratch = new Float64Array(256);
 
+/** Released addresses: at least `low` with 90 % probability, `mid` with 50 %, `high` with 10 %. */
+export interface ReleasedBounds {
+  low: number;
+  mid: number;
+  high: number;
+}
+
 /**
- * Lower 10 % quantile of Σ wᵢ·Bernoulli(pᵢ), each term repeated countsᵢ times (1 when absent): the largest x
- * with P(X ≥ x) ≥ 0.9.
+ * Σ wᵢ·Bernoulli(pᵢ), each term repeated countsᵢ times (1 when absent), at its two tails: `low` the largest x
+ * with P(X ≥ x) ≥ 0.9, `high` the largest x with P(X ≥ x) ≥ 0.1.
  */
-export function lowerQuantileP90(ps: readonly number[], weights: readonly number[], counts?: readonly number[]): number {
+export function releasedBounds(ps: readonly number[], weights: readonly number[], counts?: readonly number[]): ReleasedBounds {
   let sure = 0;
   let n = 0;
   let total = 0;
@@ -246,7 +365,7 @@ export function lowerQuantileP90(ps: readonly number[], weights: readonly number
       variance += c * w * w * ps[i] * (1 - ps[i]);
     }
   }
-  if (n === 0) return sure;
+  if (n === 0) return { low: sure, mid: sure, high: sure };
   if (n <= EXACT_MAX_ENIS && total <= 4 * EXACT_MAX_ENIS) {
     // One buffer convolved in place (from the top down, each cell read before it is overwritten): the same sums
     // as a fresh array per ENI, without the allocations (a forecast makes one of these per minute).
@@ -270,15 +389,25 @@ export function lowerQuantileP90(ps: readonly number[], weights: readonly number
       }
     }
     let tail = 0;
+    let high = -1;
+    let mid = -1;
     for (let x = total; x >= 0; x--) {
       tail += dist[x];
       // Rounding slack: a tail of 0.8999999999 is 0.9.
-      if (tail >= 0.9 - 1e-9) return sure + x;
+      if (high < 0 && tail >= 0.1 - 1e-9) high = x;
+      if (mid < 0 && tail >= 0.5 - 1e-9) mid = x;
+      if (tail >= 0.9 - 1e-9) return { low: sure + x, mid: sure + mid, high: sure + high };
     }
-    return sure;
+    return { low: sure, mid: sure + Math.max(0, mid), high: sure + Math.max(0, high) };
   }
-  const x = Math.floor(mean + 0.5 - Z_P90 * Math.sqrt(variance));
-  return sure + Math.max(0, Math.min(total, x));
+  const sd = Z_P90 * Math.sqrt(variance);
+  const clamp = (x: number): number => sure + Math.max(0, Math.min(total, Math.floor(x)));
+  return { low: clamp(mean + 0.5 - sd), mid: clamp(mean + 0.5), high: clamp(mean + 0.5 + sd) };
+}
+
+/** Lower 10 % quantile of Σ wᵢ·Bernoulli(pᵢ): the largest x with P(X ≥ x) ≥ 0.9 (see releasedBounds). */
+export function lowerQuantileP90(ps: readonly number[], weights: readonly number[], counts?: readonly number[]): number {
+  return releasedBounds(ps, weights, counts).low;
 }
 
 /**
@@ -303,6 +432,16 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
     lastBySize = bySize;
     bySize.set(eni.addresses, (bySize.get(eni.addresses) ?? 0) + 1);
   }
+  // Running jobs: each run's workers release together (one term of weight `workers`), after its predicted end.
+  for (const run of opts.runs ? (subnet.activeRuns ?? []) : []) {
+    const pmf = run.startedOn === undefined ? undefined : opts.runs?.pmf(run.job);
+    if (!pmf || run.startedOn === undefined || run.workers <= 0) continue;
+    const curve = runCurve(tools, pmf, Math.floor(Math.max(0, opts.at - run.startedOn) / MINUTE_MS));
+    if (!curve) continue;
+    let bySize = groups.get(curve);
+    if (!bySize) groups.set(curve, (bySize = new Map()));
+    bySize.set(run.workers, (bySize.get(run.workers) ?? 0) + 1);
+  }
   // Flattened groups: one (curve, size, count) per distinct curve and ENI size.
   const curves: Curve[] = [];
   const ws: number[] = [];
@@ -315,13 +454,18 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
     }
   }
   const free: number[] = [subnet.free];
+  const likely: number[] = [subnet.free];
+  const optimistic: number[] = [subnet.free];
   const ps: number[] = new Array<number>(curves.length);
   for (let t = 1; t <= horizon; t++) {
     for (let g = 0; g < curves.length; g++) ps[g] = curves[g][t];
-    // Released-by-t only grows with t, so its true quantile does: the running max corrects the approximation.
-    free.push(Math.max(free[t - 1], subnet.free + lowerQuantileP90(ps, ws, ns)));
+    const b = releasedBounds(ps, ws, ns);
+    // Released-by-t only grows with t, so its true quantiles do: the running max corrects the approximation.
+    free.push(Math.max(free[t - 1], subnet.free + b.low));
+    likely.push(Math.max(likely[t - 1], free[t], subnet.free + b.mid));
+    optimistic.push(Math.max(optimistic[t - 1], likely[t], subnet.free + b.high));
   }
-  return { from: opts.at, free };
+  return { from: opts.at, free, likely, optimistic };
 }
 
 /** The forecast's value at `minutes` after its sample (the last one beyond the horizon), reservations subtracted. */

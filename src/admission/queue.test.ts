@@ -156,6 +156,38 @@ describe('planQueue', () => {
     expect(b.putTickets[0].deadline).toBe(T0 + 30 * MIN);
   });
 
+  it('reads the ETA from the likely curve and judges the deadline on the optimistic one', () => {
+    // Likely room at minute 30, optimistic at 10, conservative at 50.
+    const f = stepped(5, [[50, 10]], 120);
+    f.likely = stepped(5, [[30, 10]], 120).free;
+    f.optimistic = stepped(5, [[10, 10]], 120).free;
+    const a = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN }));
+    expect(a.etaSeconds).toBe(30 * 60);
+    // The ETA is past the deadline, but the launch may still come in time: not a miss, the ticket is kept.
+    expect(a.willMissDeadline).toBe(false);
+    expect(a.ticket?.deadline).toBe(T0 + 20 * MIN);
+    // Even the optimistic course starts it after the deadline: cannot be met.
+    const b = planQueue(input({ forecast: f, workers: 10, key: 'run-1', deadline: T0 + 9 * MIN }));
+    expect(b.willMissDeadline).toBe(true);
+    expect(b.etaSeconds).toBe(30 * 60);
+    // A ticket ahead (which may give up) and the margin do not make a deadline "cannot be met" on their own.
+    const g = stepped(5, [[50, 20]], 120);
+    g.likely = stepped(5, [[30, 20]], 120).free;
+    g.optimistic = stepped(
+      5,
+      [
+        [10, 10],
+        [25, 10],
+      ],
+      120,
+    ).free;
+    const ahead = ticket('run-0', 10, T0 - MIN);
+    const c = planQueue(input({ forecast: g, workers: 10, key: 'run-1', deadline: T0 + 20 * MIN, tickets: [ahead] }));
+    expect(c.etaSeconds).toBe(30 * 60);
+    expect(c.ahead).toBe(1);
+    expect(c.willMissDeadline).toBe(false);
+  });
+
   it('does not call a deadline missed when no start is predicted: what running jobs hold may come back', () => {
     // Running jobs are held for the whole horizon (their end is unknown), so "no start predicted" is not
     // "cannot start": the request keeps its ticket and pokes again at the longest interval.

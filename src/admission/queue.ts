@@ -84,17 +84,24 @@ export function ticketAlive(t: Ticket, now: number): boolean {
  * addresses the decision sees, lowered by what has attached since the forecast's sample, minus the
  * reservations and the margin. capacity[0] is exactly the policy's room now.
  */
-export function capacityProfile(decision: QueueDecision, forecast: FreeForecast | undefined, now: number): number[] {
+export function capacityProfile(
+  decision: QueueDecision,
+  forecast: FreeForecast | undefined,
+  now: number,
+  bound: 'conservative' | 'likely' | 'optimistic' = 'conservative',
+): number[] {
   const room0 = decision.free - decision.reserved - decision.buffer;
   if (!forecast || forecast.free.length === 0) return [room0];
+  const likely = forecast.likely ?? forecast.free;
+  const curve = bound === 'optimistic' ? (forecast.optimistic ?? likely) : bound === 'likely' ? likely : forecast.free;
   const shift = Math.max(0, Math.floor((now - forecast.from) / MINUTE_MS));
   const last = forecast.free.length - 1;
   if (shift >= last) return [room0];
   // Addresses taken since the forecast's sample stay taken; addresses freed early are not counted twice.
-  const drift = Math.min(0, decision.free - forecast.free[shift]);
+  const drift = Math.min(0, decision.free - curve[shift]);
   const out: number[] = [room0];
   for (let i = 1; i <= last - shift; i++) {
-    out.push(Math.max(room0, forecast.free[shift + i] + drift - decision.reserved - decision.buffer));
+    out.push(Math.max(room0, curve[shift + i] + drift - decision.reserved - decision.buffer));
   }
   return out;
 }
@@ -186,16 +193,25 @@ export function planQueue(input: QueueInput): QueueAnswer {
   waiting.sort(byArrival);
   const ahead = own ? waiting.filter((t) => byArrival(t, own) < 0) : waiting;
 
-  const capacity = capacityProfile(decision, input.forecast, now);
+  // The ETA follows the likely course of the releases (p50): read from the conservative p90 curve it comes out
+  // late by the spread of the durations. Admission itself is the policy's, on what is free now.
+  const capacity = capacityProfile(decision, input.forecast, now, 'likely');
   const horizonMinutes = capacity.length - 1;
   const { start } = schedule(ahead, capacity, request.workers);
   // The policy has the last word on "now"; the profile's minute 0 is its room, so they agree.
   const admit = start === 0 && decision.admit;
   const etaSeconds = admit ? 0 : start === null || start === undefined ? null : Math.max(start, 1) * 60;
   const deadline = request.deadline ?? own?.deadline;
-  // Only a predicted start after the deadline misses it: with none predicted (running jobs are held for the whole
-  // horizon, their end unknown) the launch may still fit in time, and the backtest shows such waits do.
-  const willMissDeadline = !admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline;
+  // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p10)
+  // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
+  // be one that would have launched in time: the backtest loses runs to any bound stricter than this. With no
+  // start predicted even so (a running job longer than any seen holds its addresses) the launch may still fit
+  // in time: not a miss.
+  let willMissDeadline = false;
+  if (!admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline) {
+    const soonest = schedule([], capacityProfile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic'), request.workers).start;
+    willMissDeadline = soonest !== null && soonest !== undefined && now + Math.max(soonest, 1) * MINUTE_MS > deadline;
+  }
   const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
   const n = ahead.length;
 
@@ -260,6 +276,6 @@ export function headEtaSeconds(
 ): number | null | undefined {
   const head = tickets.filter((t) => ticketAlive(t, now)).sort(byArrival)[0];
   if (!head) return undefined;
-  const { start } = schedule([], capacityProfile(decision, forecast, now), head.workers);
+  const { start } = schedule([], capacityProfile(decision, forecast, now, 'likely'), head.workers);
   return start === null || start === undefined ? null : start * 60;
 }

@@ -41,8 +41,9 @@ const FIELDS = [
   'total_wait_hours',
   'eta_error_p90_seconds',
   'failed_attempts',
+  'eta_error_all_p90_seconds',
 ];
-const NUMBERS = FIELDS.slice(3).filter((f) => f !== 'eta_error_p90_seconds');
+const NUMBERS = FIELDS.slice(3).filter((f) => f !== 'eta_error_p90_seconds' && f !== 'eta_error_all_p90_seconds');
 
 describe('runSimulateCommand', () => {
   it('--json prints one object with a row per scenario and policy, in that order, with the contract fields', () => {
@@ -64,6 +65,7 @@ describe('runSimulateCommand', () => {
       for (const f of NUMBERS) expect(typeof r[f], f).toBe('number');
       expect(r.sensor).toBe(r.policy === 'none' ? null : 'report');
       expect(r.eta_error_p90_seconds).toBeNull();
+      expect(r.eta_error_all_p90_seconds).toBeNull();
       expect(r.missed_runs).toBe((r.exhaustion_failures as number) + (r.gave_up as number));
       expect(r.missed_rate).toBeCloseTo((r.missed_runs as number) / (r.runs as number), 3);
       expect(r.runs as number).toBeGreaterThan(0);
@@ -84,7 +86,7 @@ describe('runSimulateCommand', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines[1]).toMatch(
-      /^scenario\s+policy\s+sensor\s+runs\s+missed\s+missed rate\s+exhaustion failures\s+failed attempts\s+held\s+gave up\s+median wait\s+p95 wait\s+max wait\s+total wait\s+ETA p90 error\s+peak util\s+tail IP-min$/,
+      /^scenario\s+policy\s+sensor\s+runs\s+missed\s+missed rate\s+exhaustion failures\s+failed attempts\s+held\s+gave up\s+median wait\s+p95 wait\s+max wait\s+total wait\s+ETA p90 error\s+ETA p90 error, every answer\s+peak util\s+tail IP-min$/,
     );
     expect(lines).toHaveLength(5);
     // Every row ends where the header ends: the columns line up.

@@ -59,6 +59,7 @@ export interface SimulateRow {
   total_wait_hours: number;
   eta_error_p90_seconds: number | null;
   failed_attempts: number;
+  eta_error_all_p90_seconds: number | null;
 }
 
 /** A bad flag value; the message names the flag. */
@@ -151,6 +152,7 @@ function fields(o: Outcome) {
     total_wait_hours: o.totalWaitHours,
     eta_error_p90_seconds: o.etaErrorP90Seconds,
     failed_attempts: o.failedAttempts,
+    eta_error_all_p90_seconds: o.etaErrorAllP90Seconds,
   };
 }
 
@@ -190,6 +192,7 @@ export function formatTable(rows: SimulateRow[], days: number, blind: readonly s
     ['max wait', (r) => minutes(r.max_wait_seconds)],
     ['total wait', (r) => `${r.total_wait_hours.toFixed(1)} h`],
     ['ETA p90 error', (r) => (r.eta_error_p90_seconds === null ? '-' : minutes(r.eta_error_p90_seconds))],
+    ['ETA p90 error, every answer', (r) => (r.eta_error_all_p90_seconds === null ? '-' : minutes(r.eta_error_all_p90_seconds))],
     ['peak util', (r) => pct(r.peak_utilization)],
     ['tail IP-min', (r) => String(Math.round(r.tail_ip_minutes))],
   ];

@@ -121,6 +121,8 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
   it('the eta sensor keeps its ticket, pokes after each retry_after and launches once a sample shows room', () => {
     const reasons: string[] = [];
     const etas: (number | null | undefined)[] = [];
+    const answers: number[] = [];
+    let launchedAt = 0;
     const r = runBacktest({
       scenario: afterEnd(180),
       days: 0.5,
@@ -130,8 +132,14 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
       onDecision: (d) => {
         reasons.push(d.decision.reason);
         etas.push(d.queue?.etaSeconds);
+        if (!d.decision.admit && typeof d.queue?.etaSeconds === 'number') answers.push(d.at + d.queue.etaSeconds * 1000);
+        else if (d.decision.admit) launchedAt = d.at;
       },
     });
+    // Every wait answer's error, each counted: nearest-rank p90 of these few is the largest.
+    const allErrors = answers.map((at) => Math.abs(launchedAt - at) / 1000);
+    expect(allErrors.length).toBeGreaterThan(1);
+    expect(r.etaErrorAllP90Seconds).toBe(Math.max(...allErrors));
     // Pokes at 00:06, :11, :16, :21 (retry_after 300 s: half the ETA, at most 5 min) wait; the one at 00:26 reads
     // the 00:25 sample, which shows the addresses back.
     expect(r).toMatchObject({ missedRuns: 0, gaveUp: 0, held: 1, exhaustionFailures: 0, decisions: 1 + 5 });

@@ -8,7 +8,7 @@ import type { RawEni } from '../aws/types.js';
 import { DAY_MS } from '../clock.js';
 import { BypassMemory, bypassHorizonMs, type BypassEni } from '../admission/bypass.js';
 import { defaultPolicySettings } from '../admission/policy.js';
-import { DurationLearner, predictFree, type FreeForecast } from '../admission/predict.js';
+import { DurationLearner, predictFree, RunDurationLearner, type FreeForecast } from '../admission/predict.js';
 import type { QueueAnswer } from '../admission/queue.js';
 import { consumedBy, planAdmission, type AdmissionPlan } from '../admission/step.js';
 import {
@@ -132,6 +132,11 @@ export interface Outcome {
    * the first wait answer; null when no such request had a predicted ETA (no ETA-answering sensor).
    */
   etaErrorP90Seconds: number | null;
+  /**
+   * The same over every wait answer that gave an ETA (each answer one error): how good the ETAs are as the
+   * wait goes on, beside the first answer's (the one a user plans with). null as above.
+   */
+  etaErrorAllP90Seconds: number | null;
   /** Highest share of the subnet's usable addresses held at any moment (max over subnets). */
   peakUtilization: number;
   /** Address-minutes held by Glue ENIs after their run ended (lingering in-use + available). */
@@ -178,6 +183,8 @@ interface Tally {
   waitMs: number;
   /** Seconds, |launch − first predicted launch|. */
   etaErrors: number[];
+  /** Seconds, |launch − predicted launch| of every wait answer with an ETA. */
+  etaErrorsAll: number[];
   peakUtilization: number;
   tailIpMinutes: number;
 }
@@ -192,6 +199,7 @@ function newTally(peakUtilization = 0): Tally {
     waits: [],
     waitMs: 0,
     etaErrors: [],
+    etaErrorsAll: [],
     peakUtilization,
     tailIpMinutes: 0,
   };
@@ -209,6 +217,8 @@ interface Pending {
   lastTryAt: number;
   /** Launch time predicted by the first wait answer (undefined: none yet; null: answered without an ETA). */
   firstEtaAt?: number | null;
+  /** Launch times predicted by every wait answer that gave an ETA. */
+  etaAnswers?: number[];
   /** The eta sensor's ticket in its subnet's queue (its key is the request id, as a dag_run_id). */
   ticketId?: string;
   /** The subnet's and the job's counts. */
@@ -248,6 +258,8 @@ interface DurationFeed {
   /** Sample that first showed each Glue ENI available. */
   seenAvailable: Map<string, number>;
   learners: Map<string, DurationLearner>;
+  /** Each subnet's jobs' run durations, from its active runs sample by sample (as the exporter learns them). */
+  runLearners: Map<string, RunDurationLearner>;
 }
 
 /** One backtest run: the world, the sampler's last capture, what /admit keeps per subnet, and the counts. */
@@ -318,7 +330,9 @@ function newRun(opts: BacktestOptions): Run {
   const mirror = new WorldMirror();
   const news: WorldNews = { enisCreated: true, due: [], detached: [], deleted: [] };
   const eta = isGated(policy) && sensor.kind === 'eta';
-  const durations: DurationFeed | undefined = eta ? { truth: new Map(), seenAvailable: new Map(), learners: new Map() } : undefined;
+  const durations: DurationFeed | undefined = eta
+    ? { truth: new Map(), seenAvailable: new Map(), learners: new Map(), runLearners: new Map() }
+    : undefined;
   let made: World | undefined;
   const world = new World(scenario, {
     autoLaunch: false,
@@ -456,6 +470,7 @@ function settle(p: Pending, t: number, how: 'launched' | 'failed' | 'gave-up'): 
     else if (p.held) {
       x.waits.push(waitMs / 1000);
       if (typeof p.firstEtaAt === 'number') x.etaErrors.push(Math.abs(t - p.firstEtaAt) / 1000);
+      for (const at of p.etaAnswers ?? []) x.etaErrorsAll.push(Math.abs(t - at) / 1000);
     }
   }
 }
@@ -523,7 +538,8 @@ function forecastOf(run: Run, view: SubnetView): FreeForecast {
   let f = run.forecasts.get(view.subnetId);
   if (!f) {
     const learner = run.durations?.learners.get(view.subnetId);
-    f = predictFree(view, (learner ?? DEFAULT_LEARNER).model(), { at: run.capture.takenAt });
+    const runs = run.durations?.runLearners.get(view.subnetId);
+    f = predictFree(view, (learner ?? DEFAULT_LEARNER).model(), { at: run.capture.takenAt, ...(runs ? { runs } : {}) });
     run.forecasts.set(view.subnetId, f);
   }
   return f;
@@ -533,6 +549,11 @@ function forecastOf(run: Run, view: SubnetView): FreeForecast {
 function learnDurations(run: Run, t: number): void {
   const d = run.durations;
   if (!d) return;
+  for (const view of snapshotNow(run).subnets) {
+    let l = d.runLearners.get(view.subnetId);
+    if (!l) d.runLearners.set(view.subnetId, (l = new RunDurationLearner()));
+    l.observeSample(view.activeRuns, t);
+  }
   for (const id of run.news.detached.splice(0)) {
     const tr = d.truth.get(id);
     if (tr?.runEndedAt === undefined) continue;
@@ -634,6 +655,7 @@ function pokeDue(run: Run, t: number): void {
     hold(p);
     const q = plan?.queue;
     if (q && p.firstEtaAt === undefined) p.firstEtaAt = q.etaSeconds === null ? null : t + q.etaSeconds * 1000;
+    if (q && q.etaSeconds !== null) (p.etaAnswers ??= []).push(t + q.etaSeconds * 1000);
     const next = nextPokeOf(run, p, t, plan);
     if (next === undefined) {
       run.world.dropDue(p.request.id);
@@ -694,6 +716,7 @@ function merge(tallies: readonly Tally[]): Tally {
     for (const k of ['runs', 'exhaustionFailures', 'failedAttempts', 'held', 'gaveUp', 'waitMs', 'tailIpMinutes'] as const) m[k] += x[k];
     m.waits.push(...x.waits);
     m.etaErrors.push(...x.etaErrors);
+    m.etaErrorsAll.push(...x.etaErrorsAll);
     m.peakUtilization = Math.max(m.peakUtilization, x.peakUtilization);
   }
   return m;
@@ -717,6 +740,7 @@ function outcome(x: Tally): Outcome {
     maxWaitSeconds: x.waits.reduce((m, w) => Math.max(m, w), 0),
     totalWaitHours: round(x.waitMs / 3_600_000, 2),
     etaErrorP90Seconds: x.etaErrors.length === 0 ? null : Math.round(percentile(x.etaErrors, 0.9)),
+    etaErrorAllP90Seconds: x.etaErrorsAll.length === 0 ? null : Math.round(percentile(x.etaErrorsAll, 0.9)),
     peakUtilization: round(x.peakUtilization, 4),
     tailIpMinutes: round(x.tailIpMinutes, 1),
   };
