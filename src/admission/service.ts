@@ -297,6 +297,7 @@ export class AdmissionService {
     // One pure step for a preview and for the real thing; consumption is the snapshot housekeeping's job.
     // A preview, or a store that cannot write the queue now (DynamoDB unreachable), keeps the request's place
     // (its ticket id) but claims no ticket: nothing is written, so the answer must not name one.
+    const forecast = queueOn ? this.forecast(view.subnetId) : undefined;
     const plan = (state: LedgerState): AdmissionPlan =>
       planAdmission(
         {
@@ -315,7 +316,7 @@ export class AdmissionService {
                   tickets: state.tickets,
                   ...(key !== undefined ? (req.dryRun || state.offline ? { ticketId } : { key, ticketId }) : {}),
                   ...(deadline !== undefined ? { deadline } : {}),
-                  ...(this.forecast(view.subnetId) ? { forecast: this.forecast(view.subnetId) } : {}),
+                  ...(forecast ? { forecast } : {}),
                 },
               }
             : {}),
