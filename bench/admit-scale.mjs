@@ -28,6 +28,8 @@ const { values } = parseArgs({
     reservations: { type: 'string', default: '1000' },
     schedule: { type: 'string', default: '*/30 * * * * *' },
     'data-dir': { type: 'string' },
+    // Runs the exporter with --trace-gc (observation only) and reports each pause beside the slow seconds.
+    'trace-gc': { type: 'boolean', default: false },
   },
 });
 
@@ -40,11 +42,36 @@ process.on('exit', () => {
 });
 // Extra node flags for the exporter's and simulator's processes (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 const nodeArgs = (process.env.GLUE_ENI_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const cli = (args, env = process.env) => {
-  const c = spawn(process.execPath, [...nodeArgs, join(dist, 'cli.js'), ...args], { stdio: ['ignore', 'ignore', 'inherit'], env });
+const cli = (args, env = process.env, flags = []) => {
+  const c = spawn(process.execPath, [...nodeArgs, ...flags, join(dist, 'cli.js'), ...args], {
+    stdio: ['ignore', flags.length > 0 ? 'pipe' : 'ignore', 'inherit'],
+    env,
+  });
   children.push(c);
   return c;
 };
+
+/**
+ * --trace-gc lines of the exporter ("[pid:0x..]   12345 ms: Mark-Compact 380.1 (410.2) -> 350.3 (400.1) MB,
+ * 85.3 / 0.0 ms ..."), stamped with the wall time they were read (the trace's own clock starts with the isolate).
+ */
+function gcTrace(stream) {
+  const pauses = [];
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop();
+    for (const l of lines) {
+      const m =
+        /ms: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact|Mark-Compact \(reduce\))[^,]*?([\d.]+) \(([\d.]+)\) -> ([\d.]+) \(([\d.]+)\) MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ ([\d.]+) ms/.exec(
+          l,
+        );
+      if (m) pauses.push({ at: Date.now() / 1000, kind: m[1], heapBeforeMb: Number(m[2]), heapAfterMb: Number(m[4]), ms: Number(m[6]) });
+    }
+  });
+  return pauses;
+}
 
 function samplesOf(text, name) {
   return text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -52,6 +79,29 @@ function samplesOf(text, name) {
 const sum = (lines) => lines.reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 async function metric(name) {
   return sum(samplesOf(await (await fetch(`${base}/metrics`)).text(), name));
+}
+
+/**
+ * The exporter's garbage collection so far, from prom-client's nodejs_gc_duration_seconds (no V8 flag needed):
+ * pauses and their total time by kind, and the pauses of 10 ms or more / 100 ms or more (bucket bounds).
+ */
+async function gcFigures() {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = { count: {}, seconds: {}, over10ms: 0, over100ms: 0 };
+  for (const l of text.split('\n')) {
+    const m = /^nodejs_gc_duration_seconds_(count|sum|bucket)\{(?:le="([^"]+)",)?kind="(\w+)"\} (\S+)$/.exec(l);
+    if (!m) continue;
+    const [, what, le, kind, v] = m;
+    if (what === 'count') {
+      out.count[kind] = Number(v);
+      // The pauses of at least 10 / 100 ms: the count less those within the bucket bound.
+      out.over10ms += Number(v);
+      out.over100ms += Number(v);
+    } else if (what === 'sum') out.seconds[kind] = Number(v);
+    else if (le === '0.01') out.over10ms -= Number(v);
+    else if (le === '0.1') out.over100ms -= Number(v);
+  }
+  return out;
 }
 
 async function waitReady(seconds) {
@@ -136,13 +186,18 @@ try {
     if (i > 100) throw new Error('simulator not listening after 20 s');
     await new Promise((r) => setTimeout(r, 200));
   }
-  cli(['serve', '--config', join(dir, 'config.yml'), '--listen', `127.0.0.1:${port}`], {
-    ...process.env,
-    AWS_ACCESS_KEY_ID: 'bench',
-    AWS_SECRET_ACCESS_KEY: 'bench',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  });
+  const exporter = cli(
+    ['serve', '--config', join(dir, 'config.yml'), '--listen', `127.0.0.1:${port}`],
+    {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'bench',
+      AWS_SECRET_ACCESS_KEY: 'bench',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+    values['trace-gc'] ? ['--trace-gc'] : [],
+  );
+  const gcPauses = values['trace-gc'] ? gcTrace(exporter.stdout) : [];
   await waitReady(300);
   const url = `${base}/admit?subnet=big&workers=1&dag_run_id=bench`;
   // The live reservations: admissions of one worker until the subnet has no room left (a ledger kept in
@@ -187,10 +242,21 @@ try {
     }
   })();
   const cpuBefore = await metric('process_cpu_seconds_total');
+  const gcBefore = await gcFigures();
   const started = Date.now() / 1000;
   // A timeout long enough to time the slowest decision rather than drop it.
-  const result = await autocannon({ url, connections: Number(values.connections), duration: Number(values.duration), timeout: 120 });
+  const run = autocannon({ url, connections: Number(values.connections), duration: Number(values.duration), timeout: 120 });
+  // The slowest answer of each second of the run: lines the slow answers up with samples and GC pauses.
+  const perSecondMax = new Map();
+  let slowAnswers = 0;
+  run.on('response', (_client, _status, _bytes, ms) => {
+    const s = Math.floor(Date.now() / 1000);
+    perSecondMax.set(s, Math.max(perSecondMax.get(s) ?? 0, ms));
+    if (ms >= 10) slowAnswers++;
+  });
+  const result = await run;
   const ended = Date.now() / 1000;
+  const gcAfter = await gcFigures();
   polling = false;
   await poller;
   const rssAfter = await metric('process_resident_memory_bytes');
@@ -201,6 +267,21 @@ try {
   const ticks = Number.isFinite(interval) ? Math.floor(ended / interval) - Math.floor(started / interval) : 0;
   const gaps = [started, ...times, ended].slice(1).map((t, i, a) => t - (i === 0 ? started : a[i - 1]));
   const sampleSeconds = await metric('glue_eni_sample_duration_seconds');
+  const heapUsed = await metric('nodejs_heap_size_used_bytes');
+  const gcDelta = (what) =>
+    Object.fromEntries(
+      Object.keys(gcAfter[what]).map((k) => [k, round((what === 'seconds' ? 1000 : 1) * (gcAfter[what][k] - (gcBefore[what][k] ?? 0)))]),
+    );
+  // Seconds of the run whose slowest answer took 10 ms or more, with what the exporter did then.
+  const runPauses = gcPauses.filter((p) => p.at >= started && p.at <= ended + 1);
+  const slowSeconds = [...perSecondMax]
+    .filter(([, ms]) => ms >= 10)
+    .map(([s, ms]) => ({
+      second: Math.round(s - started),
+      admit_max_ms: ms,
+      gc_ms: values['trace-gc'] ? runPauses.filter((p) => p.at >= s && p.at < s + 1.05).map((p) => `${p.kind} ${p.ms}`) : undefined,
+      sample_stamped: times.some((t) => t >= s - 1 && t < s + 1) || undefined,
+    }));
   console.log(
     JSON.stringify(
       {
@@ -234,6 +315,22 @@ try {
         samples_missed: Math.max(0, ticks - 1 - times.length),
         rss_mb_before: Math.round(rssBefore / 2 ** 20),
         rss_mb_after: Math.round(rssAfter / 2 ** 20),
+        heap_used_mb_after: Math.round(heapUsed / 2 ** 20),
+        // prom-client's GC histogram over the run: pauses by kind, their total time, and the long ones.
+        gc_pauses_during_run: gcDelta('count'),
+        gc_ms_during_run: gcDelta('seconds'),
+        gc_pauses_10ms_or_more: gcAfter.over10ms - gcBefore.over10ms,
+        gc_pauses_100ms_or_more: gcAfter.over100ms - gcBefore.over100ms,
+        ...(values['trace-gc']
+          ? {
+              gc_pause_max_ms: Math.max(0, ...runPauses.map((p) => p.ms)),
+              gc_mark_compact_pause_ms: runPauses.filter((p) => p.kind.startsWith('Mark')).map((p) => p.ms),
+              gc_heap_max_mb: Math.max(0, ...runPauses.map((p) => p.heapBeforeMb)),
+            }
+          : {}),
+        admit_answers_10ms_or_more: slowAnswers,
+        admit_seconds_with_answer_10ms_or_more: slowSeconds.length,
+        slow_seconds: slowSeconds,
       },
       null,
       2,

@@ -244,6 +244,36 @@ function eniXml(e: NetworkInterface): Record<string, unknown> {
   };
 }
 
+/**
+ * Stands for a page's items in the document the builder renders around them: no ENI field, request id or token
+ * holds it, and escaping leaves it as it is.
+ */
+const ITEMS_MARKER = '__glue_eni_sim_items__';
+
+/** An ENI's rendered `<item>`, and the fields it was rendered from that are reassigned after the ENI is created. */
+interface RenderedEni {
+  status: NetworkInterface['Status'];
+  attachment: NetworkInterface['Attachment'];
+  xml: string;
+}
+const renderedEnis = new WeakMap<NetworkInterface, RenderedEni>();
+
+/**
+ * `<item>…</item>` of one ENI, as the builder renders it within networkInterfaceSet (no indentation: the text of an
+ * element does not depend on where it is). A sample pages through every ENI of the world while few of them change:
+ * the text is rendered once and reused until the ENI's status or attachment is reassigned (the world changes no
+ * other field of an ENI after creating it; a new attachment is a new object).
+ */
+function eniItemXml(e: NetworkInterface): string {
+  const r = renderedEnis.get(e);
+  if (r !== undefined && r.status === e.Status && r.attachment === e.Attachment) return r.xml;
+  // Reading a character flattens the builder's rope of small pieces into one string (it is kept as long as the ENI).
+  const xml = builder.build({ item: eniXml(e) }) as string;
+  xml.charCodeAt(0);
+  renderedEnis.set(e, { status: e.Status, attachment: e.Attachment, xml });
+  return xml;
+}
+
 function subnetXml(s: Subnet): Record<string, unknown> {
   return {
     subnetId: s.SubnetId,
@@ -282,7 +312,12 @@ export function handleEc2(world: World, action: string, params: URLSearchParams,
       const fs = filters(params);
       const items = selectedEnis(world, ids, fs);
       const { page, next } = paginate(items, (e) => e.NetworkInterfaceId, params);
-      return ok(action, requestId, { networkInterfaceSet: page.length ? { item: page.map(eniXml) } : '', ...(next ? { nextToken: next } : {}) });
+      if (page.length === 0) return ok(action, requestId, { networkInterfaceSet: '', ...(next ? { nextToken: next } : {}) });
+      // The builder's document around a marker, the marker then replaced by the items rendered (or reused) one by one.
+      const res = ok(action, requestId, { networkInterfaceSet: ITEMS_MARKER, ...(next ? { nextToken: next } : {}) });
+      const at = res.body.indexOf(ITEMS_MARKER);
+      res.body = res.body.slice(0, at) + page.map(eniItemXml).join('') + res.body.slice(at + ITEMS_MARKER.length);
+      return res;
     }
     case 'DescribeSubnets': {
       const ids = indexed(params, 'SubnetId');

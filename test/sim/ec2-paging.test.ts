@@ -140,4 +140,23 @@ describe('DescribeNetworkInterfaces pages of a large world', () => {
     expect(log.at(-1)).toMatch(/^8:2450:/);
     expect(digest(bodies)).toBe('6385c4d77cdc7a22af0ce22c292d1caf3dc95a3b9d777c20afd8de656937fe7c');
   });
+
+  it('an ENI rendered before is rendered anew once it attaches or detaches (its text is reused only while it stands)', () => {
+    // One world paged at every step (ENIs rendered, then attached, detached, deleted), one stepped straight to the
+    // end and paged once: the same seed makes the same world, so their last pages must be the same bytes.
+    const all = (world: World) => pages(world, [['subnet-id', ['subnet-0a1', 'subnet-0b2']]], 1_000, () => true);
+    const paged = new World(scenario);
+    const seen: string[][] = [];
+    for (const m of [0, 2, 3, 5, 8, 11, 14, 18]) {
+      paged.advanceTo(START + m * MIN);
+      seen.push(all(paged));
+    }
+    const fresh = new World(scenario);
+    fresh.advanceTo(START + 18 * MIN);
+    expect(seen.at(-1)).toEqual(all(fresh));
+    // The steps did move ENIs between states: 07:01's pages show the jobs' ENIs attached, 06:58's none of them.
+    const attached = (bodies: string[]) => bodies.join('').split('<attachment>').length - 1;
+    expect(attached(seen[2])).toBe(attached(seen[0]) + 70);
+    expect(attached(seen.at(-1) as string[])).toBe(attached(seen[0]));
+  });
 });
