@@ -96,14 +96,14 @@ describe('BypassMemory', () => {
     expect(h.events.map((e) => (e.at - T) / MIN)).toEqual([6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
-  it('persists across a restart, and sets a bad record and an unreadable file aside', () => {
+  it('persists across a restart, and sets a bad record and an unreadable file aside', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bypass-'));
     dirs.push(dir);
     const file = join(dir, 'bypass.json');
     const a = memory(file);
     a.observe(S, T, [], [], WEEK);
     a.observe(S, T + MIN, [glue('x1', T + 30_000)], [], WEEK);
-    a.save();
+    await a.save();
     const b = memory(file);
     expect(b.load()).toBeUndefined();
     expect(b.history(S)).toMatchObject({ watchedMs: MIN, totalAddresses: 1, events: [{ at: T + MIN, addresses: 1 }] });
@@ -122,11 +122,34 @@ describe('BypassMemory', () => {
     );
     expect(c.history(S)).toBeUndefined();
     c.observe(S, T, [], [], WEEK);
-    c.save();
+    await c.save();
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({
       version: 1,
       subnets: { [S]: { watchedMs: 0, events: [], totalAddresses: 0, lastSampleAt: T } },
     });
+  });
+  it('saves off the event loop: saves asked for together write the newest state once; a failed save is written by the next', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bypass-'));
+    dirs.push(dir);
+    // bypass.json in a "directory" that is a file: the write fails until it is removed.
+    const blocker = join(dir, 'data');
+    writeFileSync(blocker, '');
+    const file = join(blocker, 'bypass.json');
+    const m = memory(file);
+    m.observe(S, T, [], [], WEEK);
+    await expect(m.save()).rejects.toThrow(/ENOTDIR|EEXIST/);
+    rmSync(blocker);
+    // Nothing observed since: the failed state is still to be written.
+    await m.save();
+    expect(JSON.parse(readFileSync(file, 'utf8')).subnets[S]).toMatchObject({ lastSampleAt: T });
+
+    m.observe(S, T + MIN, [], [], WEEK);
+    const first = m.save();
+    m.observe(S, T + 2 * MIN, [], [], WEEK);
+    const second = m.save();
+    await Promise.all([first, second]);
+    expect(JSON.parse(readFileSync(file, 'utf8')).subnets[S]).toMatchObject({ watchedMs: 2 * MIN, lastSampleAt: T + 2 * MIN });
+    expect(readdirSync(join(dir, 'data'))).toEqual(['bypass.json']);
   });
 });
 

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { DAY_MS, samplesContiguous } from '../clock.js';
 import type { EniView } from '../snapshot/types.js';
-import { epochMs, readJsonState, validEntries, writeJsonAtomic, type CheckedState, type RejectedRecord } from '../state-file.js';
+import { AtomicFileWriter, epochMs, readJsonState, validEntries, type CheckedState, type RejectedRecord } from '../state-file.js';
 import { claims } from './reservations.js';
 import type { BypassHistory, Reservation } from './types.js';
 
@@ -112,8 +112,12 @@ export class BypassMemory {
   /** Per subnet, the list last observed when nothing in it was left to classify (a fast path for replays). */
   private readonly settled = new Map<string, readonly BypassEni[]>();
   private dirty = false;
+  /** Writes bypass.json off the event loop (temp file, fsync, rename), one write at a time, the newest state. */
+  private readonly writer?: AtomicFileWriter;
 
-  constructor(private readonly opts: BypassMemoryOptions) {}
+  constructor(private readonly opts: BypassMemoryOptions) {
+    if (opts.file) this.writer = new AtomicFileWriter(opts.file);
+  }
 
   load(): string | undefined {
     if (!this.opts.file) return undefined;
@@ -122,9 +126,26 @@ export class BypassMemory {
     return note;
   }
 
-  save(): void {
-    if (this.opts.file && this.dirty) writeJsonAtomic(this.opts.file, this.state);
+  /**
+   * Write the memory if it changed since the last save, off the event loop; settles once it is on disk (or
+   * rejects with the write's error). The state is serialized when the write's turn comes: saves asked for
+   * meanwhile collapse into one write of the newest.
+   */
+  save(): Promise<void> {
+    if (!this.writer || !this.dirty) return Promise.resolve();
     this.dirty = false;
+    return this.writer
+      .write(async () => [JSON.stringify(this.state)])
+      .catch((err: unknown) => {
+        // Not on disk: the next save writes it again.
+        this.dirty = true;
+        throw err;
+      });
+  }
+
+  /** Settles once no save is in flight. */
+  saved(): Promise<void> {
+    return this.writer?.idle() ?? Promise.resolve();
   }
 
   history(subnetId: string): BypassHistory | undefined {

@@ -139,11 +139,8 @@ export class SnapshotHousekeeping {
       const added = this.bypass.observe(s.subnetId, snap.takenAt, s.enis, ledger, bypassHorizonMs(this.deps.settingsOf(s).bypassMemoryDays));
       if (added > 0) logger.info({ subnet_id: s.subnetId, subnet: s.name, addresses: added }, 'addresses taken without an admission (gate bypass)');
     }
-    try {
-      this.bypass.save();
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory');
-    }
+    // Written off the event loop; the next snapshot's housekeeping waits for it (idle() covers it too).
+    await this.bypass.save().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'could not save the gate-bypass memory'));
   }
 
   private async consume(s: SubnetView, ledger: readonly Reservation[], now: number): Promise<void> {
