@@ -384,8 +384,8 @@ export function parseEniPage(xml: string): EniPage {
 
 type Body = string | Uint8Array | AsyncIterable<Uint8Array | string>;
 
-/** Bytes parsed between turns of the event loop: ~1-2 ms of parsing. */
-const BYTES_PER_TURN = 128 * 1024;
+/** Bytes parsed between turns of the event loop: about a millisecond of parsing (see SLICE in src/slices.ts). */
+const BYTES_PER_TURN = 64 * 1024;
 
 /** Streams a response body through the parser: the page's XML is never held whole. */
 export async function parseEniPageBody(body: unknown): Promise<EniPage> {
