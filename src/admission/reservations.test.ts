@@ -76,7 +76,7 @@ const reference = {
 };
 
 /** Maps compared by content (insertion order is not part of the contract). */
-const sorted = <V>(m: Map<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+const sorted = <V>(m: ReadonlyMap<string, V>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 function expectSameAccounting(ledger: readonly Reservation[], enis: readonly AccountedEni[], now: number): void {
   const want = reference.claims(ledger, enis);
@@ -244,5 +244,25 @@ describe('cost per decision', () => {
     const ledger = [res('a', 900, 10)];
     for (let i = 0; i < 50; i++) reservedWorkers([...ledger, res(`b${i}`, 1_000 + i, 1)], enis, 2_000);
     expect(reads.n).toBe(5_000);
+  });
+
+  it('the same ledger asked again gets the same coverage map; a ledger that changed gets its own, right one', () => {
+    const enis = Array.from({ length: 30 }, (_, i) => eni(`eni-${i}`, 'in-use', 1_000 + 10 * i));
+    const ledger = [res('a', 995, 4), res('b', 1_095, 3)];
+    const first = coverage(ledger, enis);
+    expect(sorted(first)).toEqual([
+      ['a', 4],
+      ['b', 3],
+    ]);
+    // A copy of the list holding the same reservations (as the store hands them over at each decision).
+    expect(coverage([...ledger], enis)).toBe(first);
+    const grown = [...ledger, res('c', 1_195, 2)];
+    expect(sorted(coverage(grown, enis))).toEqual(sorted(reference.claims(grown, enis).perReservation));
+    // Same ids, another reservation object with more workers: not the map of before.
+    const changed = [res('a', 995, 8), ledger[1]];
+    const again = coverage(changed, enis);
+    expect(again).not.toBe(first);
+    expect(sorted(again)).toEqual(sorted(reference.claims(changed, enis).perReservation));
+    expect(sorted(coverage(ledger, enis))).toEqual(sorted(first));
   });
 });
