@@ -14,7 +14,7 @@
 import autocannon from 'autocannon';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -104,6 +104,20 @@ async function gcFigures() {
   return out;
 }
 
+/**
+ * CPU seconds a child has used so far (user + system, from /proc: Linux only, else null): the simulator's share of
+ * the cores, which a loaded machine does not change as it changes latencies. Clock ticks are 100 a second on Linux.
+ */
+function cpuSecondsOf(child) {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 async function waitReady(seconds) {
   for (const t0 = Date.now(); ; ) {
     if (
@@ -161,7 +175,7 @@ try {
   if (!existsSync(join(dir, 'scenario.yml'))) scaleWorld(dir, enis, reservations + 10);
   const simPort = await freePort();
   const simUrl = `http://127.0.0.1:${simPort}`;
-  cli(['sim', '-s', join(dir, 'scenario.yml'), '--listen', `127.0.0.1:${simPort}`]);
+  const sim = cli(['sim', '-s', join(dir, 'scenario.yml'), '--listen', `127.0.0.1:${simPort}`]);
   writeFileSync(
     join(dir, 'config.yml'),
     [
@@ -243,6 +257,7 @@ try {
   })();
   const cpuBefore = await metric('process_cpu_seconds_total');
   const gcBefore = await gcFigures();
+  const simCpuBefore = cpuSecondsOf(sim);
   const started = Date.now() / 1000;
   // A timeout long enough to time the slowest decision rather than drop it.
   const run = autocannon({ url, connections: Number(values.connections), duration: Number(values.duration), timeout: 120 });
@@ -256,6 +271,7 @@ try {
   });
   const result = await run;
   const ended = Date.now() / 1000;
+  const simCpuAfter = cpuSecondsOf(sim);
   const gcAfter = await gcFigures();
   polling = false;
   await poller;
@@ -301,6 +317,8 @@ try {
         // The exporter's CPU over the run (its samples included) per /admit answered: less sensitive to the
         // machine's other load than latency.
         exporter_cpu_ms_per_admit: round((cpu * 1000) / Math.max(1, result.requests.total)),
+        exporter_cpu_seconds_during_run: round(cpu),
+        simulator_cpu_seconds_during_run: simCpuBefore === null || simCpuAfter === null ? null : round(simCpuAfter - simCpuBefore),
         metrics_ms_median: round(median(timings.metrics)),
         metrics_ms_max: round(Math.max(...timings.metrics)),
         healthy_ms_median: round(median(timings.healthy)),
