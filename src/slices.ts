@@ -26,9 +26,8 @@ export async function runInSlices<T>(steps: Steps<T>): Promise<T> {
 }
 
 /**
- * Items handled per slice: about a millisecond of the per-ENI steps of a sample. Every request waits for the slice
- * in progress at each of its turns of the event loop (an /admit takes several: request, store commit, answer),
- * so a slice's length is added to a request's latency several times over; 1,000 ENIs a slice (3-5 ms) made the
- * /admit p99 of a sample's seconds twice that of the others.
+ * Items handled per slice: well under a millisecond of the per-ENI steps of a sample (50,300 ENIs in one process:
+ * 90th percentile of the slices 0.2 ms at 250, 1.2-7 ms at 1,000). Every request waits for the slice in progress
+ * at each of its turns of the event loop (an /admit takes several: request, store commit, answer).
  */
 export const SLICE = 250;
