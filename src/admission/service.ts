@@ -43,6 +43,10 @@ export interface AdmitInput {
   maxWaitSeconds?: number;
   /** Answer what would be answered, recording, reserving and enqueuing nothing. */
   dryRun?: boolean;
+  /** The subnet's AWS account (12 digits): must match the subnet's target; picks a job's target among several. */
+  account?: string;
+  /** The subnet's AWS region: the same as account. */
+  region?: string;
 }
 
 /** The release forecast horizons /metrics shows (glue_eni_predicted_free_ips{horizon}). */
