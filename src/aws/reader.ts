@@ -213,12 +213,14 @@ export function toRawEni(ni: NetworkInterface): RawEni {
 }
 
 export function toRawSubnet(s: Subnet): RawSubnet {
-  return {
+  const subnet: RawSubnet = {
     subnetId: s.SubnetId ?? '',
     cidr: s.CidrBlock ?? '',
     availabilityZone: s.AvailabilityZone ?? '',
     availableIpAddressCount: s.AvailableIpAddressCount ?? 0,
   };
+  if (s.OwnerId) subnet.ownerId = s.OwnerId;
+  return subnet;
 }
 
 export function toRawJob(j: Job): RawJob {

@@ -100,7 +100,7 @@ export interface SamplerDeps {
   source: SampleSource;
   cache: SnapshotCache;
   tracker: LifecycleTracker;
-  config: Pick<Config, 'subnets' | 'discover' | 'sample' | 'glue'>;
+  config: Pick<Config, 'subnets' | 'discover' | 'sample' | 'glue' | 'account' | 'region'>;
   clock: Clock;
   logger: Logger;
   onError?: (api: string) => void;
@@ -217,6 +217,7 @@ export class Sampler {
           durationMs: completedMono - t0,
           availableSince: (id) => tracker.availableSince(id),
           glueError: raw.glueError ? `${raw.glueError.api}: ${raw.glueError.message}` : undefined,
+          target: { account: config.account ?? '', region: config.region ?? '' },
         });
       });
       cache.set(snapshot);
