@@ -9,12 +9,14 @@ import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { AdmitError } from './errors.js';
 import { SnapshotHousekeeping } from './housekeeping.js';
 import { resolveSettings } from './policy.js';
+import { checkTarget, findJob, targetLabel } from './targets.js';
 import { StoreUnreachableError, type AdmissionLedger, type LedgerState } from './ports.js';
 import { predictedFreeAt, type DurationKind, type FreeForecast } from './predict.js';
 import { headEtaSeconds, ticketAlive, type QueueAnswer } from './queue.js';
 import { assessAdmission, planAdmission, type AdmissionPlan, type StepContext } from './step.js';
 import {
   ticketIdFor,
+  targetFieldsOf,
   ticketSubnet,
   type Decision,
   type DecisionKind,
@@ -238,13 +240,21 @@ export class AdmissionService {
 
     let subnet: SubnetView | undefined;
     let workers = workersIn;
+    const want = { account: req.account, region: req.region };
     if (subnetKey !== undefined) {
       subnet = cache.subnet(subnetKey);
-      if (!subnet) throw new AdmitError(404, `subnet ${JSON.stringify(subnetKey)} is not watched`, 'subnet');
+      if (!subnet) {
+        // A configured subnet of a target with no good sample yet is not unknown: its target is stale.
+        const targetStale = cache.subnetStaleReason(subnetKey, maxAge);
+        if (targetStale) throw new AdmitError(503, `${targetStale}: cannot decide`, undefined, { snapshot_age_seconds: null });
+        throw new AdmitError(404, `subnet ${JSON.stringify(subnetKey)} is not watched`, 'subnet');
+      }
+      checkTarget(subnet, want, subnetKey);
     }
     if (job !== undefined && (subnet === undefined || workers === undefined)) {
-      const found = this.findJob(snap, job);
-      if (!found) throw new AdmitError(404, `job ${JSON.stringify(job)} is bound to no watched subnet`, 'job');
+      const found = findJob(snap.subnets, job, want);
+      if (found.kind === 'glue-unknown') throw new AdmitError(503, this.glueUnknownForJob(snap, job, found.subnets), 'job');
+      if (found.kind === 'none') throw new AdmitError(404, `job ${JSON.stringify(job)} is bound to no watched subnet`, 'job');
       subnet ??= found.subnet;
       if (workers === undefined) {
         if (found.workers === undefined) {
@@ -255,6 +265,12 @@ export class AdmissionService {
     }
     if (!subnet) throw new AdmitError(400, 'subnet is required', 'subnet');
     onResolved(subnet);
+    // Staleness is the subnet's target's: a stale target answers 503 for its subnets only.
+    const targetStale = cache.subnetStaleReason(subnet.subnetId, maxAge);
+    const subnetAge = cache.subnetAgeSeconds(subnet.subnetId) ?? age;
+    if (targetStale) {
+      throw new AdmitError(503, `${targetStale}: cannot decide`, undefined, { snapshot_age_seconds: Number(subnetAge.toFixed(3)) });
+    }
     if (workers === undefined) throw new AdmitError(400, `workers must be an integer from 1 to ${subnet.usable}`, 'workers');
     if (workers > subnet.usable) throw new AdmitError(400, `workers must be an integer from 1 to ${subnet.usable}`, 'workers');
 
@@ -275,6 +291,7 @@ export class AdmissionService {
       deadline = req.deadline;
     } else if (req.maxWaitSeconds !== undefined) deadline = now + req.maxWaitSeconds * 1000;
     const sample = windowSample(subnet, now, dagRunId);
+    const target = targetFieldsOf(subnet);
     const observation: Observation = {
       subnetId: subnet.subnetId,
       uniq: `${this.instance}${(this.seq++).toString(36)}`,
@@ -283,6 +300,7 @@ export class AdmissionService {
       decision: 'wait',
       expiresAt: now + config.store.retentionDays * DAY_MS,
       ...sample,
+      ...target,
     };
 
     const view = subnet;
@@ -314,6 +332,7 @@ export class AdmissionService {
           ...(dagRunId !== undefined ? { dagRunId } : {}),
           reservationTtlMs: config.admission.reservationTtlSeconds * 1000,
           reservationId: (subnetId) => `${subnetId}.${randomUUID()}`,
+          target,
           ...(queueOn
             ? {
                 queue: {
@@ -352,7 +371,7 @@ export class AdmissionService {
     }
     let decision = outcome.decision;
     observation.decision = decision.admit ? 'admit' : 'wait';
-    if (!snap.glueKnown) {
+    if (view.jobs === undefined) {
       // Decided from EC2 alone: say so, so that nobody reads the absent job data as "no jobs running".
       decision = { ...decision, reason: `${decision.reason}; Glue job data unavailable (${snap.glueError ?? 'last Glue read failed'})` };
     }
@@ -360,7 +379,7 @@ export class AdmissionService {
       decision,
       subnet: view,
       observation,
-      snapshotAgeSeconds: age,
+      snapshotAgeSeconds: subnetAge,
       retryAfterSeconds: outcome.queue?.retryAfterSeconds ?? config.admission.retryAfterSeconds,
     };
     if (outcome.reservation && !req.dryRun) out.reservation = outcome.reservation;
@@ -377,15 +396,12 @@ export class AdmissionService {
     return new AdmitError(503, `observation store unavailable: ${(err as Error).message}`);
   }
 
-  private findJob(snap: Snapshot, job: string): { subnet: SubnetView; workers?: number } | undefined {
-    if (!snap.glueKnown) {
-      throw new AdmitError(503, `Glue data is unknown (${snap.glueError ?? 'last Glue read failed'}): cannot resolve job`, 'job');
-    }
-    for (const s of snap.subnets) {
-      const b = s.jobs?.find((j) => j.job === job);
-      if (b) return b.workers === undefined ? { subnet: s } : { subnet: s, workers: b.workers };
-    }
-    return undefined;
+  /** The 503 of a job lookup that Glue data unknown in some targets leaves open; with one target, as ever. */
+  private glueUnknownForJob(snap: Snapshot, job: string, unknown: SubnetView[]): string {
+    const cause = snap.glueError ?? 'last Glue read failed';
+    if (this.deps.cache.targets().length <= 1) return `Glue data is unknown (${cause}): cannot resolve job`;
+    const where = [...new Set(unknown.map(targetLabel))].join(', ');
+    return `Glue data of ${where} is unknown (${cause}): cannot tell whether job ${JSON.stringify(job)} runs there; give account= and/or region= of its target`;
   }
 
   /** Withdraw a waiting ticket (DELETE /admit/<ticket id>); undefined when unknown or gone. */
@@ -410,7 +426,8 @@ export class AdmissionService {
   /** What the step reads beside the sample and the ledger: the cache's age, the schedule, the bypass memory. */
   private stepContext(subnetId: string): StepContext {
     return {
-      snapshotAgeSeconds: this.deps.cache.ageSeconds(),
+      // The age of the subnet's own target: another target's fresh sample says nothing of this one.
+      snapshotAgeSeconds: this.deps.cache.subnetAgeSeconds(subnetId) ?? this.deps.cache.ageSeconds(),
       sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
       bypass: this.housekeeping.bypassHistory(subnetId),
     };
