@@ -90,11 +90,13 @@ export class SnapshotHousekeeping {
   }
 
   /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
-  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+  bypassTotals(): { subnetId: string; subnet: string; account: string; region: string; addresses: number }[] {
     const snap = this.deps.cache.current();
     return (snap?.subnets ?? []).map((s) => ({
       subnetId: s.subnetId,
       subnet: s.name,
+      account: s.account,
+      region: s.region,
       addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0,
     }));
   }

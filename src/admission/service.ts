@@ -75,9 +75,20 @@ export interface AdmitResult {
   ticketId?: string;
 }
 
-export interface SubnetAdmissionStatus {
+/** What names a subnet's series on /metrics: its id, its name and its target ('' where none: an error's). */
+export interface SubnetLabels {
   subnetId: string;
   subnet: string;
+  account: string;
+  region: string;
+}
+
+/** A subnet's labels; all '' for no subnet (an error before one was resolved). */
+export function subnetLabels(s: Pick<SubnetView, 'subnetId' | 'name' | 'account' | 'region'> | undefined): SubnetLabels {
+  return { subnetId: s?.subnetId ?? '', subnet: s?.name ?? '', account: s?.account ?? '', region: s?.region ?? '' };
+}
+
+export interface SubnetAdmissionStatus extends SubnetLabels {
   settings: PolicySettings;
   buffer: number;
   headroom: number;
@@ -104,12 +115,12 @@ export interface AdmissionServiceDeps {
 }
 
 export class AdmissionService {
-  private readonly counts = new Map<string, { subnetId: string; subnet: string; decision: DecisionKind; count: number }>();
+  private readonly counts = new Map<string, SubnetLabels & { decision: DecisionKind; count: number }>();
   private readonly instance = randomBytes(3).toString('hex');
   private seq = 0;
   private readonly housekeeping: SnapshotHousekeeping;
   private statusOfTurn: readonly SubnetAdmissionStatus[] | undefined;
-  private readonly misses = new Map<string, { subnetId: string; subnet: string; count: number }>();
+  private readonly misses = new Map<string, SubnetLabels & { count: number }>();
   private readonly missCounted = new Set<string>();
 
   constructor(private readonly deps: AdmissionServiceDeps) {
@@ -143,7 +154,7 @@ export class AdmissionService {
   }
 
   /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
-  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+  bypassTotals(): (SubnetLabels & { addresses: number })[] {
     return this.housekeeping.bypassTotals();
   }
 
@@ -174,7 +185,7 @@ export class AdmissionService {
   }
 
   /** Deadline misses answered per subnet (each ticket counted once), for /metrics. */
-  deadlineMisses(): { subnetId: string; subnet: string; count: number }[] {
+  deadlineMisses(): (SubnetLabels & { count: number })[] {
     return [...this.misses.values()].map((m) => ({ ...m }));
   }
 
@@ -187,19 +198,18 @@ export class AdmissionService {
     }
     const m = this.misses.get(subnet.subnetId);
     if (m) m.count++;
-    else this.misses.set(subnet.subnetId, { subnetId: subnet.subnetId, subnet: subnet.name, count: 1 });
+    else this.misses.set(subnet.subnetId, { ...subnetLabels(subnet), count: 1 });
   }
 
   countDecision(decision: DecisionKind, subnet?: SubnetView): void {
-    const subnetId = subnet?.subnetId ?? '';
-    const name = subnet?.name ?? '';
-    const key = `${subnetId}\u0000${name}\u0000${decision}`;
+    const labels = subnetLabels(subnet);
+    const key = `${labels.subnetId}\u0000${labels.subnet}\u0000${decision}`;
     const c = this.counts.get(key);
     if (c) c.count++;
-    else this.counts.set(key, { subnetId, subnet: name, decision, count: 1 });
+    else this.counts.set(key, { ...labels, decision, count: 1 });
   }
 
-  decisionCounts(): { subnetId: string; subnet: string; decision: DecisionKind; count: number }[] {
+  decisionCounts(): (SubnetLabels & { decision: DecisionKind; count: number })[] {
     return [...this.counts.values()].map((c) => ({ ...c }));
   }
 
@@ -458,8 +468,7 @@ export class AdmissionService {
       const forecast = this.forecast(s.subnetId);
       const tickets = this.queueOn(s) ? (this.deps.store.peekTickets(s.subnetId) ?? []).filter((t) => ticketAlive(t, now)) : [];
       return {
-        subnetId: s.subnetId,
-        subnet: s.name,
+        ...subnetLabels(s),
         settings,
         buffer: d.buffer,
         headroom: d.headroom,
