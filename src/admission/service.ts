@@ -103,6 +103,9 @@ export interface SubnetAdmissionStatus extends SubnetLabels {
   predictedFree: { horizon: string; free: number }[];
 }
 
+/** How a job request names its target when another target cannot say whether the job runs there. */
+const GIVE_TARGET = 'give account= and/or region= of its target';
+
 /** Ticket ids whose missed deadline was counted, remembered so that each is counted once (bounded). */
 const MAX_MISSES_REMEMBERED = 10_000;
 
@@ -262,8 +265,17 @@ export class AdmissionService {
       checkTarget(subnet, want, subnetKey);
     }
     if (job !== undefined && (subnet === undefined || workers === undefined)) {
-      const found = findJob(snap.subnets, job, want);
+      const unsampled = cache.targets().filter((t) => t.ageSeconds === undefined);
+      const found = findJob(snap.subnets, job, want, unsampled);
       if (found.kind === 'glue-unknown') throw new AdmitError(503, this.glueUnknownForJob(snap, job, found.subnets), 'job');
+      if (found.kind === 'unsampled') {
+        const where = found.targets.map(targetLabel).join(', ');
+        throw new AdmitError(
+          503,
+          `no successful sample yet of ${where}: cannot tell whether job ${JSON.stringify(job)} runs there; ${GIVE_TARGET}`,
+          'job',
+        );
+      }
       if (found.kind === 'none') throw new AdmitError(404, `job ${JSON.stringify(job)} is bound to no watched subnet`, 'job');
       subnet ??= found.subnet;
       if (workers === undefined) {
@@ -411,7 +423,7 @@ export class AdmissionService {
     const cause = snap.glueError ?? 'last Glue read failed';
     if (this.deps.cache.targets().length <= 1) return `Glue data is unknown (${cause}): cannot resolve job`;
     const where = [...new Set(unknown.map(targetLabel))].join(', ');
-    return `Glue data of ${where} is unknown (${cause}): cannot tell whether job ${JSON.stringify(job)} runs there; give account= and/or region= of its target`;
+    return `Glue data of ${where} is unknown (${cause}): cannot tell whether job ${JSON.stringify(job)} runs there; ${GIVE_TARGET}`;
   }
 
   /** Withdraw a waiting ticket (DELETE /admit/<ticket id>); undefined when unknown or gone. */

@@ -19,7 +19,9 @@ export function targetLabel(t: Pick<SubnetView, 'account' | 'region'>): string {
   return `${t.account || '(account unknown)'}/${t.region || '(region unknown)'}`;
 }
 
-const inScope = (s: Placed, want: TargetWanted): boolean => TARGET_FIELDS.every((f) => want[f] === undefined || s[f] === want[f]);
+/** Whether a subnet or target is one the request's account and region leave in scope. */
+export const inScope = (s: Pick<SubnetView, 'account' | 'region'>, want: TargetWanted): boolean =>
+  TARGET_FIELDS.every((f) => want[f] === undefined || s[f] === want[f]);
 
 /** A 400 naming the parameter when the subnet is not in the target the request names. */
 export function checkTarget(subnet: Placed, want: TargetWanted, asked: string): void {
@@ -35,7 +37,9 @@ export type JobLookup =
   | { kind: 'found'; subnet: SubnetView; workers?: number }
   | { kind: 'none' }
   /** Subnets of the targets in scope whose Glue data is unknown: the job may run there, so nothing is decided. */
-  | { kind: 'glue-unknown'; subnets: SubnetView[] };
+  | { kind: 'glue-unknown'; subnets: SubnetView[] }
+  /** Targets in scope without any good sample yet: the same. */
+  | { kind: 'unsampled'; targets: Pick<SubnetView, 'account' | 'region'>[] };
 
 /** "A, B and C". */
 function listed(parts: string[]): string {
@@ -47,7 +51,12 @@ function listed(parts: string[]): string {
  * snapshot order) one of its connections binds. A job in several targets is a 400 naming them; a job found only
  * outside the targets the request names is a 400 naming the parameter and where the job runs.
  */
-export function findJob(subnets: readonly SubnetView[], job: string, want: TargetWanted): JobLookup {
+export function findJob(
+  subnets: readonly SubnetView[],
+  job: string,
+  want: TargetWanted,
+  unsampled: readonly Pick<SubnetView, 'account' | 'region'>[] = [],
+): JobLookup {
   const found = new Map<string, { subnet: SubnetView; workers?: number }>();
   const elsewhere = new Map<string, SubnetView>();
   const unknown: SubnetView[] = [];
@@ -67,6 +76,8 @@ export function findJob(subnets: readonly SubnetView[], job: string, want: Targe
   }
   // A guess between a target that binds the job and one that cannot say is still a guess.
   if (unknown.length > 0) return { kind: 'glue-unknown', subnets: unknown };
+  const blind = unsampled.filter((t) => inScope(t, want));
+  if (blind.length > 0) return { kind: 'unsampled', targets: blind };
   // In target order (account, then region): the same message whatever order the subnets come in.
   const byTarget = (x: [string, unknown], y: [string, unknown]) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
   const matches = [...found].sort(byTarget).map(([, m]) => m);

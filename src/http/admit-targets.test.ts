@@ -69,7 +69,7 @@ const specs: Record<string, SubnetSpec & { target: typeof EU }> = {
 };
 
 /** Two targets in one cache, on a monotonic clock the test moves. */
-function twoTargets() {
+function twoTargets(sampled: readonly ('eu' | 'us')[] = ['eu', 'us']) {
   const mono = { t: 1_000_000 };
   const cache = new SnapshotCache(() => mono.t);
   const sample = (which: 'eu' | 'us') => {
@@ -86,8 +86,7 @@ function twoTargets() {
   };
   cache.addTarget(`${EU.account}/${EU.region}`, EU, [A, 'critical']);
   cache.addTarget(`${US.account}/${US.region}`, US, [B, 'batch']);
-  sample('eu');
-  sample('us');
+  for (const t of sampled) sample(t);
   return { cache, mono, sample };
 }
 
@@ -96,8 +95,13 @@ async function get(url: string, query: string): Promise<{ status: number; body: 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function withApp<T>(store: AdmissionStore, cfg: Config, run: (url: string, world: ReturnType<typeof twoTargets>) => Promise<T>): Promise<T> {
-  const world = twoTargets();
+async function withApp<T>(
+  store: AdmissionStore,
+  cfg: Config,
+  run: (url: string, world: ReturnType<typeof twoTargets>) => Promise<T>,
+  sampled?: readonly ('eu' | 'us')[],
+): Promise<T> {
+  const world = twoTargets(sampled);
   const app = await startAdmitApp({ cache: world.cache, config: cfg, store });
   try {
     return await run(app.url, world);
@@ -184,6 +188,34 @@ describe('/admit across two targets (file store)', () => {
       const fresh = await get(url, 'subnet=critical&workers=1');
       expect(fresh.body).toMatchObject({ admit: true, subnet_id: A, snapshot_age_seconds: 0 });
     });
+    await store.close();
+  });
+
+  it('a subnet of a target that has no good sample yet is a 503 naming the target, not an unknown subnet', async () => {
+    const store = await FileStore.open({ dataDir: join(dir, 'never'), clock: { now: () => Date.now() }, logger: silentLogger });
+    await withApp(
+      store,
+      config(),
+      async (url) => {
+        expect(await get(url, 'subnet=batch&workers=1')).toEqual({
+          status: 503,
+          body: { error: 'target 222222222222/us-east-1: no successful sample yet: cannot decide', snapshot_age_seconds: null },
+        });
+        expect((await get(url, 'subnet=critical&workers=1')).status).toBe(200);
+        expect((await get(url, 'subnet=nope&workers=1')).status).toBe(404);
+        // The job may run in the target that has no data yet: no guess, unless the request names the other.
+        expect(await get(url, 'job=etl')).toEqual({
+          status: 503,
+          body: {
+            error:
+              'no successful sample yet of 222222222222/us-east-1: cannot tell whether job "etl" runs there; give account= and/or region= of its target',
+            field: 'job',
+          },
+        });
+        expect((await get(url, `job=etl&account=${EU.account}`)).body).toMatchObject({ admit: true, subnet_id: A });
+      },
+      ['eu'],
+    );
     await store.close();
   });
 
