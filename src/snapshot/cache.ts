@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { looksLikeSubnetId } from '../config/schema.js';
+import { IMPLICIT_TARGET_ID } from '../config/targets.js';
 import { targetKey, type Snapshot, type SubnetView, type TargetRef } from './types.js';
 
 /** `merged`: the view readers see after the change; `changed`: the one target's snapshot that made it. */
@@ -24,7 +25,7 @@ export interface TargetState extends TargetRef {
 }
 
 /** The slot of the single-account form (and of callers that name no target). */
-export const DEFAULT_TARGET = '';
+export const DEFAULT_TARGET = IMPLICIT_TARGET_ID;
 
 interface Slot {
   ref: TargetRef;
@@ -133,6 +134,11 @@ export class SnapshotCache {
   subnetAgeSeconds(subnetIdOrName: string): number | undefined {
     const id = this.slotOfSubnet.get(subnetIdOrName);
     return id === undefined ? undefined : this.slotAge(this.slots.get(id));
+  }
+
+  /** The id of the target (cache slot) that holds a subnet, by id or name. */
+  targetOf(subnetIdOrName: string): string | undefined {
+    return this.slotOfSubnet.get(subnetIdOrName);
   }
 
   /** Every target: its key, age and last failure. */
