@@ -1,11 +1,11 @@
 // Admission metrics, computed at scrape time from the service's in-memory state (the exporter's cache, the
 // store's recorded window and reservations): a scrape never reads the store over the network nor calls AWS.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AdmissionService } from '../admission/service.js';
+import type { AdmissionService, SubnetLabels } from '../admission/service.js';
 import type { AdmissionStore } from '../store/types.js';
+import { SUBNET_LABELS } from './exporter.js';
 
 const CACHED = "(from the exporter's cache and recorded observations)";
-const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
 
 export interface AdmissionMetricsDeps {
   service: AdmissionService;
@@ -20,6 +20,8 @@ function labelSafe(v: string | undefined): string {
 
 export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetricsDeps): void {
   const { service, store } = deps;
+  /** A subnet's labels, in the order of SUBNET_LABELS: its target is the one the service names. */
+  const subnet = (s: SubnetLabels) => ({ subnet_id: s.subnetId, subnet: s.subnet, account_id: s.account, region: s.region });
 
   new Gauge({
     name: 'glue_eni_cleanup_buffer',
@@ -28,7 +30,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.buffer);
+      for (const s of service.status()) this.set(subnet(s), s.buffer);
     },
   });
 
@@ -39,7 +41,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headroom);
+      for (const s of service.status()) this.set(subnet(s), s.headroom);
     },
   });
 
@@ -50,7 +52,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.reserved);
+      for (const s of service.status()) this.set(subnet(s), s.reserved);
     },
   });
 
@@ -64,7 +66,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         s.window.forEach((e, i) => {
-          this.set({ subnet_id: s.subnetId, subnet: s.subnet, slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
+          this.set({ ...subnet(s), slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
         });
       }
     },
@@ -78,7 +80,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       for (const s of service.status()) {
-        for (const p of s.predictedFree) this.set({ subnet_id: s.subnetId, subnet: s.subnet, horizon: p.horizon }, p.free);
+        for (const p of s.predictedFree) this.set({ ...subnet(s), horizon: p.horizon }, p.free);
       }
     },
   });
@@ -90,7 +92,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.queueLength);
+      for (const s of service.status()) this.set(subnet(s), s.queueLength);
     },
   });
 
@@ -103,7 +105,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         if (s.headEtaSeconds === undefined) continue;
-        this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
+        this.set(subnet(s), s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
       }
     },
   });
@@ -116,8 +118,8 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       // Every watched subnet shows from 0: increase() over a series that appears at 1 would miss the first miss.
-      for (const s of service.status()) this.inc({ subnet_id: s.subnetId, subnet: s.subnet }, 0);
-      for (const m of service.deadlineMisses()) this.inc({ subnet_id: m.subnetId, subnet: m.subnet }, m.count);
+      for (const s of service.status()) this.inc(subnet(s), 0);
+      for (const m of service.deadlineMisses()) this.inc(subnet(m), m.count);
     },
   });
 
@@ -129,7 +131,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       // The service owns the counts; mirror them so that any number of registries agree.
       this.reset();
-      for (const c of service.decisionCounts()) this.inc({ subnet_id: c.subnetId, subnet: c.subnet, decision: c.decision }, c.count);
+      for (const c of service.decisionCounts()) this.inc({ ...subnet(c), decision: c.decision }, c.count);
     },
   });
 
@@ -140,7 +142,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const b of service.bypassTotals()) this.inc({ subnet_id: b.subnetId, subnet: b.subnet }, b.addresses);
+      for (const b of service.bypassTotals()) this.inc(subnet(b), b.addresses);
     },
   });
 
