@@ -219,13 +219,18 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     expect(page.labels.subnet_id).toMatch(/^subnet-[0-9a-f]+$/);
     expect(page.labels.subnet).toEqual(expect.any(String));
     expect(page.labels.subnet.length).toBeGreaterThan(0);
-    expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet} is \\d+(\\.\\d+)?% full$`));
+    // The account and region are named when the exporter labels its series with them.
+    const where = `${page.labels.account_id ? ` of account ${page.labels.account_id}` : ''}${page.labels.region ? ` in ${page.labels.region}` : ''}`;
+    expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet}${where} is \\d+(\\.\\d+)?% full$`));
     expect(page.annotations.description).toContain(page.labels.subnet_id);
+    if (page.labels.account_id) expect(page.annotations.description).toContain(`account ${page.labels.account_id}`);
     expect(page.annotations.description).toMatch(/\(\d+ of \d+ IPs\)/);
     expect(page.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#glueenisubnetutilizationhigh$/);
 
     // The utilization that fired is really above 80 % in Prometheus.
-    const ratio = await prom('/api/v1/query', { query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}"}` });
+    const ratio = await prom('/api/v1/query', {
+      query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}",account_id="${page.labels.account_id ?? ''}",region="${page.labels.region ?? ''}"}`,
+    });
     expect(Number(ratio.data.result[0]?.value?.[1])).toBeGreaterThan(0.8);
 
     const chat = await waitFor(
@@ -251,6 +256,21 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
     const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
     expect(subnets.length).toBeGreaterThan(0);
+    // The variables' label_values() as Grafana asks them (the label values API), each chained on the one before:
+    // under All (`.*`) every subnet is offered, with or without the account labels.
+    const labelValues = async (label: string, match: string) => {
+      const u = new URL(`${promUrl}/api/v1/label/${label}/values`);
+      u.searchParams.set('match[]', match);
+      return ((await (await fetch(u)).json()) as { data: string[] }).data.sort();
+    };
+    const accounts = await labelValues('account_id', 'glue_eni_subnet_info');
+    expect(await labelValues('subnet', 'glue_eni_subnet_info{account_id=~".*",region=~".*"}')).toEqual([...new Set(subnets)].sort());
+    for (const a of accounts) {
+      const regions = await labelValues('region', `glue_eni_subnet_info{account_id=~"${a}"}`);
+      expect(regions.length, `regions of account ${a}`).toBeGreaterThan(0);
+      for (const g of regions)
+        expect((await labelValues('subnet', `glue_eni_subnet_info{account_id=~"${a}",region=~"${g}"}`)).length).toBeGreaterThan(0);
+    }
     // The duration panels need ENIs that went in-use → available → deleted while watched: a minute or two
     // of demo time. Wait for them in every subnet rather than accept an empty panel, and for a few scrapes of
     // each series since: `increase()` needs two samples in its window, a series born at the last scrape has one.
@@ -268,7 +288,29 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
       );
     }
     const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
-    const selections = [`(${subnets.map(escapeRegex).join('|')})`, ...subnets.map(escapeRegex)];
+    const anyOf = (xs: string[]) => `(${xs.map(escapeRegex).join('|')})`;
+    // What the variables expand to: All (`.*` for account and region, Grafana's list for subnet), each subnet
+    // in its own account and region, and each account alone (then only its series may come back).
+    interface Selection {
+      subnet: string;
+      account: string;
+      region: string;
+      onlyAccount?: string;
+    }
+    const selections: Selection[] = [
+      { subnet: anyOf(subnets), account: '.*', region: '.*' },
+      ...info.data.result.map((r) => ({
+        subnet: escapeRegex(r.metric.subnet!),
+        account: r.metric.account_id ? escapeRegex(r.metric.account_id) : '.*',
+        region: r.metric.region ? escapeRegex(r.metric.region) : '.*',
+      })),
+      ...accounts.map((a) => ({
+        subnet: anyOf(info.data.result.filter((r) => r.metric.account_id === a).map((r) => r.metric.subnet!)),
+        account: escapeRegex(a),
+        region: '.*',
+        onlyAccount: a,
+      })),
+    ];
 
     const now = Date.now() / 1000;
     const start = promStartedAt / 1000;
@@ -279,7 +321,9 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
       for (const t of p.targets!) {
         for (const sel of selections) {
           const expr = t.expr
-            .replaceAll('$subnet', sel)
+            .replaceAll('$subnet', sel.subnet)
+            .replaceAll('$account', sel.account)
+            .replaceAll('$region', sel.region)
             .replaceAll('$__rate_interval', '15s')
             .replaceAll('$__range', `${rangeSeconds}s`)
             .replaceAll('$__interval', '5s');
@@ -293,6 +337,10 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
           // default, forecast, so that query must answer but may be empty; its buffer column must not be.
           else if (r.data.result.length === 0 && !(p.title.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
             failures.push(`${p.title} [${t.refId}] ${expr}: empty result`);
+          else if (sel.onlyAccount !== undefined) {
+            const foreign = r.data.result.filter((x) => x.metric.account_id !== undefined && x.metric.account_id !== sel.onlyAccount);
+            if (foreign.length > 0) failures.push(`${p.title} [${t.refId}] ${expr}: series of other accounts ${JSON.stringify(foreign[0]?.metric)}`);
+          }
         }
       }
     }
