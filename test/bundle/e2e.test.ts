@@ -4,6 +4,9 @@
 // every dashboard panel returns data from that Prometheus (the queue panels too: sensors keep a queue in every
 // subnet), and that a launch told it will miss its deadline fires GlueEniLaunchWillMissDeadline.
 //
+// Beside it Prometheus scrapes "an older exporter": the same exporter's /metrics with the account_id and region
+// labels taken out, which the dashboard must still show under All.
+//
 // Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
 // group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -57,7 +60,10 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   const procs: Proc[] = [];
   const received: Received[] = [];
   let hook: Server;
+  let older: Server;
   let exporterUrl = '';
+  /** The real exporter's `instance` label (the older copy has another). */
+  let exporterInstance = '';
   let promUrl = '';
   let promStartedAt = 0;
   let poker: NodeJS.Timeout | undefined;
@@ -82,8 +88,29 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   beforeAll(async () => {
     // Never a silent skip: a machine without the binaries fails here, saying what to install.
     if (missing) throw new Error(`cannot run the end-to-end test: ${missing}`);
-    const [exporterPort, promPort, amPort, hookPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [exporterPort, promPort, amPort, hookPort, olderPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     exporterUrl = `http://127.0.0.1:${exporterPort}`;
+    exporterInstance = `127.0.0.1:${exporterPort}`;
+
+    // The older exporter: today's /metrics without account_id and region.
+    older = createServer((_req, res) => {
+      void fetch(`${exporterUrl}/metrics`)
+        .then(async (m) => {
+          const text = (await m.text())
+            .replace(/(account_id|region)="[^"]*",?/g, '')
+            .replace(/,\}/g, '}')
+            .replace(/\{\}/g, '');
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+        })
+        .catch(() => res.writeHead(503).end());
+    });
+    older.listen(olderPort, '127.0.0.1');
     promUrl = `http://127.0.0.1:${promPort}`;
 
     // Webhook receivers: /page gets Alertmanager's webhook JSON, /chat the Slack-compatible message.
@@ -148,7 +175,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
       alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
       scrape_configs: shipped.scrape_configs
         .filter((s) => s.job_name === 'glue-eni-exporter')
-        .map((s) => ({ ...s, static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] })),
+        .map((s) => ({ ...s, static_configs: [{ targets: [exporterInstance, `127.0.0.1:${olderPort}`] }] })),
     };
     writeFileSync(join(tmp.path, 'prometheus.yml'), stringify(promConfig));
     const prometheus = startProc(which('prometheus')!, [
@@ -174,7 +201,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     // whenever the subnet predicts room for it later (a start predicted after the deadline).
     let n = 0;
     const tick = async (k: number) => {
-      const r = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+      const r = await prom('/api/v1/query', { query: `glue_eni_subnet_usable_ips{instance="${exporterInstance}"}` });
       const ask = async (q: string) => (await (await fetch(`${exporterUrl}/admit?${q}`)).json()) as Record<string, unknown>;
       await Promise.all(
         (r.data?.result ?? []).map(async (s) => {
@@ -198,6 +225,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     if (poker) clearInterval(poker);
     await Promise.all(procs.map((p) => p.stop()));
     await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
+    await new Promise<void>((r) => (older ? older.close(() => r()) : r()));
     tmp.remove();
   });
 
@@ -254,8 +282,11 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     expect(panels.length).toBeGreaterThan(5);
 
     const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
-    const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
+    const subnets = [...new Set(info.data.result.map((r) => r.metric.subnet!))].sort();
     expect(subnets.length).toBeGreaterThan(0);
+    // Both exporters are scraped: the labelled one and the older one without the labels.
+    const up = await prom('/api/v1/query', { query: 'up{job="glue-eni-exporter"} == 1' });
+    expect(up.data.result.length).toBe(2);
     // The variables' label_values() as Grafana asks them (the label values API), each chained on the one before:
     // under All (`.*`) every subnet is offered, with or without the account labels.
     const labelValues = async (label: string, match: string) => {
@@ -264,7 +295,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
       return ((await (await fetch(u)).json()) as { data: string[] }).data.sort();
     };
     const accounts = await labelValues('account_id', 'glue_eni_subnet_info');
-    expect(await labelValues('subnet', 'glue_eni_subnet_info{account_id=~".*",region=~".*"}')).toEqual([...new Set(subnets)].sort());
+    expect(await labelValues('subnet', 'glue_eni_subnet_info{account_id=~".*",region=~".*"}')).toEqual(subnets);
     for (const a of accounts) {
       const regions = await labelValues('region', `glue_eni_subnet_info{account_id=~"${a}"}`);
       expect(regions.length, `regions of account ${a}`).toBeGreaterThan(0);
@@ -337,6 +368,14 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
           // default, forecast, so that query must answer but may be empty; its buffer column must not be.
           else if (r.data.result.length === 0 && !(p.title.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
             failures.push(`${p.title} [${t.refId}] ${expr}: empty result`);
+          // Under All, a per-subnet breakdown shows the older exporter's subnets too (`.*` matches the absent labels).
+          else if (
+            sel.account === '.*' &&
+            r.data.result.length > 0 &&
+            t.expr.includes('by (subnet, account_id, region') &&
+            !r.data.result.some((x) => x.metric.account_id === undefined && x.metric.subnet !== undefined)
+          )
+            failures.push(`${p.title} [${t.refId}] ${expr}: no series of the exporter without account labels`);
           else if (sel.onlyAccount !== undefined) {
             const foreign = r.data.result.filter((x) => x.metric.account_id !== undefined && x.metric.account_id !== sel.onlyAccount);
             if (foreign.length > 0) failures.push(`${p.title} [${t.refId}] ${expr}: series of other accounts ${JSON.stringify(foreign[0]?.metric)}`);
@@ -368,7 +407,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   });
 
   it('a wait holds a ticket with an ETA, a dry run holds none, and a launch that cannot meet its deadline fires GlueEniLaunchWillMissDeadline', async () => {
-    const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+    const info = await prom('/api/v1/query', { query: `glue_eni_subnet_usable_ips{instance="${exporterInstance}"}` });
     const subnets = info.data.result.map((r) => ({ id: r.metric.subnet_id!, name: r.metric.subnet!, usable: Number(r.value?.[1]) }));
     expect(subnets.length).toBeGreaterThan(0);
     for (const s of subnets) {
