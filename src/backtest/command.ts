@@ -239,7 +239,12 @@ export function runSimulateCommand(opts: SimulateOptions): number {
   const loaded: { path: string; scenario: Scenario }[] = [];
   for (const path of opts.scenarios) {
     try {
-      loaded.push({ path, scenario: loadScenarioFile(path) });
+      const scenario = loadScenarioFile(path);
+      // The backtest replays one world; a scenario whose worlds all sit under `accounts` has none at the top.
+      if (scenario.subnets.length === 0) {
+        throw new ConfigError(`${path}: subnets: simulate replays the top-level world, which has none (this scenario's worlds are under accounts)`);
+      }
+      loaded.push({ path, scenario });
     } catch (e) {
       // The loader's message names the file and the field (`x.yml: jobs[0].workers: expected ...`).
       err.write(`--scenario: ${e instanceof ConfigError ? e.message : (e as Error).message}\n`);

@@ -1,10 +1,11 @@
-// The AWS simulator: a scenario's world on a virtual clock, served over the EC2 and Glue wire protocols.
+// The AWS simulator: a scenario's worlds on a virtual clock, served over the EC2, Glue and STS wire protocols.
 import type { AddressInfo } from 'node:net';
 import { parseListen } from '../listen.js';
 import { silentLogger, type Logger } from '../log.js';
 import { VirtualClock } from './clock.js';
 import { FaultInjector, type FaultSettings, type FaultUpdate } from './faults.js';
-import { World } from './model.js';
+import type { World } from './model.js';
+import { SimRouter } from './router.js';
 import { loadScenarioFile, type Scenario } from './scenario.js';
 import { createSimServer } from './server.js';
 
@@ -13,6 +14,7 @@ export { VirtualClock } from './clock.js';
 export { FaultInjector, type FaultKind, type FaultSettings, type FaultUpdate } from './faults.js';
 export * from './model.js';
 export { loadScenarioFile, parseScenario, parseScenarioText, type Scenario, type ScenarioInput } from './scenario.js';
+export { regionScenario, worldKey, worldSeed } from './worlds.js';
 
 export interface StartSimulatorOptions {
   /** A parsed scenario, or the path of a scenario file. */
@@ -35,9 +37,19 @@ export interface RunningSimulator {
   host: string;
   port: number;
   clock: VirtualClock;
+  /** The top-level world (the only one without `accounts`; else, when the top level has no subnets, the first). */
   world: World;
-  /** Change fault injection at runtime; returns the settings now in force. */
-  setFaults(update: FaultUpdate): FaultSettings;
+  /** Every world by `${account}/${region}`. */
+  worlds: ReadonlyMap<string, World>;
+  /**
+   * Change fault injection at runtime; returns the settings now in force. With `where`, that world's own faults
+   * (beside the global ones); without, the global ones.
+   */
+  setFaults(update: FaultUpdate, where?: { account: string; region: string }): FaultSettings;
+  /** Requests received so far, by world key (`sts` for STS) and action. */
+  requestCounts(): Record<string, Record<string, number>>;
+  /** AssumeRole calls answered with credentials so far. */
+  assumeRoleCount(): number;
   close(): Promise<void>;
 }
 
@@ -55,11 +67,11 @@ export async function startSimulator(opts: StartSimulatorOptions): Promise<Runni
   if (startAt < scenario.start) {
     throw new RangeError(`startAt: expected a time at or after the scenario's start ${new Date(scenario.start).toISOString()}`);
   }
-  const world = new World(scenario, { autoLaunch: opts.autoLaunch ?? true });
-  world.advanceTo(startAt);
+  const router = new SimRouter(scenario, { autoLaunch: opts.autoLaunch ?? true });
+  router.advanceAll(startAt);
   const clock = new VirtualClock({ start: startAt, speed: opts.speed ?? 1 });
   const faults = new FaultInjector(scenario.seed, scenario.faults);
-  const server = createSimServer({ world, clock, faults, logger });
+  const server = createSimServer({ router, clock, faults, logger });
   // Keep-alive sockets from SDK clients must not hold close() open.
   server.keepAliveTimeout = 1000;
 
@@ -76,7 +88,7 @@ export async function startSimulator(opts: StartSimulatorOptions): Promise<Runni
 
   const tick = setInterval(() => {
     try {
-      world.advanceTo(clock.now());
+      router.advanceAll(clock.now());
     } catch (err) {
       logger.error({ err }, 'sim: advancing the world failed');
     }
@@ -90,8 +102,16 @@ export async function startSimulator(opts: StartSimulatorOptions): Promise<Runni
     host: addr.address,
     port: addr.port,
     clock,
-    world,
-    setFaults: (update) => faults.set(update),
+    world: router.primary.world,
+    worlds: new Map([...router.worlds].map(([k, w]) => [k, w.world])),
+    setFaults: (update, where) => {
+      if (!where) return faults.set(update);
+      const w = router.find(where.account, where.region);
+      if (!w) throw new RangeError(`setFaults: no world for account ${where.account}, region ${where.region}`);
+      return router.faultsOf(w).set(update);
+    },
+    requestCounts: () => router.requestCounts(),
+    assumeRoleCount: () => router.sts.assumeRoleCount,
     close: () => {
       closed ??= new Promise<void>((resolve, reject) => {
         clearInterval(tick);
@@ -132,12 +152,15 @@ export async function runSimCommand(opts: SimCommandOptions): Promise<void> {
   const out = opts.out ?? process.stdout;
   out.write(
     [
-      `AWS simulator (EC2 + Glue) listening on ${sim.url}`,
+      `AWS simulator (EC2 + Glue + STS) listening on ${sim.url}`,
       `  scenario ${opts.scenario}, virtual time ${new Date(sim.clock.now()).toISOString()}, speed ${speed}x`,
       '  point an AWS SDK or CLI at it with:',
       `    export AWS_ENDPOINT_URL=${sim.url}`,
       `    export AWS_REGION=${sim.world.scenario.region} AWS_DEFAULT_REGION=${sim.world.scenario.region}`,
       '    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test',
+      ...(sim.world.scenario.accounts.length > 0
+        ? [`  worlds (account/region, by the access key's account and the signing region): ${[...sim.worlds.keys()].join(' ')}`]
+        : []),
       `  state: ${sim.url}/_sim/state   faults: POST ${sim.url}/_sim/faults`,
       '',
     ].join('\n'),

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../config/errors.js';
+import { regionScenario, worldSeed } from './worlds.js';
 import { loadScenarioFile, parseScenario } from './scenario.js';
 
 const testdata = (name: string) => fileURLToPath(new URL(`./testdata/${name}`, import.meta.url));
@@ -144,5 +145,95 @@ describe('scenario validation names the field', () => {
     });
     expect(s.jobs.map((j) => j.deadlineMinutes)).toEqual([10, 45]);
     expect(s.adhoc[0].deadlineMinutes).toBe(10);
+  });
+});
+
+describe('accounts and regions in one scenario', () => {
+  const lifecycle = { lingerInUseMinutes: { min: 0, max: 65 }, availableMinutes: { min: 30, max: 40 } };
+  const region = (id: string, az: string, cidr = '10.1.0.0/26') => ({
+    subnets: [{ id, cidr, availabilityZone: az }],
+    connections: [{ name: 'c', subnet: id }],
+    jobs: [{ name: 'j', connection: 'c', workers: 2, schedule: '0 7 * * *', durationMinutes: { min: 10, max: 20 } }],
+  });
+  const base = {
+    start: '2026-04-06T00:00:00Z',
+    seed: 9,
+    account: '111111111111',
+    lifecycle,
+    accounts: [
+      {
+        id: '222222222222',
+        roles: [{ name: 'reader', externalId: 'xid-1' }],
+        regions: { 'eu-west-1': region('subnet-0e1', 'eu-west-1a'), 'us-east-1': region('subnet-0c1', 'us-east-1b') },
+      },
+    ],
+  };
+  const issues = (input: unknown): string[] => {
+    try {
+      parseScenario(input);
+    } catch (err) {
+      return (err as ConfigError).issues;
+    }
+    return [];
+  };
+
+  it('takes accounts without top-level subnets, fills role defaults, and the one-world form still needs a subnet', () => {
+    const s = parseScenario(base);
+    expect(s.subnets).toEqual([]);
+    expect(s.accounts[0].roles[0]).toEqual({ name: 'reader', externalId: 'xid-1', deny: false, maxSessionSeconds: 3600 });
+    expect(Object.keys(s.accounts[0].regions)).toEqual(['eu-west-1', 'us-east-1']);
+    expect(s.sts).toEqual({});
+    expect(issues({ ...base, accounts: [] })).toEqual(['subnets: expected at least one subnet']);
+  });
+
+  it('errors name the field inside the account and region', () => {
+    const bad = structuredClone(base);
+    bad.accounts[0].regions['eu-west-1'].subnets[0].cidr = '10.1.0.0/30';
+    expect(issues(bad)).toEqual([
+      'accounts[0].regions.eu-west-1.subnets[0].cidr: expected a prefix from /16 to /28 (the sizes AWS allows for a subnet)',
+    ]);
+
+    const az = structuredClone(base);
+    az.accounts[0].regions['eu-west-1'].subnets[0].availabilityZone = 'us-east-1a';
+    expect(issues(az)).toEqual([
+      'accounts[0].regions.eu-west-1.subnets[0].availabilityZone: expected an availability zone of eu-west-1, like eu-west-1a',
+    ]);
+
+    const job = structuredClone(base);
+    job.accounts[0].regions['us-east-1'].jobs[0].connection = 'nope';
+    expect(issues(job)).toEqual(['accounts[0].regions.us-east-1.jobs[0].connection: unknown connection "nope" (not in connections[].name)']);
+  });
+
+  it('subnet ids are unique across worlds; accounts and roles are unique; a world is not defined twice', () => {
+    const dup = structuredClone(base) as typeof base & { subnets?: unknown[] };
+    dup.accounts[0].regions['us-east-1'].subnets[0].id = 'subnet-0e1';
+    dup.accounts[0].regions['us-east-1'].connections[0].subnet = 'subnet-0e1';
+    expect(issues(dup)).toEqual(['accounts[0].regions.us-east-1.subnets[0].id: duplicate of accounts[0].regions.eu-west-1.subnets[0].id']);
+
+    const twice = {
+      ...base,
+      region: 'eu-west-1',
+      account: '222222222222',
+      subnets: [{ id: 'subnet-0f1', cidr: '10.9.0.0/26', availabilityZone: 'eu-west-1a' }],
+      accounts: [base.accounts[0], { ...base.accounts[0], roles: [{ name: 'r' }, { name: 'r' }], regions: {} }],
+    };
+    expect(issues(twice)).toEqual([
+      'accounts[0].regions.eu-west-1: duplicate of the top-level world (account 222222222222, region eu-west-1)',
+      'accounts[1].id: duplicate of accounts[0].id',
+      'accounts[1].roles[1].name: duplicate role "r"',
+    ]);
+  });
+
+  it('each (account, region) gets its own seed, account and region; the top-level world keeps the scenario seed', () => {
+    const s = parseScenario(base);
+    const eu = regionScenario(s, '222222222222', 'eu-west-1', s.accounts[0].regions['eu-west-1']);
+    const us = regionScenario(s, '222222222222', 'us-east-1', s.accounts[0].regions['us-east-1']);
+    expect([eu.account, eu.region, us.region]).toEqual(['222222222222', 'eu-west-1', 'us-east-1']);
+    expect(eu.seed).toBe(worldSeed(9, '222222222222/eu-west-1'));
+    expect(eu.seed).not.toBe(us.seed);
+    expect(eu.seed).not.toBe(s.seed);
+    expect(eu.vpcId).toMatch(/^vpc-0[0-9a-f]{16}$/);
+    expect(eu.vpcId).not.toBe(us.vpcId);
+    expect(regionScenario(s, '222222222222', 'eu-west-1', s.accounts[0].regions['eu-west-1'])).toEqual(eu);
   });
 });

@@ -1,20 +1,25 @@
-// One loopback HTTP endpoint speaking both EC2 Query and Glue JSON 1.1, as AWS_ENDPOINT_URL expects.
-// Signatures are accepted unchecked: clients use dummy credentials.
+// One loopback HTTP endpoint speaking EC2 Query, Glue JSON 1.1 and STS Query, as AWS_ENDPOINT_URL expects.
+// Signatures are accepted unchecked (clients use dummy credentials); the access key and the region of the SigV4
+// credential scope pick the world that answers (see router.ts).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../log.js';
 import type { VirtualClock } from './clock.js';
 import { Ec2Error, ec2ErrorResponse, handleEc2 } from './ec2.js';
-import type { FaultInjector } from './faults.js';
+import type { FaultInjector, FaultKind } from './faults.js';
 import { GlueError, glueErrorResponse, handleGlue } from './glue.js';
-import type { World } from './model.js';
+import type { SimRouter, SimWorld } from './router.js';
+import { EXPIRED_TOKEN_MESSAGE, signingScope, StsError, stsErrorResponse } from './sts.js';
 import type { WireResponse } from './wire.js';
 
 const MAX_BODY = 1 << 20;
+/** Query actions that are STS's, whatever the credential scope says (an unsigned call, say). */
+const STS_ACTIONS = new Set(['AssumeRole', 'GetCallerIdentity']);
 
 export interface SimServerDeps {
-  world: World;
+  router: SimRouter;
   clock: VirtualClock;
+  /** Faults for every request, beside each world's own. */
   faults: FaultInjector;
   logger: Logger;
 }
@@ -42,9 +47,9 @@ function send(res: ServerResponse, r: WireResponse): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type Protocol = { kind: 'glue'; action: string; input: Record<string, unknown> } | { kind: 'ec2'; action: string; params: URLSearchParams };
+type Protocol = { kind: 'glue'; action: string; input: Record<string, unknown> } | { kind: 'ec2' | 'sts'; action: string; params: URLSearchParams };
 
-function classify(req: IncomingMessage, body: string): Protocol | WireResponse {
+function classify(req: IncomingMessage, body: string, service: string | undefined): Protocol | WireResponse {
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
     const m = /^AWSGlue\.(\w+)$/.exec(target);
@@ -66,56 +71,96 @@ function classify(req: IncomingMessage, body: string): Protocol | WireResponse {
   const params = new URLSearchParams(url.search);
   if (req.method === 'POST') for (const [k, v] of new URLSearchParams(body)) params.append(k, v);
   const action = params.get('Action');
-  if (!action) return ec2ErrorResponse(new Ec2Error('MissingAction', 'The request must contain the parameter Action'), randomUUID());
-  return { kind: 'ec2', action, params };
+  const sts = service === 'sts' || (action !== null && STS_ACTIONS.has(action));
+  if (!action) {
+    return sts
+      ? stsErrorResponse(new StsError('MissingAction', 'Missing Action'), randomUUID())
+      : ec2ErrorResponse(new Ec2Error('MissingAction', 'The request must contain the parameter Action'), randomUUID());
+  }
+  return { kind: sts ? 'sts' : 'ec2', action, params };
+}
+
+/** The error a service answers for an injected fault. */
+function faultResponse(kind: Protocol['kind'], fault: FaultKind, requestId: string): WireResponse {
+  const throttle = fault === 'throttle';
+  switch (kind) {
+    case 'ec2':
+      return throttle
+        ? ec2ErrorResponse(new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503), requestId)
+        : ec2ErrorResponse(new Ec2Error('InternalError', 'An internal error has occurred', 500), requestId);
+    case 'glue':
+      return throttle
+        ? glueErrorResponse(new GlueError('ThrottlingException', 'Rate exceeded', 400), requestId)
+        : glueErrorResponse(new GlueError('InternalServiceException', 'An internal service error occurred', 500), requestId);
+    case 'sts':
+      return throttle
+        ? stsErrorResponse(new StsError('Throttling', 'Rate exceeded', 400), requestId)
+        : stsErrorResponse(new StsError('InternalFailure', 'An internal error occurred', 500, 'Receiver'), requestId);
+  }
+}
+
+/** Each service's own answer to a request signed with temporary credentials past their Expiration. */
+function expiredResponse(kind: 'ec2' | 'glue', requestId: string): WireResponse {
+  return kind === 'ec2'
+    ? ec2ErrorResponse(new Ec2Error('RequestExpired', 'Request has expired.', 400), requestId)
+    : glueErrorResponse(new GlueError('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE, 400), requestId);
+}
+
+function answer(
+  proto: Protocol,
+  target: SimWorld | undefined,
+  deps: SimServerDeps,
+  accessKeyId: string | undefined,
+  requestId: string,
+): WireResponse {
+  try {
+    switch (proto.kind) {
+      case 'sts':
+        return deps.router.sts.handle(proto.action, proto.params, accessKeyId, requestId);
+      case 'ec2':
+        return handleEc2(target!.world, proto.action, proto.params, requestId);
+      case 'glue':
+        return handleGlue(target!.world, proto.action, proto.input, requestId);
+    }
+  } catch (err) {
+    if (err instanceof StsError) return stsErrorResponse(err, requestId);
+    if (err instanceof Ec2Error) return ec2ErrorResponse(err, requestId);
+    if (err instanceof GlueError) return glueErrorResponse(err, requestId);
+    throw err;
+  }
 }
 
 export function createSimServer(deps: SimServerDeps): Server {
-  const { world, clock, faults, logger } = deps;
+  const { router, clock, faults, logger } = deps;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const body = await readBody(req);
     const url = new URL(req.url ?? '/', 'http://sim');
-    if (url.pathname.startsWith('/_sim/')) return control(req, res, url.pathname, body, deps);
+    if (url.pathname.startsWith('/_sim/')) return control(req, res, url, body, deps);
 
-    const proto = classify(req, body);
+    const scope = signingScope(req.headers.authorization, url.searchParams);
+    const proto = classify(req, body, scope.service);
     if (!('kind' in proto)) return send(res, proto);
     const requestId = randomUUID();
-    const latency = faults.latencyMs(proto.action);
-    if (latency > 0) await sleep(latency);
-    world.advanceTo(clock.now());
 
-    const fault = faults.decide(proto.action);
+    let target: SimWorld | undefined;
+    if (proto.kind !== 'sts') {
+      const caller = router.sts.lookup(scope.accessKeyId);
+      if (caller.expired) return send(res, expiredResponse(proto.kind, requestId));
+      target = router.route(caller.account, scope.region);
+    }
+    router.count(target?.key ?? 'sts', proto.action);
+    const latency = faults.latencyMs(proto.action) + (target?.faults?.latencyMs(proto.action) ?? 0);
+    if (latency > 0) await sleep(latency);
+    target?.world.advanceTo(clock.now());
+
+    const fault = target?.faults?.decide(proto.action) ?? faults.decide(proto.action);
     let response: WireResponse;
     if (fault) {
-      logger.debug({ action: proto.action, fault }, 'sim: injected fault');
-      if (proto.kind === 'ec2') {
-        response =
-          fault === 'throttle'
-            ? ec2ErrorResponse(new Ec2Error('RequestLimitExceeded', 'Request limit exceeded.', 503), requestId)
-            : ec2ErrorResponse(new Ec2Error('InternalError', 'An internal error has occurred', 500), requestId);
-      } else {
-        response =
-          fault === 'throttle'
-            ? glueErrorResponse(new GlueError('ThrottlingException', 'Rate exceeded', 400), requestId)
-            : glueErrorResponse(new GlueError('InternalServiceException', 'An internal service error occurred', 500), requestId);
-      }
-    } else if (proto.kind === 'ec2') {
-      try {
-        response = handleEc2(world, proto.action, proto.params, requestId);
-      } catch (err) {
-        if (!(err instanceof Ec2Error)) throw err;
-        response = ec2ErrorResponse(err, requestId);
-      }
-    } else {
-      try {
-        response = handleGlue(world, proto.action, proto.input, requestId);
-      } catch (err) {
-        if (!(err instanceof GlueError)) throw err;
-        response = glueErrorResponse(err, requestId);
-      }
-    }
-    logger.debug({ protocol: proto.kind, action: proto.action, status: response.status }, 'sim: request');
+      logger.debug({ action: proto.action, world: target?.key, fault }, 'sim: injected fault');
+      response = faultResponse(proto.kind, fault, requestId);
+    } else response = answer(proto, target, deps, scope.accessKeyId, requestId);
+    logger.debug({ protocol: proto.kind, action: proto.action, world: target?.key, status: response.status }, 'sim: request');
     send(res, response);
   };
 
@@ -130,18 +175,35 @@ export function createSimServer(deps: SimServerDeps): Server {
   });
 }
 
-/** Small JSON control surface: state for people and scripts, faults switchable at runtime. */
-function control(req: IncomingMessage, res: ServerResponse, path: string, body: string, deps: SimServerDeps): void {
+/**
+ * Small JSON control surface: state for people and scripts, faults switchable at runtime. `?account=&region=`
+ * picks a world (each defaults to the top level's); without them, the top-level world and the global faults.
+ */
+function control(req: IncomingMessage, res: ServerResponse, url: URL, body: string, deps: SimServerDeps): void {
   const json = (status: number, value: unknown) =>
     send(res, { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(value) });
-  deps.world.advanceTo(deps.clock.now());
+  const { router } = deps;
+  const account = url.searchParams.get('account');
+  const region = url.searchParams.get('region');
+  const picked = account !== null || region !== null;
+  const target = router.find(account, region);
+  if (!target) {
+    return json(404, {
+      error: `no world for account ${account ?? router.scenario.account}, region ${region ?? router.scenario.region}; worlds: ${[...router.worlds.keys()].join(', ')}`,
+    });
+  }
+  const path = url.pathname;
+  router.advanceAll(deps.clock.now());
   if (path === '/_sim/state' && req.method === 'GET') {
-    const enis = deps.world.networkInterfaces();
+    const world = target.world;
+    const enis = world.networkInterfaces();
     return json(200, {
-      now: new Date(deps.world.now()).toISOString(),
+      now: new Date(world.now()).toISOString(),
       speed: deps.clock.speed,
-      faults: deps.faults.get(),
-      subnets: deps.world.subnets().map((s) => ({
+      account: target.account,
+      region: target.region,
+      faults: picked ? router.faultsOf(target).get() : deps.faults.get(),
+      subnets: world.subnets().map((s) => ({
         id: s.SubnetId,
         name: s.name,
         cidr: s.CidrBlock,
@@ -150,12 +212,16 @@ function control(req: IncomingMessage, res: ServerResponse, path: string, body: 
         inUse: enis.filter((e) => e.SubnetId === s.SubnetId && e.Status === 'in-use').length,
         available: enis.filter((e) => e.SubnetId === s.SubnetId && e.Status === 'available').length,
       })),
-      dueLaunches: deps.world.dueLaunches(),
+      dueLaunches: world.dueLaunches(),
+      worlds: [...router.worlds.values()].map((w) => ({ key: w.key, account: w.account, region: w.region })),
+      sts: { assumeRole: router.sts.assumeRoleCount },
+      requests: router.requestCounts(),
     });
   }
   if (path === '/_sim/faults' && req.method === 'POST') {
     try {
-      return json(200, deps.faults.set(JSON.parse(body || '{}')));
+      const update = JSON.parse(body || '{}');
+      return json(200, picked ? router.faultsOf(target).set(update) : deps.faults.set(update));
     } catch (err) {
       return json(400, { error: (err as Error).message });
     }
