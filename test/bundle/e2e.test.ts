@@ -9,12 +9,28 @@
 //
 // Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
 // group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { renderAlertmanagerConfig, repoPath, startProc, tempDir, which, type Proc, type PromRuleFile } from './helpers.js';
+import {
+  dashboardTargets,
+  escapeRegex,
+  fillVariables,
+  promCall,
+  promLabelValues,
+  renderAlertmanagerConfig,
+  repoPath,
+  runDashTarget,
+  startPrometheus,
+  startProc,
+  tempDir,
+  which,
+  type Proc,
+  type PromRuleFile,
+  type Selection,
+} from './helpers.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -42,19 +58,6 @@ interface Received {
   body: { alerts?: WebhookAlert[]; attachments?: Array<{ title?: string; text?: string; title_link?: string }> };
 }
 
-interface PromResult {
-  status: string;
-  data: { resultType: string; result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: unknown[] }> };
-  error?: string;
-}
-
-interface DashPanel {
-  type: string;
-  title: string;
-  targets?: Array<{ expr: string; refId: string; instant?: boolean }>;
-  panels?: DashPanel[];
-}
-
 describe('monitoring bundle end to end (demo exporter → Prometheus → Alertmanager → webhook)', () => {
   const tmp = tempDir('glue-eni-e2e');
   const procs: Proc[] = [];
@@ -70,14 +73,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   /** Subnets where a launch was told it will miss its deadline. */
   const missed = new Set<string>();
 
-  const prom = async (path: string, params: Record<string, string>): Promise<PromResult> => {
-    const res = await fetch(`${promUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params).toString(),
-    });
-    return (await res.json()) as PromResult;
-  };
+  const prom = (path: string, params: Record<string, string>) => promCall(promUrl, path, params);
 
   const readBody = async (req: IncomingMessage) => {
     const chunks: Buffer[] = [];
@@ -159,30 +155,11 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     procs.push(alertmanager);
 
     // Prometheus: shipped rules with `for:` shortened, 1s scrape and evaluation, sending to the Alertmanager above.
-    const rulesDir = join(tmp.path, 'rules');
-    mkdirSync(rulesDir);
-    for (const f of readdirSync(repoPath('prometheus', 'rules')).filter((n) => n.endsWith('.yml'))) {
-      const rules = parse(readFileSync(repoPath('prometheus', 'rules', f), 'utf8')) as PromRuleFile;
-      for (const g of rules.groups) for (const r of g.rules) if (r.for) r.for = OVERLAY_FOR;
-      writeFileSync(join(rulesDir, f), stringify(rules));
-    }
-    const shipped = parse(readFileSync(repoPath('prometheus', 'prometheus.yml'), 'utf8')) as {
-      scrape_configs: Array<{ job_name: string }>;
-    };
-    const promConfig = {
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: [join(rulesDir, '*.yml')],
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-      scrape_configs: shipped.scrape_configs
-        .filter((s) => s.job_name === 'glue-eni-exporter')
-        .map((s) => ({ ...s, static_configs: [{ targets: [exporterInstance, `127.0.0.1:${olderPort}`] }] })),
-    };
-    writeFileSync(join(tmp.path, 'prometheus.yml'), stringify(promConfig));
-    const prometheus = startProc(which('prometheus')!, [
-      `--config.file=${join(tmp.path, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(tmp.path, 'prom-data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-    ]);
+    const prometheus = startPrometheus(tmp.path, promPort, {
+      targets: [exporterInstance, `127.0.0.1:${olderPort}`],
+      forDuration: OVERLAY_FOR,
+      alertmanager: `127.0.0.1:${amPort}`,
+    });
     procs.push(prometheus);
     promStartedAt = Date.now();
 
@@ -277,9 +254,8 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   }, 200_000);
 
   it('every query of every dashboard panel returns data from this Prometheus, for all subnets and for each one', async () => {
-    const dash = JSON.parse(readFileSync(repoPath('grafana', 'dashboards', 'glue-eni.json'), 'utf8')) as { panels: DashPanel[] };
-    const panels = dash.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => (p.targets ?? []).length > 0);
-    expect(panels.length).toBeGreaterThan(5);
+    const targets = dashboardTargets();
+    expect(new Set(targets.map((t) => t.panel)).size).toBeGreaterThan(5);
 
     const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
     const subnets = [...new Set(info.data.result.map((r) => r.metric.subnet!))].sort();
@@ -289,11 +265,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     expect(up.data.result.length).toBe(2);
     // The variables' label_values() as Grafana asks them (the label values API), each chained on the one before:
     // under All (`.*`) every subnet is offered, with or without the account labels.
-    const labelValues = async (label: string, match: string) => {
-      const u = new URL(`${promUrl}/api/v1/label/${label}/values`);
-      u.searchParams.set('match[]', match);
-      return ((await (await fetch(u)).json()) as { data: string[] }).data.sort();
-    };
+    const labelValues = (label: string, match: string) => promLabelValues(promUrl, label, match);
     const accounts = await labelValues('account_id', 'glue_eni_subnet_info');
     expect(await labelValues('subnet', 'glue_eni_subnet_info{account_id=~".*",region=~".*"}')).toEqual(subnets);
     for (const a of accounts) {
@@ -318,17 +290,10 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         2_000,
       );
     }
-    const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
     const anyOf = (xs: string[]) => `(${xs.map(escapeRegex).join('|')})`;
     // What the variables expand to: All (`.*` for account and region, Grafana's list for subnet), each subnet
     // in its own account and region, and each account alone (then only its series may come back).
-    interface Selection {
-      subnet: string;
-      account: string;
-      region: string;
-      onlyAccount?: string;
-    }
-    const selections: Selection[] = [
+    const selections: Array<Selection & { onlyAccount?: string }> = [
       { subnet: anyOf(subnets), account: '.*', region: '.*' },
       ...info.data.result.map((r) => ({
         subnet: escapeRegex(r.metric.subnet!),
@@ -348,43 +313,32 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     const rangeSeconds = Math.max(60, Math.floor(now - start));
     const failures: string[] = [];
     let checked = 0;
-    for (const p of panels) {
-      for (const t of p.targets!) {
-        for (const sel of selections) {
-          const expr = t.expr
-            .replaceAll('$subnet', sel.subnet)
-            .replaceAll('$account', sel.account)
-            .replaceAll('$region', sel.region)
-            .replaceAll('$__rate_interval', '15s')
-            .replaceAll('$__range', `${rangeSeconds}s`)
-            .replaceAll('$__interval', '5s');
-          expect(expr).not.toMatch(/\$\w/);
-          const r = t.instant
-            ? await prom('/api/v1/query', { query: expr, time: String(now) })
-            : await prom('/api/v1/query_range', { query: expr, start: String(start), end: String(now), step: '5' });
-          checked++;
-          if (r.status !== 'success') failures.push(`${p.title} [${t.refId}] ${expr}: ${r.error}`);
-          // The window rows exist only under rolling-max and tail-aware (or a stale sample): the demo runs the
-          // default, forecast, so that query must answer but may be empty; its buffer column must not be.
-          else if (r.data.result.length === 0 && !(p.title.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
-            failures.push(`${p.title} [${t.refId}] ${expr}: empty result`);
-          // Under All, a per-subnet breakdown shows the older exporter's subnets too (`.*` matches the absent labels).
-          else if (
-            sel.account === '.*' &&
-            r.data.result.length > 0 &&
-            t.expr.includes('by (subnet, account_id, region') &&
-            !r.data.result.some((x) => x.metric.account_id === undefined && x.metric.subnet !== undefined)
-          )
-            failures.push(`${p.title} [${t.refId}] ${expr}: no series of the exporter without account labels`);
-          else if (sel.onlyAccount !== undefined) {
-            const foreign = r.data.result.filter((x) => x.metric.account_id !== undefined && x.metric.account_id !== sel.onlyAccount);
-            if (foreign.length > 0) failures.push(`${p.title} [${t.refId}] ${expr}: series of other accounts ${JSON.stringify(foreign[0]?.metric)}`);
-          }
+    for (const t of targets) {
+      for (const sel of selections) {
+        const expr = fillVariables(t.expr, sel, rangeSeconds);
+        const r = await runDashTarget(promUrl, t, expr, start, now);
+        checked++;
+        if (r.status !== 'success') failures.push(`${t.panel} [${t.refId}] ${expr}: ${r.error}`);
+        // The window rows exist only under rolling-max and tail-aware (or a stale sample): the demo runs the
+        // default, forecast, so that query must answer but may be empty; its buffer column must not be.
+        else if (r.data.result.length === 0 && !(t.panel.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
+          failures.push(`${t.panel} [${t.refId}] ${expr}: empty result`);
+        // Under All, a per-subnet breakdown shows the older exporter's subnets too (`.*` matches the absent labels).
+        else if (
+          sel.account === '.*' &&
+          r.data.result.length > 0 &&
+          t.expr.includes('by (subnet, account_id, region') &&
+          !r.data.result.some((x) => x.metric.account_id === undefined && x.metric.subnet !== undefined)
+        )
+          failures.push(`${t.panel} [${t.refId}] ${expr}: no series of the exporter without account labels`);
+        else if (sel.onlyAccount !== undefined) {
+          const foreign = r.data.result.filter((x) => x.metric.account_id !== undefined && x.metric.account_id !== sel.onlyAccount);
+          if (foreign.length > 0) failures.push(`${t.panel} [${t.refId}] ${expr}: series of other accounts ${JSON.stringify(foreign[0]?.metric)}`);
         }
       }
     }
     expect(failures, failures.join('\n')).toEqual([]);
-    expect(checked).toBeGreaterThan(panels.length);
+    expect(checked).toBeGreaterThan(targets.length);
 
     // The alert list panel shows Prometheus' alerts: the fired alert is there.
     const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as {
