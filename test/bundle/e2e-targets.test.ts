@@ -108,9 +108,9 @@ describe('monitoring bundle across accounts and regions (simulator → exporter 
     await ready('prometheus', prometheus, `${promUrl}/-/ready`);
     // Every subnet of the four sampled targets, scraped a few times (rates and recording rules need history).
     await waitFor(
-      'the five subnets of both accounts in Prometheus, scraped 5 times',
+      'the five subnets of both accounts in Prometheus, scraped 10 times',
       async () => {
-        const r = await prom('/api/v1/query', { query: 'count_over_time(glue_eni_subnet_info[1m]) >= 5' });
+        const r = await prom('/api/v1/query', { query: 'count_over_time(glue_eni_subnet_info[1m]) >= 10' });
         return r.data?.result.length === 5 ? true : undefined;
       },
       60_000,

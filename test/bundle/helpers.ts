@@ -204,7 +204,10 @@ export function fillVariables(expr: string, sel: Selection, rangeSeconds: number
 
 /** A panel query run over the test's time range, instant or range as the panel asks. */
 export function runDashTarget(base: string, t: DashTarget, expr: string, start: number, end: number): Promise<PromResult> {
-  return t.instant
-    ? promCall(base, '/api/v1/query', { query: expr, time: String(end) })
-    : promCall(base, '/api/v1/query_range', { query: expr, start: String(start), end: String(end), step: '5' });
+  if (t.instant) return promCall(base, '/api/v1/query', { query: expr, time: String(end) });
+  // Steps counted back from `end`, so the last one is `end` itself: on a young Prometheus the series may be only
+  // seconds old, younger than a step that falls short of `end`.
+  const step = 5;
+  const from = end - Math.floor((end - start) / step) * step;
+  return promCall(base, '/api/v1/query_range', { query: expr, start: String(from), end: String(end), step: String(step) });
 }
