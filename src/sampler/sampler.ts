@@ -1,7 +1,6 @@
 // The only writer of the cache. One sample = one consistent read of AWS; a sample that fails anywhere
 // replaces nothing (a half-read subnet looks emptier than it is and would admit wrongly).
 import { performance } from 'node:perf_hooks';
-import cron, { type ScheduledTask } from 'node-cron';
 import type { RawSample } from '../aws/types.js';
 import { samplesContiguous, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
@@ -121,7 +120,6 @@ export interface SamplerDeps {
 export class Sampler {
   readonly status: SampleStatus = {};
   private inFlight?: Promise<boolean>;
-  private task?: ScheduledTask;
   private stopped = false;
   /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
   private readonly learnedNames = new Map<string, string>();
@@ -145,20 +143,6 @@ export class Sampler {
     return { account: t.account || (sampled?.account ?? ''), region: t.region ?? sampled?.region ?? this.resolvedRegion ?? '' };
   }
 
-  /** First sample now, then on the cron schedule. */
-  start(): Promise<boolean> {
-    const first = this.sampleOnce();
-    this.reschedule();
-    return first;
-  }
-
-  /** (Re)arm the cron task from the config's current schedule (after a reload changed it). */
-  reschedule(): void {
-    void this.task?.stop();
-    if (this.stopped) return;
-    this.task = cron.schedule(this.deps.config.sample.schedule, () => void this.sampleOnce(), { noOverlap: true });
-  }
-
   /** Never two at once: a call during a sample (or while it waits for its slot) joins the one in flight. */
   sampleOnce(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
@@ -173,19 +157,28 @@ export class Sampler {
     return this.inFlight !== undefined;
   }
 
+  /** Whether a sample of this target is running (holding its slot), not only waiting for one. */
+  get sampling(): boolean {
+    return this.running;
+  }
+
+  private running = false;
+
   private async runInSlot(): Promise<boolean> {
     const release = await this.deps.slot?.();
     try {
-      return this.stopped ? false : await this.runSample();
+      if (this.stopped) return false;
+      this.running = true;
+      return await this.runSample();
     } finally {
+      this.running = false;
       release?.();
     }
   }
 
-  /** Stop scheduling and let the sample in flight finish, or reach its deadline (SIGTERM). */
+  /** Take no new sample and let the one in flight finish, or reach its deadline (SIGTERM). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.task?.stop();
     await this.inFlight;
   }
 
