@@ -1,5 +1,7 @@
-// The "Glue ENI — Subnet utilization" dashboard as code. Generic over any number of subnets: everything is
-// filtered by the `subnet` variable and the per-subnet row repeats for each selected subnet.
+// The "Glue ENI — Subnet utilization" dashboard as code. Generic over any number of accounts, regions and subnets:
+// everything is filtered by the `account`, `region` and `subnet` variables (each chained on the ones before it) and
+// the per-subnet row repeats for each selected subnet. Per-subnet series are kept apart by account and region too:
+// two accounts may name a subnet alike.
 //
 // Build:  tsc -p grafana/tsconfig.json && node .tmp/grafana/dashboard.js [output.json]
 // The output defaults to grafana/dashboards/glue-eni.json (committed; a test fails when it drifts).
@@ -34,8 +36,20 @@ export const DASHBOARD_UID = 'glue-eni-subnets';
 /** Every panel and query reads the data source chosen in the `datasource` variable. */
 const ds: DataSourceRef = { type: 'prometheus', uid: '${datasource}' };
 
-/** Selector of the subnets picked in the `subnet` variable (a regex: "All" and multi-value both work). */
-const SUBNET = 'subnet=~"$subnet"';
+/**
+ * Selector of the accounts and regions picked in their variables (regexes: "All" is `.*`, which also matches a series
+ * without the label, so an exporter older than the labels still shows under All).
+ */
+const TARGET = 'account_id=~"$account",region=~"$region"';
+
+/** Selector of the subnets picked in the `subnet` variable, within the chosen accounts and regions. */
+const SUBNET = `subnet=~"$subnet",${TARGET}`;
+
+/** The labels that tell one subnet from another: its name, and the account and region that hold it. */
+const PER_SUBNET = 'subnet, account_id, region';
+
+/** Legend suffix naming a series' account and region (empty for a series without them). */
+const WHERE = ' {{account_id}} {{region}}';
 
 /** "Today" panels: Grafana's relative time "today so far", so $__range is the time since local midnight. */
 const TODAY = 'now/d';
@@ -50,6 +64,12 @@ function query(refId: string, expr: string, legend: string, opts: { instant?: bo
 
 function thresholds(steps: Array<[number | null, string]>) {
   return new ThresholdsConfigBuilder().mode(ThresholdsMode.Absolute).steps(steps.map(([value, color]) => ({ value, color })));
+}
+
+/** Matches a legend whatever account and region follow it (overrides by exact name would miss them). */
+function legendOf(name: string): string {
+  const literal = name.replace(/[.*+?^$()|[\]\\{}]/g, '\\$&');
+  return `^${literal}( .*)?$`;
 }
 
 function statPanel(title: string, description: string) {
@@ -76,9 +96,9 @@ function utilizationPanel() {
     .repeat('subnet')
     .repeatDirection('h')
     .maxPerRow(4)
-    .withTarget(query('A', `max by (subnet) (glue_eni_subnet_utilization_ratio{${SUBNET}})`, 'utilization', { instant: true }))
-    .withTarget(query('B', `max by (subnet) (glue_eni_subnet_used_ips{${SUBNET}})`, 'used IPs', { instant: true }))
-    .withTarget(query('C', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, 'usable IPs', { instant: true }))
+    .withTarget(query('A', `max by (${PER_SUBNET}) (glue_eni_subnet_utilization_ratio{${SUBNET}})`, `utilization${WHERE}`, { instant: true }))
+    .withTarget(query('B', `max by (${PER_SUBNET}) (glue_eni_subnet_used_ips{${SUBNET}})`, `used IPs${WHERE}`, { instant: true }))
+    .withTarget(query('C', `max by (${PER_SUBNET}) (glue_eni_subnet_usable_ips{${SUBNET}})`, `usable IPs${WHERE}`, { instant: true }))
     .unit('percentunit')
     .min(0)
     .max(1)
@@ -132,7 +152,7 @@ function exhaustionPanel() {
       query(
         'B',
         `(time() - max(max_over_time(subnet:glue_eni_exhaustion_failures:last_timestamp_seconds{${SUBNET}}[90d]))) / 86400` +
-          ` or on() (time() - min(min_over_time(job:glue_eni_monitored:timestamp_seconds[90d]))) / 86400`,
+          ` or on() (time() - min(min_over_time(target:glue_eni_monitored:timestamp_seconds{${TARGET}}[90d]))) / 86400`,
         'days since last',
         { instant: true },
       ),
@@ -150,9 +170,12 @@ function exhaustionPanel() {
 }
 
 function samplerPanel() {
-  return statPanel('Last good sample', "Age of the exporter's last good sample. /admit answers 503 once it is older than the allowed age.")
-    .withTarget(query('A', 'time() - max(glue_eni_last_sample_timestamp_seconds)', 'age', { instant: true }))
-    .withTarget(query('B', 'min(glue_eni_sample_success)', 'last sample ok', { instant: true }))
+  return statPanel(
+    'Last good sample',
+    "Age of the last good sample of the stalest chosen account and region (each is sampled on its own), and whether every last sample succeeded. /admit answers 503 for a target's subnets once its sample is older than the allowed age.",
+  )
+    .withTarget(query('A', `time() - min(max by (account_id, region) (glue_eni_last_sample_timestamp_seconds{${TARGET}}))`, 'age', { instant: true }))
+    .withTarget(query('B', `min(glue_eni_sample_success{${TARGET}})`, 'last sample ok', { instant: true }))
     .unit('s')
     .thresholds(
       thresholds([
@@ -213,15 +236,17 @@ function windowTablePanel() {
         'and the worst recent tail only when the sample is older than two intervals.',
     )
     .datasource(ds)
-    .withTarget(query('A', `max by (subnet, slot, dag_run_id) (glue_eni_admission_window_enis{${SUBNET}})`, '', { instant: true, table: true }))
-    .withTarget(query('B', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, '', { instant: true, table: true }))
+    .withTarget(
+      query('A', `max by (${PER_SUBNET}, slot, dag_run_id) (glue_eni_admission_window_enis{${SUBNET}})`, '', { instant: true, table: true }),
+    )
+    .withTarget(query('B', `max by (${PER_SUBNET}) (glue_eni_cleanup_buffer{${SUBNET}})`, '', { instant: true, table: true }))
     .withTransformation({ id: 'merge', options: {} })
     .withTransformation({
       id: 'organize',
       options: {
         excludeByName: { Time: true },
-        indexByName: { subnet: 0, slot: 1, dag_run_id: 2, 'Value #A': 3, 'Value #B': 4 },
-        renameByName: { slot: 'slot', dag_run_id: 'dag_run_id', 'Value #A': 'ENIs', 'Value #B': 'buffer' },
+        indexByName: { subnet: 0, account_id: 1, region: 2, slot: 3, dag_run_id: 4, 'Value #A': 5, 'Value #B': 6 },
+        renameByName: { account_id: 'account', slot: 'slot', dag_run_id: 'dag_run_id', 'Value #A': 'ENIs', 'Value #B': 'buffer' },
       },
     })
     .sortBy([new common.TableSortByFieldStateBuilder().displayName('slot').desc(false)])
@@ -243,7 +268,7 @@ function countsPanel(title: string, description: string) {
 }
 
 /** Zero for each selected subnet: a series that does not exist yet reads as 0, not as no data. */
-const ZERO_PER_SUBNET = `sum by (subnet) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
+const ZERO_PER_SUBNET = `sum by (${PER_SUBNET}) (0 * glue_eni_subnet_usable_ips{${SUBNET}})`;
 
 function eniCountPanel() {
   const zero = ZERO_PER_SUBNET;
@@ -251,24 +276,24 @@ function eniCountPanel() {
     '$subnet — ENI count over time',
     "ENIs holding IPs: in-use, available (cleanup lag), lingering (in-use after the job ended), the admission buffer of the subnet's policy and the 80 % alert line.",
   )
-    .withTarget(query('A', `sum by (subnet) (glue_eni_enis{status="in-use",${SUBNET}}) or ${zero}`, 'in-use'))
-    .withTarget(query('B', `sum by (subnet) (glue_eni_enis{status="available",${SUBNET}}) or ${zero}`, 'available (cleanup lag)'))
-    .withTarget(query('C', `sum by (subnet) (glue_eni_lingering_enis{${SUBNET}})`, 'lingering'))
-    .withTarget(query('D', `max by (subnet) (glue_eni_cleanup_buffer{${SUBNET}})`, 'admission buffer'))
-    .withTarget(query('E', `0.8 * max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, '80 % alert threshold'))
-    .withTarget(query('F', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}})`, 'usable IPs'))
+    .withTarget(query('A', `sum by (${PER_SUBNET}) (glue_eni_enis{status="in-use",${SUBNET}}) or ${zero}`, `in-use${WHERE}`))
+    .withTarget(query('B', `sum by (${PER_SUBNET}) (glue_eni_enis{status="available",${SUBNET}}) or ${zero}`, `available (cleanup lag)${WHERE}`))
+    .withTarget(query('C', `sum by (${PER_SUBNET}) (glue_eni_lingering_enis{${SUBNET}})`, `lingering${WHERE}`))
+    .withTarget(query('D', `max by (${PER_SUBNET}) (glue_eni_cleanup_buffer{${SUBNET}})`, `admission buffer${WHERE}`))
+    .withTarget(query('E', `0.8 * max by (${PER_SUBNET}) (glue_eni_subnet_usable_ips{${SUBNET}})`, `80 % alert threshold${WHERE}`))
+    .withTarget(query('F', `max by (${PER_SUBNET}) (glue_eni_subnet_usable_ips{${SUBNET}})`, `usable IPs${WHERE}`))
     .min(0)
     .fillOpacity(10)
-    .overrideByName('80 % alert threshold', [
+    .overrideByRegexp(legendOf('80 % alert threshold'), [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
       { id: 'custom.fillOpacity', value: 0 },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
     ])
-    .overrideByName('usable IPs', [
+    .overrideByRegexp(legendOf('usable IPs'), [
       { id: 'custom.fillOpacity', value: 0 },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
     ])
-    .overrideByName('admission buffer', [
+    .overrideByRegexp(legendOf('admission buffer'), [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [4, 4] } },
       { id: 'custom.fillOpacity', value: 0 },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'orange' } },
@@ -279,7 +304,9 @@ function eniCountPanel() {
 function peakPanel() {
   return statPanel('$subnet — peak today', 'Most ENIs in the subnet at once today (all statuses and owners).')
     .timeFrom(TODAY)
-    .withTarget(query('A', `max(max_over_time(subnet:glue_eni_enis:sum{${SUBNET}}[$__range]))`, 'peak ENIs', { instant: true }))
+    .withTarget(
+      query('A', `max by (${PER_SUBNET}) (max_over_time(subnet:glue_eni_enis:sum{${SUBNET}}[$__range]))`, `peak ENIs${WHERE}`, { instant: true }),
+    )
     .unit('none')
     .decimals(0)
     .gridPos({ x: 16, y: 19, w: 8, h: 3 });
@@ -293,16 +320,16 @@ function cleanupTailPanel() {
     .withTarget(
       query(
         'A',
-        `sum(increase(glue_eni_available_duration_seconds_sum{${SUBNET}}[$__range])) / sum(increase(glue_eni_available_duration_seconds_count{${SUBNET}}[$__range]))`,
-        'available → deleted',
+        `sum by (${PER_SUBNET}) (increase(glue_eni_available_duration_seconds_sum{${SUBNET}}[$__range])) / sum by (${PER_SUBNET}) (increase(glue_eni_available_duration_seconds_count{${SUBNET}}[$__range]))`,
+        `available → deleted${WHERE}`,
         { instant: true },
       ),
     )
     .withTarget(
       query(
         'B',
-        `sum(increase(glue_eni_linger_duration_seconds_sum{${SUBNET}}[$__range])) / sum(increase(glue_eni_linger_duration_seconds_count{${SUBNET}}[$__range]))`,
-        'in-use after job end',
+        `sum by (${PER_SUBNET}) (increase(glue_eni_linger_duration_seconds_sum{${SUBNET}}[$__range])) / sum by (${PER_SUBNET}) (increase(glue_eni_linger_duration_seconds_count{${SUBNET}}[$__range]))`,
+        `in-use after job end${WHERE}`,
         { instant: true },
       ),
     )
@@ -314,8 +341,8 @@ function cleanupTailPanel() {
 
 function jobsPanel() {
   return statPanel('$subnet — jobs running × workers', 'Active Glue job runs bound to the subnet and the workers they hold.')
-    .withTarget(query('A', `sum(glue_eni_job_runs_active{${SUBNET}})`, 'job runs', { instant: true }))
-    .withTarget(query('B', `sum(glue_eni_workers_active{${SUBNET}})`, 'workers', { instant: true }))
+    .withTarget(query('A', `sum by (${PER_SUBNET}) (glue_eni_job_runs_active{${SUBNET}})`, `job runs${WHERE}`, { instant: true }))
+    .withTarget(query('B', `sum by (${PER_SUBNET}) (glue_eni_workers_active{${SUBNET}})`, `workers${WHERE}`, { instant: true }))
     .unit('none')
     .decimals(0)
     .gridPos({ x: 16, y: 25, w: 8, h: 3 });
@@ -330,18 +357,18 @@ function queuePanel() {
       '$subnet — queue',
       'Launches waiting for room (tickets: waits that carry a dag_run_id or client_id), and launches told they cannot start before their deadline (will_miss_deadline; the alert GlueEniLaunchWillMissDeadline fires on any).',
     )
-      .withTarget(query('A', `max by (subnet) (glue_eni_queue_length{${SUBNET}})`, 'waiting launches'))
+      .withTarget(query('A', `max by (${PER_SUBNET}) (glue_eni_queue_length{${SUBNET}})`, `waiting launches${WHERE}`))
       // No counter series yet only means no miss yet.
       .withTarget(
         query(
           'B',
-          `sum by (subnet) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${ZERO_PER_SUBNET}`,
-          'deadline misses',
+          `sum by (${PER_SUBNET}) (increase(glue_eni_deadline_misses_total{${SUBNET}}[$__rate_interval])) or ${ZERO_PER_SUBNET}`,
+          `deadline misses${WHERE}`,
         ),
       )
       .min(0)
       .fillOpacity(10)
-      .overrideByName('deadline misses', [
+      .overrideByRegexp(legendOf('deadline misses'), [
         { id: 'custom.drawStyle', value: 'bars' },
         { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
       ])
@@ -355,7 +382,9 @@ function headEtaPanel() {
     'When the launch at the head of the queue is expected to be admitted (conservative). "Over 4 h or none predicted": no admission within the forecast horizon. No value: nobody waits.',
   )
     .withTarget(
-      query('A', `clamp_max(max by (subnet) (glue_eni_queue_head_eta_seconds{${SUBNET}}), ${ETA_CAP_SECONDS})`, 'head ETA', { instant: true }),
+      query('A', `clamp_max(max by (${PER_SUBNET}) (glue_eni_queue_head_eta_seconds{${SUBNET}}), ${ETA_CAP_SECONDS})`, `head ETA${WHERE}`, {
+        instant: true,
+      }),
     )
     .unit('s')
     .decimals(0)
@@ -381,14 +410,30 @@ function predictedFreePanel() {
     '$subnet — predicted free addresses',
     "Free addresses predicted 15, 30 and 60 minutes ahead (conservative, p90; reservations subtracted), from each ENI's age and the learned linger and available durations, beside the free addresses now.",
   )
-    .withTarget(query('A', `max by (subnet, horizon) (glue_eni_predicted_free_ips{${SUBNET}})`, 'in {{horizon}}'))
-    .withTarget(query('B', `max by (subnet) (glue_eni_subnet_usable_ips{${SUBNET}} - glue_eni_subnet_used_ips{${SUBNET}})`, 'free now'))
+    .withTarget(query('A', `max by (${PER_SUBNET}, horizon) (glue_eni_predicted_free_ips{${SUBNET}})`, `in {{horizon}}${WHERE}`))
+    .withTarget(
+      query('B', `max by (${PER_SUBNET}) (glue_eni_subnet_usable_ips{${SUBNET}} - glue_eni_subnet_used_ips{${SUBNET}})`, `free now${WHERE}`),
+    )
     .fillOpacity(0)
-    .overrideByName('free now', [
+    .overrideByRegexp(legendOf('free now'), [
       { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
       { id: 'color', value: { mode: 'fixed', fixedColor: 'text' } },
     ])
     .gridPos({ x: 12, y: 28, w: 12, h: 8 });
+}
+
+/** A multi-value variable with All, from the values of a label of the subnets' info series. */
+function labelVariable(name: string, label: string, labelValues: string) {
+  return new QueryVariableBuilder(name)
+    .label(label)
+    .datasource(ds)
+    .query({ query: labelValues, refId: name })
+    .definition(labelValues)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalAsc)
+    .multi(true)
+    .includeAll(true)
+    .current({ text: ['All'], value: ['$__all'] });
 }
 
 export function buildDashboard(): Dashboard {
@@ -409,18 +454,10 @@ export function buildDashboard(): Dashboard {
     .withVariable(
       new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus').current({ text: 'Prometheus', value: 'prometheus' }),
     )
-    .withVariable(
-      new QueryVariableBuilder('subnet')
-        .label('Subnet')
-        .datasource(ds)
-        .query({ query: 'label_values(glue_eni_subnet_info, subnet)', refId: 'subnet' })
-        .definition('label_values(glue_eni_subnet_info, subnet)')
-        .refresh(VariableRefresh.OnTimeRangeChanged)
-        .sort(VariableSort.AlphabeticalAsc)
-        .multi(true)
-        .includeAll(true)
-        .current({ text: ['All'], value: ['$__all'] }),
-    );
+    .withVariable(labelVariable('account', 'Account', 'label_values(glue_eni_subnet_info, account_id)').allValue('.*'))
+    .withVariable(labelVariable('region', 'Region', 'label_values(glue_eni_subnet_info{account_id=~"$account"}, region)').allValue('.*'))
+    // All subnets means those of the chosen accounts and regions (Grafana's own All: the list of their names).
+    .withVariable(labelVariable('subnet', 'Subnet', `label_values(glue_eni_subnet_info{${TARGET}}, subnet)`));
 
   const top: Array<cog.Builder<import('@grafana/grafana-foundation-sdk/dashboard').Panel>> = [
     utilizationPanel(),

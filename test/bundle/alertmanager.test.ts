@@ -25,7 +25,7 @@ describe('alertmanager config', () => {
     expect(cfg.receivers.find((r: { name: string }) => r.name === 'chat').slack_configs[0].api_url).toBe(CHAT);
     const { stdout } = await execFileP(requireBin('amtool'), ['check-config', rendered]);
     expect(stdout).toContain('SUCCESS');
-    expect(stdout).toMatch(/2 inhibit rules/);
+    expect(stdout).toMatch(/3 inhibit rules/);
     expect(stdout).toMatch(/1 templates/);
   });
 
@@ -37,13 +37,13 @@ describe('alertmanager config', () => {
     expect(err?.stderr).toContain('ALERTMANAGER_CHAT_WEBHOOK_URL is not set');
   });
 
-  it('routes critical alerts to page and chat, warnings to chat, grouped by alertname and subnet', async () => {
+  it('routes critical alerts to page and chat, warnings to chat, grouped by alertname, account, region and subnet', async () => {
     const route = async (...labels: string[]) =>
       (await execFileP(requireBin('amtool'), ['config', 'routes', 'test', `--config.file=${rendered}`, ...labels])).stdout.trim();
     expect(await route('alertname=GlueEniSubnetUtilizationHigh', 'severity=critical', 'subnet=critical')).toBe('page,chat');
     expect(await route('alertname=GlueEniLingeringTooLong', 'severity=warning', 'subnet=batch')).toBe('chat');
     const cfg = parse(readFileSync(rendered, 'utf8'));
-    expect(cfg.route.group_by).toEqual(['alertname', 'subnet']);
+    expect(cfg.route.group_by).toEqual(['alertname', 'account_id', 'region', 'subnet']);
   });
 });
 
@@ -117,6 +117,49 @@ describe('alertmanager inhibitions (real Alertmanager)', () => {
     expect(state('GlueEniExporterDown/glue-eni-exporter/')).toBe('active');
     expect(state('GlueEniSubnetUtilizationHigh/glue-eni-exporter-eu/critical')).toBe('active');
     expect(state('GlueEniExhaustionFailures/glue-eni-exporter/critical')).toBe('active');
+  });
+
+  it('a stale account and region silences its own subnet alerts only; a staleness without account labels the whole job', async () => {
+    const job = 'glue-eni-exporter-multi';
+    const subnetAlert = (alertname: string, severity: string, account_id: string, region: string) => ({
+      alertname,
+      severity,
+      job,
+      subnet: 'critical',
+      subnet_id: 'subnet-0a',
+      account_id,
+      region,
+    });
+    await post([
+      { alertname: 'GlueEniSamplerStale', severity: 'critical', job, instance: 'exporter:9858', account_id: '222222222222', region: 'eu-west-1' },
+      subnetAlert('GlueEniSubnetUtilizationHigh', 'critical', '222222222222', 'eu-west-1'),
+      subnetAlert('GlueEniLaunchesHeld', 'warning', '222222222222', 'eu-west-1'),
+      // Same subnet name (and id) in another account, and the same account in another region: not stale.
+      subnetAlert('GlueEniSubnetUtilizationHigh', 'critical', '111111111111', 'eu-west-1'),
+      subnetAlert('GlueEniSubnetUtilizationHigh', 'critical', '222222222222', 'us-east-1'),
+      // An exporter-wide staleness (no account labels) of another job silences all of that job's subnet alerts.
+      { alertname: 'GlueEniSamplerStale', severity: 'critical', job: 'glue-eni-exporter-old', instance: 'old:9858' },
+      { ...subnetAlert('GlueEniSubnetUtilizationHigh', 'critical', '333333333333', 'eu-west-1'), job: 'glue-eni-exporter-old' },
+    ]);
+    const key = (a: { labels: Record<string, string> }) =>
+      `${a.labels.alertname}/${a.labels.job}/${a.labels.account_id ?? ''}/${a.labels.region ?? ''}`;
+    const got = await waitFor(
+      'per-target inhibitions applied',
+      async () => {
+        const list = (await (await fetch(`${base}/api/v2/alerts`)).json()) as AmAlert[];
+        const m = new Map(list.map((a) => [key(a), a.status.state]));
+        return m.get(`GlueEniSubnetUtilizationHigh/${job}/222222222222/eu-west-1`) === 'suppressed' &&
+          m.get('GlueEniSubnetUtilizationHigh/glue-eni-exporter-old/333333333333/eu-west-1') === 'suppressed'
+          ? m
+          : undefined;
+      },
+      10_000,
+      200,
+    );
+    expect(got.get(`GlueEniLaunchesHeld/${job}/222222222222/eu-west-1`)).toBe('suppressed');
+    expect(got.get(`GlueEniSubnetUtilizationHigh/${job}/111111111111/eu-west-1`)).toBe('active');
+    expect(got.get(`GlueEniSubnetUtilizationHigh/${job}/222222222222/us-east-1`)).toBe('active');
+    expect(got.get(`GlueEniSamplerStale/${job}/222222222222/eu-west-1`)).toBe('active');
   });
 
   it('the message template names the runbook (template file is loaded by the running Alertmanager)', async () => {

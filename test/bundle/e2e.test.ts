@@ -4,14 +4,33 @@
 // every dashboard panel returns data from that Prometheus (the queue panels too: sensors keep a queue in every
 // subnet), and that a launch told it will miss its deadline fires GlueEniLaunchWillMissDeadline.
 //
+// Beside it Prometheus scrapes "an older exporter": the same exporter's /metrics with the account_id and region
+// labels taken out, which the dashboard must still show under All.
+//
 // Test overlay (only here): scrape and evaluation every 1s, alert `for:` shortened to 20s, Alertmanager
 // group_wait 1s. The shipped `for:` durations are covered by prometheus/tests (promtool test rules).
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { renderAlertmanagerConfig, repoPath, startProc, tempDir, which, type Proc, type PromRuleFile } from './helpers.js';
+import {
+  dashboardTargets,
+  escapeRegex,
+  fillVariables,
+  promCall,
+  promLabelValues,
+  renderAlertmanagerConfig,
+  repoPath,
+  runDashTarget,
+  startPrometheus,
+  startProc,
+  tempDir,
+  which,
+  type Proc,
+  type PromRuleFile,
+  type Selection,
+} from './helpers.js';
 import { freePort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -39,39 +58,22 @@ interface Received {
   body: { alerts?: WebhookAlert[]; attachments?: Array<{ title?: string; text?: string; title_link?: string }> };
 }
 
-interface PromResult {
-  status: string;
-  data: { resultType: string; result: Array<{ metric: Record<string, string>; value?: [number, string]; values?: unknown[] }> };
-  error?: string;
-}
-
-interface DashPanel {
-  type: string;
-  title: string;
-  targets?: Array<{ expr: string; refId: string; instant?: boolean }>;
-  panels?: DashPanel[];
-}
-
 describe('monitoring bundle end to end (demo exporter → Prometheus → Alertmanager → webhook)', () => {
   const tmp = tempDir('glue-eni-e2e');
   const procs: Proc[] = [];
   const received: Received[] = [];
   let hook: Server;
+  let older: Server;
   let exporterUrl = '';
+  /** The real exporter's `instance` label (the older copy has another). */
+  let exporterInstance = '';
   let promUrl = '';
   let promStartedAt = 0;
   let poker: NodeJS.Timeout | undefined;
   /** Subnets where a launch was told it will miss its deadline. */
   const missed = new Set<string>();
 
-  const prom = async (path: string, params: Record<string, string>): Promise<PromResult> => {
-    const res = await fetch(`${promUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams(params).toString(),
-    });
-    return (await res.json()) as PromResult;
-  };
+  const prom = (path: string, params: Record<string, string>) => promCall(promUrl, path, params);
 
   const readBody = async (req: IncomingMessage) => {
     const chunks: Buffer[] = [];
@@ -82,8 +84,29 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   beforeAll(async () => {
     // Never a silent skip: a machine without the binaries fails here, saying what to install.
     if (missing) throw new Error(`cannot run the end-to-end test: ${missing}`);
-    const [exporterPort, promPort, amPort, hookPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [exporterPort, promPort, amPort, hookPort, olderPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     exporterUrl = `http://127.0.0.1:${exporterPort}`;
+    exporterInstance = `127.0.0.1:${exporterPort}`;
+
+    // The older exporter: today's /metrics without account_id and region.
+    older = createServer((_req, res) => {
+      void fetch(`${exporterUrl}/metrics`)
+        .then(async (m) => {
+          const text = (await m.text())
+            .replace(/(account_id|region)="[^"]*",?/g, '')
+            .replace(/,\}/g, '}')
+            .replace(/\{\}/g, '');
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(text);
+        })
+        .catch(() => res.writeHead(503).end());
+    });
+    older.listen(olderPort, '127.0.0.1');
     promUrl = `http://127.0.0.1:${promPort}`;
 
     // Webhook receivers: /page gets Alertmanager's webhook JSON, /chat the Slack-compatible message.
@@ -132,30 +155,11 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     procs.push(alertmanager);
 
     // Prometheus: shipped rules with `for:` shortened, 1s scrape and evaluation, sending to the Alertmanager above.
-    const rulesDir = join(tmp.path, 'rules');
-    mkdirSync(rulesDir);
-    for (const f of readdirSync(repoPath('prometheus', 'rules')).filter((n) => n.endsWith('.yml'))) {
-      const rules = parse(readFileSync(repoPath('prometheus', 'rules', f), 'utf8')) as PromRuleFile;
-      for (const g of rules.groups) for (const r of g.rules) if (r.for) r.for = OVERLAY_FOR;
-      writeFileSync(join(rulesDir, f), stringify(rules));
-    }
-    const shipped = parse(readFileSync(repoPath('prometheus', 'prometheus.yml'), 'utf8')) as {
-      scrape_configs: Array<{ job_name: string }>;
-    };
-    const promConfig = {
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      rule_files: [join(rulesDir, '*.yml')],
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${amPort}`] }] }] },
-      scrape_configs: shipped.scrape_configs
-        .filter((s) => s.job_name === 'glue-eni-exporter')
-        .map((s) => ({ ...s, static_configs: [{ targets: [`127.0.0.1:${exporterPort}`] }] })),
-    };
-    writeFileSync(join(tmp.path, 'prometheus.yml'), stringify(promConfig));
-    const prometheus = startProc(which('prometheus')!, [
-      `--config.file=${join(tmp.path, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(tmp.path, 'prom-data')}`,
-      `--web.listen-address=127.0.0.1:${promPort}`,
-    ]);
+    const prometheus = startPrometheus(tmp.path, promPort, {
+      targets: [exporterInstance, `127.0.0.1:${olderPort}`],
+      forDuration: OVERLAY_FOR,
+      alertmanager: `127.0.0.1:${amPort}`,
+    });
     procs.push(prometheus);
     promStartedAt = Date.now();
 
@@ -174,7 +178,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     // whenever the subnet predicts room for it later (a start predicted after the deadline).
     let n = 0;
     const tick = async (k: number) => {
-      const r = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+      const r = await prom('/api/v1/query', { query: `glue_eni_subnet_usable_ips{instance="${exporterInstance}"}` });
       const ask = async (q: string) => (await (await fetch(`${exporterUrl}/admit?${q}`)).json()) as Record<string, unknown>;
       await Promise.all(
         (r.data?.result ?? []).map(async (s) => {
@@ -198,6 +202,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     if (poker) clearInterval(poker);
     await Promise.all(procs.map((p) => p.stop()));
     await new Promise<void>((r) => (hook ? hook.close(() => r()) : r()));
+    await new Promise<void>((r) => (older ? older.close(() => r()) : r()));
     tmp.remove();
   });
 
@@ -219,13 +224,18 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
     expect(page.labels.subnet_id).toMatch(/^subnet-[0-9a-f]+$/);
     expect(page.labels.subnet).toEqual(expect.any(String));
     expect(page.labels.subnet.length).toBeGreaterThan(0);
-    expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet} is \\d+(\\.\\d+)?% full$`));
+    // The account and region are named when the exporter labels its series with them.
+    const where = `${page.labels.account_id ? ` of account ${page.labels.account_id}` : ''}${page.labels.region ? ` in ${page.labels.region}` : ''}`;
+    expect(page.annotations.summary).toMatch(new RegExp(`^Subnet ${page.labels.subnet}${where} is \\d+(\\.\\d+)?% full$`));
     expect(page.annotations.description).toContain(page.labels.subnet_id);
+    if (page.labels.account_id) expect(page.annotations.description).toContain(`account ${page.labels.account_id}`);
     expect(page.annotations.description).toMatch(/\(\d+ of \d+ IPs\)/);
     expect(page.annotations.runbook_url).toMatch(/\/docs\/runbook\.md#glueenisubnetutilizationhigh$/);
 
     // The utilization that fired is really above 80 % in Prometheus.
-    const ratio = await prom('/api/v1/query', { query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}"}` });
+    const ratio = await prom('/api/v1/query', {
+      query: `glue_eni_subnet_utilization_ratio{subnet_id="${page.labels.subnet_id}",account_id="${page.labels.account_id ?? ''}",region="${page.labels.region ?? ''}"}`,
+    });
     expect(Number(ratio.data.result[0]?.value?.[1])).toBeGreaterThan(0.8);
 
     const chat = await waitFor(
@@ -234,7 +244,8 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         received
           .filter((r) => r.path === '/chat')
           .flatMap((r) => r.body.attachments ?? [])
-          .find((a) => a.title?.includes('GlueEniSubnetUtilizationHigh')),
+          // Its own group's message: the older exporter's copy of the alert is grouped apart (no account labels).
+          .find((a) => a.title?.includes('GlueEniSubnetUtilizationHigh') && a.text?.includes(page.annotations.summary!)),
       30_000,
       500,
     );
@@ -244,13 +255,26 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   }, 200_000);
 
   it('every query of every dashboard panel returns data from this Prometheus, for all subnets and for each one', async () => {
-    const dash = JSON.parse(readFileSync(repoPath('grafana', 'dashboards', 'glue-eni.json'), 'utf8')) as { panels: DashPanel[] };
-    const panels = dash.panels.flatMap((p) => [p, ...(p.panels ?? [])]).filter((p) => (p.targets ?? []).length > 0);
-    expect(panels.length).toBeGreaterThan(5);
+    const targets = dashboardTargets();
+    expect(new Set(targets.map((t) => t.panel)).size).toBeGreaterThan(5);
 
     const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_info' });
-    const subnets = info.data.result.map((r) => r.metric.subnet!).sort();
+    const subnets = [...new Set(info.data.result.map((r) => r.metric.subnet!))].sort();
     expect(subnets.length).toBeGreaterThan(0);
+    // Both exporters are scraped: the labelled one and the older one without the labels.
+    const up = await prom('/api/v1/query', { query: 'up{job="glue-eni-exporter"} == 1' });
+    expect(up.data.result.length).toBe(2);
+    // The variables' label_values() as Grafana asks them (the label values API), each chained on the one before:
+    // under All (`.*`) every subnet is offered, with or without the account labels.
+    const labelValues = (label: string, match: string) => promLabelValues(promUrl, label, match);
+    const accounts = await labelValues('account_id', 'glue_eni_subnet_info');
+    expect(await labelValues('subnet', 'glue_eni_subnet_info{account_id=~".*",region=~".*"}')).toEqual(subnets);
+    for (const a of accounts) {
+      const regions = await labelValues('region', `glue_eni_subnet_info{account_id=~"${a}"}`);
+      expect(regions.length, `regions of account ${a}`).toBeGreaterThan(0);
+      for (const g of regions)
+        expect((await labelValues('subnet', `glue_eni_subnet_info{account_id=~"${a}",region=~"${g}"}`)).length).toBeGreaterThan(0);
+    }
     // The duration panels need ENIs that went in-use → available → deleted while watched: a minute or two
     // of demo time. Wait for them in every subnet rather than accept an empty panel, and for a few scrapes of
     // each series since: `increase()` needs two samples in its window, a series born at the last scrape has one.
@@ -267,37 +291,55 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         2_000,
       );
     }
-    const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&');
-    const selections = [`(${subnets.map(escapeRegex).join('|')})`, ...subnets.map(escapeRegex)];
+    const anyOf = (xs: string[]) => `(${xs.map(escapeRegex).join('|')})`;
+    // What the variables expand to: All (`.*` for account and region, Grafana's list for subnet), each subnet
+    // in its own account and region, and each account alone (then only its series may come back).
+    const selections: Array<Selection & { onlyAccount?: string }> = [
+      { subnet: anyOf(subnets), account: '.*', region: '.*' },
+      ...info.data.result.map((r) => ({
+        subnet: escapeRegex(r.metric.subnet!),
+        account: r.metric.account_id ? escapeRegex(r.metric.account_id) : '.*',
+        region: r.metric.region ? escapeRegex(r.metric.region) : '.*',
+      })),
+      ...accounts.map((a) => ({
+        subnet: anyOf(info.data.result.filter((r) => r.metric.account_id === a).map((r) => r.metric.subnet!)),
+        account: escapeRegex(a),
+        region: '.*',
+        onlyAccount: a,
+      })),
+    ];
 
     const now = Date.now() / 1000;
     const start = promStartedAt / 1000;
     const rangeSeconds = Math.max(60, Math.floor(now - start));
     const failures: string[] = [];
     let checked = 0;
-    for (const p of panels) {
-      for (const t of p.targets!) {
-        for (const sel of selections) {
-          const expr = t.expr
-            .replaceAll('$subnet', sel)
-            .replaceAll('$__rate_interval', '15s')
-            .replaceAll('$__range', `${rangeSeconds}s`)
-            .replaceAll('$__interval', '5s');
-          expect(expr).not.toMatch(/\$\w/);
-          const r = t.instant
-            ? await prom('/api/v1/query', { query: expr, time: String(now) })
-            : await prom('/api/v1/query_range', { query: expr, start: String(start), end: String(now), step: '5' });
-          checked++;
-          if (r.status !== 'success') failures.push(`${p.title} [${t.refId}] ${expr}: ${r.error}`);
-          // The window rows exist only under rolling-max and tail-aware (or a stale sample): the demo runs the
-          // default, forecast, so that query must answer but may be empty; its buffer column must not be.
-          else if (r.data.result.length === 0 && !(p.title.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
-            failures.push(`${p.title} [${t.refId}] ${expr}: empty result`);
+    for (const t of targets) {
+      for (const sel of selections) {
+        const expr = fillVariables(t.expr, sel, rangeSeconds);
+        const r = await runDashTarget(promUrl, t, expr, start, now);
+        checked++;
+        if (r.status !== 'success') failures.push(`${t.panel} [${t.refId}] ${expr}: ${r.error}`);
+        // The window rows exist only under rolling-max and tail-aware (or a stale sample): the demo runs the
+        // default, forecast, so that query must answer but may be empty; its buffer column must not be.
+        else if (r.data.result.length === 0 && !(t.panel.startsWith('Admission window') && t.expr.includes('glue_eni_admission_window_enis')))
+          failures.push(`${t.panel} [${t.refId}] ${expr}: empty result`);
+        // Under All, a per-subnet breakdown shows the older exporter's subnets too (`.*` matches the absent labels).
+        else if (
+          sel.account === '.*' &&
+          r.data.result.length > 0 &&
+          t.expr.includes('by (subnet, account_id, region') &&
+          !r.data.result.some((x) => x.metric.account_id === undefined && x.metric.subnet !== undefined)
+        )
+          failures.push(`${t.panel} [${t.refId}] ${expr}: no series of the exporter without account labels`);
+        else if (sel.onlyAccount !== undefined) {
+          const foreign = r.data.result.filter((x) => x.metric.account_id !== undefined && x.metric.account_id !== sel.onlyAccount);
+          if (foreign.length > 0) failures.push(`${t.panel} [${t.refId}] ${expr}: series of other accounts ${JSON.stringify(foreign[0]?.metric)}`);
         }
       }
     }
     expect(failures, failures.join('\n')).toEqual([]);
-    expect(checked).toBeGreaterThan(panels.length);
+    expect(checked).toBeGreaterThan(targets.length);
 
     // The alert list panel shows Prometheus' alerts: the fired alert is there.
     const alerts = (await (await fetch(`${promUrl}/api/v1/alerts`)).json()) as {
@@ -320,7 +362,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   });
 
   it('a wait holds a ticket with an ETA, a dry run holds none, and a launch that cannot meet its deadline fires GlueEniLaunchWillMissDeadline', async () => {
-    const info = await prom('/api/v1/query', { query: 'glue_eni_subnet_usable_ips' });
+    const info = await prom('/api/v1/query', { query: `glue_eni_subnet_usable_ips{instance="${exporterInstance}"}` });
     const subnets = info.data.result.map((r) => ({ id: r.metric.subnet_id!, name: r.metric.subnet!, usable: Number(r.value?.[1]) }));
     expect(subnets.length).toBeGreaterThan(0);
     for (const s of subnets) {

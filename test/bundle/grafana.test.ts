@@ -7,6 +7,8 @@ import { execFileP, readYaml, repoPath } from './helpers.js';
 interface Target {
   expr?: string;
   refId?: string;
+  legendFormat?: string;
+  format?: string;
   datasource?: { type?: string; uid?: string };
 }
 interface Panel {
@@ -19,12 +21,15 @@ interface Panel {
   repeat?: string;
   panels?: Panel[];
   timeFrom?: string;
+  fieldConfig?: { overrides?: Array<{ matcher: { id: string; options: string } }> };
 }
 interface Dashboard {
   uid: string;
   title: string;
   panels: Panel[];
-  templating: { list: Array<{ name: string; type: string; query?: unknown; multi?: boolean; includeAll?: boolean }> };
+  templating: {
+    list: Array<{ name: string; type: string; query?: unknown; multi?: boolean; includeAll?: boolean; allValue?: string }>;
+  };
 }
 
 const committedPath = repoPath('grafana', 'dashboards', 'glue-eni.json');
@@ -52,13 +57,74 @@ describe('grafana dashboard', () => {
     expect(regenerated, 'grafana/dashboards/glue-eni.json is stale: run the dashboards build').toBe(readFileSync(committedPath, 'utf8'));
   }, 60_000);
 
-  it('has a multi-value `subnet` variable with All from label_values(glue_eni_subnet_info, subnet)', () => {
-    const v = dash.templating.list.find((t) => t.name === 'subnet');
-    expect(v?.type).toBe('query');
-    expect(JSON.stringify(v?.query)).toContain('label_values(glue_eni_subnet_info, subnet)');
-    expect(v?.multi).toBe(true);
-    expect(v?.includeAll).toBe(true);
-    expect(dash.templating.list.find((t) => t.name === 'datasource')?.type).toBe('datasource');
+  it('has multi-value `account`, `region` and `subnet` variables with All, each chained on the ones before it', () => {
+    // Grafana resolves variables in list order: a chained one must come after those it reads.
+    expect(dash.templating.list.map((t) => t.name)).toEqual(['datasource', 'account', 'region', 'subnet']);
+    const v = (name: string) => dash.templating.list.find((t) => t.name === name)!;
+    const queries: Record<string, string> = {
+      account: 'label_values(glue_eni_subnet_info, account_id)',
+      region: 'label_values(glue_eni_subnet_info{account_id=~"$account"}, region)',
+      subnet: 'label_values(glue_eni_subnet_info{account_id=~"$account",region=~"$region"}, subnet)',
+    };
+    for (const [name, q] of Object.entries(queries)) {
+      expect(v(name).type, name).toBe('query');
+      expect((v(name).query as { query?: string }).query, name).toBe(q);
+      expect(v(name).multi, name).toBe(true);
+      expect(v(name).includeAll, name).toBe(true);
+    }
+    // All is `.*`, which matches a series without the label too (an exporter older than the labels).
+    expect(v('account').allValue).toBe('.*');
+    expect(v('region').allValue).toBe('.*');
+    expect(v('datasource').type).toBe('datasource');
+  });
+
+  it('every series a panel reads is filtered by the chosen accounts and regions, and per-subnet legends name them', () => {
+    // Metric names of the exporter and of the recording rules, each with its selector if any.
+    const selectorRe = /\b((?:glue_eni_|subnet:|subnet_status:|subnet_decision:|target:|job:)[\w:]*)(\{[^}]*\})?/g;
+    let selectors = 0;
+    for (const p of queryPanels) {
+      for (const t of p.targets!) {
+        for (const m of t.expr!.matchAll(selectorRe)) {
+          selectors++;
+          const where = `${p.title} [${t.refId}] ${m[1]}`;
+          expect(m[2], where).toBeDefined();
+          expect(m[2], where).toContain('account_id=~"$account"');
+          expect(m[2], where).toContain('region=~"$region"');
+          // Everything per subnet is per subnet of the chosen accounts and regions.
+          if (!/^(target|job):|sample|last_sample/.test(m[1]!)) expect(m[2], where).toContain('subnet=~"$subnet"');
+        }
+        // A per-subnet breakdown keeps account and region apart (two accounts may name a subnet alike),
+        // and its legend says which is which.
+        for (const by of t.expr!.matchAll(/\bby \(([^)]*)\)/g)) {
+          const labels = by[1]!.split(',').map((l) => l.trim());
+          if (labels.includes('subnet')) expect(labels, `${p.title} [${t.refId}] ${by[0]}`).toEqual(expect.arrayContaining(['account_id', 'region']));
+        }
+        if (/\bby \(subnet, account_id, region/.test(t.expr!) && t.format !== 'table')
+          expect(t.legendFormat, `${p.title} [${t.refId}] legend`).toMatch(/\{\{account_id\}\} \{\{region\}\}/);
+      }
+    }
+    expect(selectors).toBeGreaterThan(30);
+  });
+
+  it('overrides by series name still find their series once the legend names the account and region', () => {
+    let checked = 0;
+    for (const p of queryPanels) {
+      const legends = p.targets!.map((t) => t.legendFormat ?? '');
+      for (const o of p.fieldConfig?.overrides ?? []) {
+        if (o.matcher.id === 'byName') throw new Error(`${p.title}: override by exact name ${o.matcher.options} misses legends with an account`);
+        if (o.matcher.id !== 'byRegexp') continue;
+        const re = new RegExp(o.matcher.options);
+        // As Grafana shows them: with the labels of a labelled series, and empty for an older exporter's.
+        const shown = legends.flatMap((l) => [
+          l.replaceAll('{{account_id}}', '111111111111').replaceAll('{{region}}', 'eu-west-1').replaceAll('{{horizon}}', '15m'),
+          l.replaceAll('{{account_id}}', '').replaceAll('{{region}}', '').replaceAll('{{horizon}}', '15m'),
+        ]);
+        const hits = shown.filter((l) => re.test(l));
+        expect(hits, `${p.title}: override ${o.matcher.options}`).toHaveLength(2);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(5);
   });
 
   it('panels have unique ids, a gridPos inside 24 columns, a datasource, and targets with expr and refId', () => {
@@ -117,7 +183,7 @@ describe('grafana dashboard', () => {
     expect(exprs(/jobs running/).join()).toMatch(/job_runs_active[\s\S]*workers_active/);
     expect(exprs(/— queue$/).join('\n')).toMatch(/glue_eni_queue_length[\s\S]*glue_eni_deadline_misses_total/);
     expect(exprs(/head of the queue: ETA/).join()).toContain('glue_eni_queue_head_eta_seconds');
-    expect(exprs(/predicted free addresses/).join()).toContain('max by (subnet, horizon) (glue_eni_predicted_free_ips');
+    expect(exprs(/predicted free addresses/).join()).toContain('max by (subnet, account_id, region, horizon) (glue_eni_predicted_free_ips');
     const row = dash.panels.find((p) => p.type === 'row');
     expect(row?.repeat).toBe('subnet');
     expect(row?.panels).toEqual([]);

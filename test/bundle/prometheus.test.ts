@@ -54,8 +54,38 @@ describe('prometheus bundle', () => {
     expect(util?.labels?.severity).toBe('critical');
     expect(alerts.find((a) => a.alert === 'GlueEniExporterDown')?.expr.trim()).toBe('up{job="glue-eni-exporter"} == 0');
     const miss = alerts.find((a) => a.alert === 'GlueEniLaunchWillMissDeadline');
-    expect(miss?.expr.trim()).toBe('sum by (job, subnet_id, subnet) (increase(glue_eni_deadline_misses_total[15m])) > 0');
+    expect(miss?.expr.trim()).toBe('sum by (job, subnet_id, subnet, account_id, region) (increase(glue_eni_deadline_misses_total[15m])) > 0');
     expect(miss?.annotations?.runbook_url).toMatch(/#glueenilaunchwillmissdeadline$/);
+  });
+
+  it('every aggregation or join over subnets or AWS APIs keeps account_id and region, and the alerts name them', () => {
+    const rules = ruleFiles.flatMap((f) => readYaml<PromRuleFile>(f).groups.flatMap((g) => g.rules));
+    let lists = 0;
+    for (const r of rules) {
+      for (const m of r.expr.matchAll(/\b(by|on|ignoring|without)\s*\(([^)]*)\)/g)) {
+        const labels = m[2]!.split(',').map((l) => l.trim());
+        // Per subnet or per AWS API means per target: two accounts may name a subnet alike.
+        if (!labels.some((l) => ['subnet_id', 'subnet', 'api'].includes(l))) continue;
+        lists++;
+        expect(labels, `${r.alert ?? r.record}: ${m[0]}`).toEqual(expect.arrayContaining(['account_id', 'region']));
+      }
+    }
+    expect(lists).toBeGreaterThan(8);
+    // Every alert on a per-subnet or per-target series names the account and region it is about (when present).
+    for (const a of alerts.filter((x) => x.alert !== 'GlueEniExporterDown')) {
+      for (const k of ['summary', 'description'] as const) {
+        expect(a.annotations?.[k], `${a.alert} ${k}`).toContain('{{ with $labels.account_id }}');
+        expect(a.annotations?.[k], `${a.alert} ${k}`).toContain('{{ with $labels.region }}');
+      }
+      // A query in an annotation looks the subnet up in its own account and region.
+      for (const q of (a.annotations?.description ?? '').matchAll(/printf "(\w+)\{([^}]*)\}/g))
+        expect(q[2], `${a.alert}: ${q[1]}`).toBe("subnet_id='%s',account_id='%s',region='%s'");
+    }
+    const tests = testFiles.map((f) => readFileSync(repoPath(f), 'utf8')).join('\n');
+    for (const a of alerts.filter((x) => x.alert !== 'GlueEniExporterDown'))
+      expect(tests, `two-account unit test for ${a.alert}`).toMatch(
+        new RegExp(`alertname: ${a.alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels:\\n(\\s+\\w+: .*\\n)*?\\s+account_id: '\\d{12}'`),
+      );
   });
 
   it('every alert has a unit test and every runbook_url anchor exists in docs/runbook.md', () => {
