@@ -1,7 +1,6 @@
 import express from 'express';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
@@ -20,7 +19,6 @@ import { FileStore } from '../store/file.js';
 import { initStore } from '../store/index.js';
 import type { AdmissionStore } from '../store/types.js';
 import { createAdmitRouter } from './admit.js';
-import { dynamoDbSdk } from '../aws/sdk.js';
 
 const TOKEN = 'correct-horse-battery-staple';
 const A = 'subnet-0a';
