@@ -13,6 +13,10 @@ export interface AdmitOptions {
   subnet?: string;
   workers?: number;
   job?: string;
+  /** The subnet's AWS account (12 digits): checked by the exporter; picks the target of a job found in several. */
+  account?: string;
+  /** The subnet's AWS region: the same as account. */
+  region?: string;
   dagRunId?: string;
   /** The ticket key when there is no dag_run_id; default: one derived per invocation (see defaultClientId). */
   clientId?: string;
@@ -174,6 +178,8 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
     const b: Record<string, unknown> = {};
     if (opts.subnet) b.subnet = opts.subnet;
     if (opts.job) b.job = opts.job;
+    if (opts.account) b.account = opts.account;
+    if (opts.region) b.region = opts.region;
     if (opts.workers !== undefined) b.workers = opts.workers;
     if (opts.dagRunId) b.dag_run_id = opts.dagRunId;
     b.client_id = clientId;
@@ -200,7 +206,8 @@ export async function runAdmit(opts: AdmitOptions, io: AdmitIo = defaultIo): Pro
         method: 'POST',
         headers,
         body: body(),
-        signal: AbortSignal.timeout(Math.min(REQUEST_TIMEOUT_MS, Math.max(2000, left))),
+        // An integer: AbortSignal.timeout refuses a fractional delay (left is on the monotonic clock).
+        signal: AbortSignal.timeout(Math.floor(Math.min(REQUEST_TIMEOUT_MS, Math.max(2000, left)))),
       });
       status = res.status;
       retryHeader = retryAfterHeader(res.headers.get('retry-after'));

@@ -177,6 +177,8 @@ program
   .option('--subnet <id|name>', 'subnet id or configured name')
   .option('--workers <n>', 'workers the job will start', positiveInt('--workers'))
   .option('--job <name>', 'Glue job name: stands for subnet and workers')
+  .option('--account <id>', "the subnet's AWS account (12 digits): picks the target of a job that runs in several")
+  .option('--region <region>', "the subnet's AWS region: picks the target of a job that runs in several")
   .option('--dag-run-id <id>', "recorded with each observation; the key of the wait's place in the queue")
   .option('--client-id <id>', 'the key of the place in the queue when there is no --dag-run-id (default: one per invocation)')
   .option('--deadline <iso>', 'the launch must start by this time (ISO 8601 with a zone); sent as deadline')
@@ -199,7 +201,7 @@ program
   )
   .action(
     async (
-      opts: Pick<AdmitOptions, 'url' | 'subnet' | 'workers' | 'job' | 'dagRunId' | 'clientId' | 'deadline'> & {
+      opts: Pick<AdmitOptions, 'url' | 'subnet' | 'workers' | 'job' | 'account' | 'region' | 'dagRunId' | 'clientId' | 'deadline'> & {
         maxWait?: number;
         pokeInterval: number;
         timeout?: number;

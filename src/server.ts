@@ -1,11 +1,13 @@
 // Wires one exporter process: AWS → sampler → cache → readers (/metrics, /api, /admit).
 import type { AddressInfo } from 'node:net';
 import { AdmissionService } from './admission/service.js';
+import { assumeRoleCredentials } from './aws/credentials.js';
 import { AwsReader, type AwsReaderOptions } from './aws/reader.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConfigError } from './config/errors.js';
 import type { Config } from './config/load.js';
 import { unmatchedOverrides } from './config/schema.js';
+import { resolveTargets, type SampleTarget } from './config/targets.js';
 import { createAdmitRouter } from './http/admit.js';
 import { createApp } from './http/app.js';
 import { SnapshotHistory } from './snapshot/history.js';
@@ -15,7 +17,8 @@ import { LifecycleTracker } from './lifecycle/tracker.js';
 import { parseListen } from './listen.js';
 import { registerLogMetrics, type Logger } from './log.js';
 import { registerAdmissionMetrics } from './metrics/admission.js';
-import { createExporterMetrics, type ExporterMetrics } from './metrics/exporter.js';
+import { createExporterMetrics, type ExporterMetrics, type TargetMetricsSource } from './metrics/exporter.js';
+import { SamplerGroup, Slots } from './sampler/group.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
 import { SnapshotCache } from './snapshot/cache.js';
 import type { Snapshot } from './snapshot/types.js';
@@ -28,7 +31,7 @@ export interface ExporterOptions {
   listen: string;
   logger: Logger;
   clock?: Clock;
-  /** Defaults to AWS through the SDK; tests may pass another source. */
+  /** Defaults to AWS through the SDK (one reader per target); tests may pass another source for every target. */
   source?: SampleSource;
   /** Overrides for the AWS reader (e.g. a retry strategy without backoff in tests). */
   readerOptions?: Partial<AwsReaderOptions>;
@@ -50,7 +53,9 @@ export interface RunningExporter {
   admission: AdmissionService;
   url: string;
   port: number;
-  sampler: Sampler;
+  /** Every target's sampler on one schedule. */
+  sampler: SamplerGroup;
+  /** The first target's lifecycle memory (the single-account form's only one). */
   tracker: LifecycleTracker;
   firstSample: Promise<boolean>;
   /** Apply a re-validated config; fields that need a restart are refused with their name. */
@@ -58,7 +63,7 @@ export interface RunningExporter {
   close(): Promise<void>;
 }
 
-const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints'] as const;
+const RESTART_ONLY = ['dataDir', 'store', 'region', 'endpoints', 'targets', 'account'] as const;
 
 /** Basic auth and the /admit bearer token would both need the one Authorization header a request carries. */
 function authConflict(config: Config, web: WebConfig | undefined): void {
@@ -74,64 +79,84 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   authConflict(config, opts.web);
   const clock = opts.clock ?? systemClock;
   const cache = new SnapshotCache();
-  const tracker = new LifecycleTracker({ dataDir: config.dataDir, intervalSeconds: config.sample.intervalSeconds });
-  const note = tracker.load();
-  if (note) logger.warn(note);
+  const targets = resolveTargets(config);
+  // A target's current config: the single-account form's subnets and discovery may change on reload.
+  const targetNow = (id: string) => () => resolveTargets(config).find((t) => t.id === id) ?? targets.find((t) => t.id === id)!;
+  for (const t of targets) {
+    cache.addTarget(
+      t.id,
+      { account: t.account, region: t.region ?? '' },
+      t.subnets.flatMap((s) => (s.name ? [s.id, s.name] : [s.id])),
+    );
+  }
 
-  let sampler: Sampler | undefined;
+  let group: SamplerGroup | undefined;
+  const sources: TargetMetricsSource[] = [];
   const metrics = createExporterMetrics({
     cache,
-    tracker,
+    targets: () => sources,
     clock,
-    nameOf: (id) => sampler?.subnetName(id) ?? id,
-    status: () => sampler?.status ?? {},
+    nameOf: (id) => group?.subnetName(id) ?? id,
   });
 
-  const source =
-    opts.source ??
-    new AwsReader({
-      region: config.region,
-      endpoints: config.endpoints,
-      runLookbackHours: config.glue.runLookbackHours,
-      now: () => clock.now(),
-      onRequest: (api) => metrics.awsRequest(api),
-      ...opts.readerOptions,
-    });
   // An override key checked only once discovery shows the watched subnets: warned about once per key.
   const warnedOverrides = new Set<string>();
-  const checkOverrides = (snapshot: Snapshot) => {
-    for (const { key, message } of unmatchedOverrides(config.admission.subnets, snapshot.subnets)) {
+  const checkOverrides = () => {
+    const snapshot = cache.current();
+    for (const { key, message } of unmatchedOverrides(config.admission.subnets, snapshot?.subnets ?? [])) {
       if (warnedOverrides.has(key)) continue;
       warnedOverrides.add(key);
       logger.warn({ field: `admission.subnets.${key}`, reason: message }, 'admission override matches no watched subnet; it applies to none');
     }
   };
-  sampler = new Sampler({
-    source,
-    cache,
-    tracker,
-    config,
-    clock,
-    logger,
-    onError: (api) => metrics.sampleError(api),
-    onSample: checkOverrides,
+  const slots = new Slots(() => config.sample.concurrency);
+  const trackers: LifecycleTracker[] = [];
+  const samplers = targets.map((t) => {
+    const tracker = new LifecycleTracker({ dataDir: config.dataDir, fileName: t.stateFile, intervalSeconds: config.sample.intervalSeconds });
+    const note = tracker.load();
+    if (note) logger.warn(t.id ? { target: t.id } : {}, note);
+    trackers.push(tracker);
+    let sampler: Sampler | undefined;
+    const ref = () => sampler?.targetRef() ?? { account: t.account, region: t.region ?? '' };
+    sampler = new Sampler({
+      source: opts.source ?? targetReader(t, config, clock, (api) => metrics.awsRequest(api, t.id), opts.readerOptions),
+      cache,
+      tracker,
+      config,
+      target: targetNow(t.id),
+      clock,
+      logger,
+      slot: () => slots.acquire(),
+      onError: (api) => metrics.sampleError(api, t.id),
+      // Checked once every target has sampled: a key may name a subnet of a target not yet read.
+      onSample: () => {
+        if (cache.targets().every((s) => s.ageSeconds !== undefined)) checkOverrides();
+      },
+    });
+    sources.push({ id: t.id, ref, tracker, status: sampler.status });
+    return sampler;
   });
+  group = new SamplerGroup(samplers, config);
+  const sampler = group;
+  const tracker = trackers[0]!;
 
   const store = await openStore(config, { clock, logger, dynamodb: opts.dynamodb });
   const admission = new AdmissionService({ cache, config, store, clock, logger });
   admission.start();
   // The durations the histograms count are what release prediction learns from.
-  tracker.events = {
-    availableDuration: (id, seconds) => {
-      metrics.lifecycleEvents.availableDuration(id, seconds);
-      admission.learnDuration(id, 'available', seconds);
-    },
-    lingerDuration: (id, seconds) => {
-      metrics.lifecycleEvents.lingerDuration(id, seconds);
-      admission.learnDuration(id, 'linger', seconds);
-    },
-  };
-  registerAdmissionMetrics(metrics.registry, { service: admission, store });
+  for (const t of trackers) {
+    t.events = {
+      availableDuration: (id, seconds) => {
+        metrics.lifecycleEvents.availableDuration(id, seconds);
+        admission.learnDuration(id, 'available', seconds);
+      },
+      lingerDuration: (id, seconds) => {
+        metrics.lifecycleEvents.lingerDuration(id, seconds);
+        admission.learnDuration(id, 'linger', seconds);
+      },
+    };
+  }
+  registerAdmissionMetrics(metrics.registry, { service: admission, store, targetOf: (id) => cache.subnet(id) });
   registerLogMetrics(metrics.registry);
 
   const history = new SnapshotHistory();
@@ -153,7 +178,15 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits, web: opts.web });
   const bound = (http.server.address() as AddressInfo).port;
   const url = `${opts.web?.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
-  logger.info({ url, subnets: config.subnets.map((s) => s.id), schedule: config.sample.schedule }, 'exporter listening');
+  logger.info(
+    {
+      url,
+      subnets: targets.flatMap((t) => t.subnets.map((s) => s.id)),
+      ...(config.targets ? { targets: targets.map((t) => t.id), concurrency: config.sample.concurrency } : {}),
+      schedule: config.sample.schedule,
+    },
+    'exporter listening',
+  );
 
   const firstSample = sampler.start();
   let closing: Promise<void> | undefined;
@@ -180,14 +213,14 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       const scheduleChanged = next.sample.schedule !== config.sample.schedule;
       // Mutated in place: every component holds this same object and reads it at use time.
       Object.assign(config, next);
-      if (scheduleChanged) sampler!.reschedule();
+      if (scheduleChanged) sampler.reschedule();
     },
     close() {
       closing ??= (async () => {
         // Stop taking connections at once; the sample in flight finishes, and so do the requests in flight, up to
         // the shutdown deadline (a slow or stuck client is cut off there).
         const httpClosed = http.close();
-        await sampler!.stop();
+        await sampler.stop();
         await httpClosed;
         admission.stop();
         await admission.idle();
@@ -198,4 +231,31 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       return closing;
     },
   };
+}
+
+/** A target's own reader: its own clients (region, credentials, retry and throttling state), its own counters. */
+function targetReader(
+  t: SampleTarget,
+  config: Config,
+  clock: Clock,
+  onRequest: (api: string) => void,
+  readerOptions: Partial<AwsReaderOptions> | undefined,
+): AwsReader {
+  const region = t.region ?? config.region;
+  const reader: AwsReaderOptions = {
+    endpoints: config.endpoints,
+    runLookbackHours: config.glue.runLookbackHours,
+    now: () => clock.now(),
+    onRequest,
+    ...readerOptions,
+  };
+  if (region !== undefined) reader.region = region;
+  if (t.roleArn) {
+    const role: Parameters<typeof assumeRoleCredentials>[0] = { roleArn: t.roleArn, onRequest };
+    if (t.externalId !== undefined) role.externalId = t.externalId;
+    if (region !== undefined) role.region = region;
+    if (config.endpoints.sts !== undefined) role.endpoint = config.endpoints.sts;
+    reader.credentials = assumeRoleCredentials(role);
+  }
+  return new AwsReader(reader);
 }

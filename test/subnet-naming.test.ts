@@ -116,10 +116,10 @@ describe('subnet keys resolve to their own subnet', () => {
     const text = await (await fetch(`${exporter.url}/metrics`)).text();
     const labels = [...text.matchAll(/^glue_eni_subnet_usable_ips\{([^}]*)\}/gm)].map((m) => m[1]).sort();
     expect(labels).toEqual([
-      'subnet_id="subnet-0a1",subnet="subnet-0a1"',
-      'subnet_id="subnet-0b1",subnet="subnet-0b1"',
-      'subnet_id="subnet-0c1",subnet="critical"',
-      'subnet_id="subnet-0d1",subnet="subnet-0d1"',
+      'subnet_id="subnet-0a1",subnet="subnet-0a1",account_id="123456789012",region="us-east-1"',
+      'subnet_id="subnet-0b1",subnet="subnet-0b1",account_id="123456789012",region="us-east-1"',
+      'subnet_id="subnet-0c1",subnet="critical",account_id="123456789012",region="us-east-1"',
+      'subnet_id="subnet-0d1",subnet="subnet-0d1",account_id="123456789012",region="us-east-1"',
     ]);
   });
 

@@ -52,7 +52,9 @@ export class SnapshotHousekeeping {
     if (this.unsubscribe) return;
     const note = this.bypass.load();
     if (note) this.deps.logger.warn(note);
-    this.unsubscribe = this.deps.cache.onSnapshot((snap) => this.onSnapshot(snap));
+    // With several targets each sample is one target's: only its subnets were sampled, so only they are judged
+    // (another target's subnets keep their forecast and are not counted as watched at this sample's time).
+    this.unsubscribe = this.deps.cache.onSnapshot((merged: Snapshot, changed?: Snapshot) => this.onSnapshot(merged, changed ?? merged));
   }
 
   stop(): void {
@@ -88,22 +90,28 @@ export class SnapshotHousekeeping {
   }
 
   /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
-  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+  bypassTotals(): { subnetId: string; subnet: string; account: string; region: string; addresses: number }[] {
     const snap = this.deps.cache.current();
     return (snap?.subnets ?? []).map((s) => ({
       subnetId: s.subnetId,
       subnet: s.name,
+      account: s.account,
+      region: s.region,
       addresses: this.bypass.history(s.subnetId)?.totalAddresses ?? 0,
     }));
   }
 
-  private onSnapshot(snap: Snapshot): void {
+  private onSnapshot(merged: Snapshot, snap: Snapshot): void {
     const now = this.deps.clock.now();
     // Index each subnet's ENIs for the reservation accounting now, before any request reads the snapshot:
     // once per snapshot, never per decision.
     for (const s of snap.subnets) attachIndex(s.enis);
     // Forecasts too, before any request reads the snapshot; a subnet no longer watched drops its own.
     const next = new Map<string, FreeForecast>();
+    for (const s of merged.subnets) {
+      const kept = this.forecasts.get(s.subnetId);
+      if (kept) next.set(s.subnetId, kept);
+    }
     for (const s of snap.subnets) {
       const model = (this.learners.get(s.subnetId) ?? DEFAULT_LEARNER).model();
       let runs = this.runLearners.get(s.subnetId);

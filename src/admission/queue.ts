@@ -7,7 +7,7 @@
 // job holds its addresses for as long as we can see), and take them from there on. The request is placed after
 // the tickets ahead of it: it launches now only if it fits now beside all of them, so no ticket ahead moves.
 import { MINUTE_MS, type FreeForecast } from './predict.js';
-import type { Ticket } from './types.js';
+import type { TargetFields, Ticket } from './types.js';
 
 /** How often a waiting sensor is asked to poke again, at most (it hears of a sooner ETA at its next poke). */
 export const MAX_RETRY_AFTER_SECONDS = 300;
@@ -45,6 +45,8 @@ export interface QueueInput {
   /** The subnet's last release forecast; absent: nothing is predicted to come back (only "now" is known). */
   forecast?: FreeForecast;
   sampleIntervalSeconds: number;
+  /** The subnet's target, written on the ticket. */
+  target?: TargetFields;
 }
 
 export interface QueueAnswer {
@@ -253,6 +255,7 @@ export function planQueue(input: QueueInput): QueueAnswer {
     enqueuedAt: own?.enqueuedAt ?? now,
     lastPokeAt: now,
     expiresAt: now + TICKET_EXPIRY_RETRIES * retryAfterSeconds * 1000,
+    ...input.target,
   };
   if (deadline !== undefined) next.deadline = deadline;
   if (etaSeconds !== null) next.etaAt = now + etaSeconds * 1000;

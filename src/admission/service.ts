@@ -9,12 +9,14 @@ import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { AdmitError } from './errors.js';
 import { SnapshotHousekeeping } from './housekeeping.js';
 import { resolveSettings } from './policy.js';
+import { checkTarget, findJob, targetLabel } from './targets.js';
 import { StoreUnreachableError, type AdmissionLedger, type LedgerState } from './ports.js';
 import { predictedFreeAt, type DurationKind, type FreeForecast } from './predict.js';
 import { headEtaSeconds, ticketAlive, type QueueAnswer } from './queue.js';
 import { assessAdmission, planAdmission, type AdmissionPlan, type StepContext } from './step.js';
 import {
   ticketIdFor,
+  targetFieldsOf,
   ticketSubnet,
   type Decision,
   type DecisionKind,
@@ -43,6 +45,10 @@ export interface AdmitInput {
   maxWaitSeconds?: number;
   /** Answer what would be answered, recording, reserving and enqueuing nothing. */
   dryRun?: boolean;
+  /** The subnet's AWS account (12 digits): must match the subnet's target; picks a job's target among several. */
+  account?: string;
+  /** The subnet's AWS region: the same as account. */
+  region?: string;
 }
 
 /** The release forecast horizons /metrics shows (glue_eni_predicted_free_ips{horizon}). */
@@ -69,9 +75,20 @@ export interface AdmitResult {
   ticketId?: string;
 }
 
-export interface SubnetAdmissionStatus {
+/** What names a subnet's series on /metrics: its id, its name and its target ('' where none: an error's). */
+export interface SubnetLabels {
   subnetId: string;
   subnet: string;
+  account: string;
+  region: string;
+}
+
+/** A subnet's labels; all '' for no subnet (an error before one was resolved). */
+export function subnetLabels(s: Pick<SubnetView, 'subnetId' | 'name' | 'account' | 'region'> | undefined): SubnetLabels {
+  return { subnetId: s?.subnetId ?? '', subnet: s?.name ?? '', account: s?.account ?? '', region: s?.region ?? '' };
+}
+
+export interface SubnetAdmissionStatus extends SubnetLabels {
   settings: PolicySettings;
   buffer: number;
   headroom: number;
@@ -86,6 +103,9 @@ export interface SubnetAdmissionStatus {
   predictedFree: { horizon: string; free: number }[];
 }
 
+/** How a job request names its target when another target cannot say whether the job runs there. */
+const GIVE_TARGET = 'give account= and/or region= of its target';
+
 /** Ticket ids whose missed deadline was counted, remembered so that each is counted once (bounded). */
 const MAX_MISSES_REMEMBERED = 10_000;
 
@@ -98,12 +118,12 @@ export interface AdmissionServiceDeps {
 }
 
 export class AdmissionService {
-  private readonly counts = new Map<string, { subnetId: string; subnet: string; decision: DecisionKind; count: number }>();
+  private readonly counts = new Map<string, SubnetLabels & { decision: DecisionKind; count: number }>();
   private readonly instance = randomBytes(3).toString('hex');
   private seq = 0;
   private readonly housekeeping: SnapshotHousekeeping;
   private statusOfTurn: readonly SubnetAdmissionStatus[] | undefined;
-  private readonly misses = new Map<string, { subnetId: string; subnet: string; count: number }>();
+  private readonly misses = new Map<string, SubnetLabels & { count: number }>();
   private readonly missCounted = new Set<string>();
 
   constructor(private readonly deps: AdmissionServiceDeps) {
@@ -137,7 +157,7 @@ export class AdmissionService {
   }
 
   /** Bypass addresses seen per watched subnet since it was first watched (persisted), for /metrics. */
-  bypassTotals(): { subnetId: string; subnet: string; addresses: number }[] {
+  bypassTotals(): (SubnetLabels & { addresses: number })[] {
     return this.housekeeping.bypassTotals();
   }
 
@@ -168,7 +188,7 @@ export class AdmissionService {
   }
 
   /** Deadline misses answered per subnet (each ticket counted once), for /metrics. */
-  deadlineMisses(): { subnetId: string; subnet: string; count: number }[] {
+  deadlineMisses(): (SubnetLabels & { count: number })[] {
     return [...this.misses.values()].map((m) => ({ ...m }));
   }
 
@@ -181,19 +201,18 @@ export class AdmissionService {
     }
     const m = this.misses.get(subnet.subnetId);
     if (m) m.count++;
-    else this.misses.set(subnet.subnetId, { subnetId: subnet.subnetId, subnet: subnet.name, count: 1 });
+    else this.misses.set(subnet.subnetId, { ...subnetLabels(subnet), count: 1 });
   }
 
   countDecision(decision: DecisionKind, subnet?: SubnetView): void {
-    const subnetId = subnet?.subnetId ?? '';
-    const name = subnet?.name ?? '';
-    const key = `${subnetId}\u0000${name}\u0000${decision}`;
+    const labels = subnetLabels(subnet);
+    const key = `${labels.subnetId}\u0000${labels.subnet}\u0000${decision}`;
     const c = this.counts.get(key);
     if (c) c.count++;
-    else this.counts.set(key, { subnetId, subnet: name, decision, count: 1 });
+    else this.counts.set(key, { ...labels, decision, count: 1 });
   }
 
-  decisionCounts(): { subnetId: string; subnet: string; decision: DecisionKind; count: number }[] {
+  decisionCounts(): (SubnetLabels & { decision: DecisionKind; count: number })[] {
     return [...this.counts.values()].map((c) => ({ ...c }));
   }
 
@@ -234,13 +253,30 @@ export class AdmissionService {
 
     let subnet: SubnetView | undefined;
     let workers = workersIn;
+    const want = { account: req.account, region: req.region };
     if (subnetKey !== undefined) {
       subnet = cache.subnet(subnetKey);
-      if (!subnet) throw new AdmitError(404, `subnet ${JSON.stringify(subnetKey)} is not watched`, 'subnet');
+      if (!subnet) {
+        // A configured subnet of a target with no good sample yet is not unknown: its target is stale.
+        const targetStale = cache.subnetStaleReason(subnetKey, maxAge);
+        if (targetStale) throw new AdmitError(503, `${targetStale}: cannot decide`, undefined, { snapshot_age_seconds: null });
+        throw new AdmitError(404, `subnet ${JSON.stringify(subnetKey)} is not watched`, 'subnet');
+      }
+      checkTarget(subnet, want, subnetKey);
     }
     if (job !== undefined && (subnet === undefined || workers === undefined)) {
-      const found = this.findJob(snap, job);
-      if (!found) throw new AdmitError(404, `job ${JSON.stringify(job)} is bound to no watched subnet`, 'job');
+      const unsampled = cache.targets().filter((t) => t.ageSeconds === undefined);
+      const found = findJob(snap.subnets, job, want, unsampled);
+      if (found.kind === 'glue-unknown') throw new AdmitError(503, this.glueUnknownForJob(snap, job, found.subnets), 'job');
+      if (found.kind === 'unsampled') {
+        const where = found.targets.map(targetLabel).join(', ');
+        throw new AdmitError(
+          503,
+          `no successful sample yet of ${where}: cannot tell whether job ${JSON.stringify(job)} runs there; ${GIVE_TARGET}`,
+          'job',
+        );
+      }
+      if (found.kind === 'none') throw new AdmitError(404, `job ${JSON.stringify(job)} is bound to no watched subnet`, 'job');
       subnet ??= found.subnet;
       if (workers === undefined) {
         if (found.workers === undefined) {
@@ -251,6 +287,12 @@ export class AdmissionService {
     }
     if (!subnet) throw new AdmitError(400, 'subnet is required', 'subnet');
     onResolved(subnet);
+    // Staleness is the subnet's target's: a stale target answers 503 for its subnets only.
+    const targetStale = cache.subnetStaleReason(subnet.subnetId, maxAge);
+    const subnetAge = cache.subnetAgeSeconds(subnet.subnetId) ?? age;
+    if (targetStale) {
+      throw new AdmitError(503, `${targetStale}: cannot decide`, undefined, { snapshot_age_seconds: Number(subnetAge.toFixed(3)) });
+    }
     if (workers === undefined) throw new AdmitError(400, `workers must be an integer from 1 to ${subnet.usable}`, 'workers');
     if (workers > subnet.usable) throw new AdmitError(400, `workers must be an integer from 1 to ${subnet.usable}`, 'workers');
 
@@ -271,6 +313,7 @@ export class AdmissionService {
       deadline = req.deadline;
     } else if (req.maxWaitSeconds !== undefined) deadline = now + req.maxWaitSeconds * 1000;
     const sample = windowSample(subnet, now, dagRunId);
+    const target = targetFieldsOf(subnet);
     const observation: Observation = {
       subnetId: subnet.subnetId,
       uniq: `${this.instance}${(this.seq++).toString(36)}`,
@@ -279,6 +322,7 @@ export class AdmissionService {
       decision: 'wait',
       expiresAt: now + config.store.retentionDays * DAY_MS,
       ...sample,
+      ...target,
     };
 
     const view = subnet;
@@ -310,6 +354,7 @@ export class AdmissionService {
           ...(dagRunId !== undefined ? { dagRunId } : {}),
           reservationTtlMs: config.admission.reservationTtlSeconds * 1000,
           reservationId: (subnetId) => `${subnetId}.${randomUUID()}`,
+          target,
           ...(queueOn
             ? {
                 queue: {
@@ -348,7 +393,7 @@ export class AdmissionService {
     }
     let decision = outcome.decision;
     observation.decision = decision.admit ? 'admit' : 'wait';
-    if (!snap.glueKnown) {
+    if (view.jobs === undefined) {
       // Decided from EC2 alone: say so, so that nobody reads the absent job data as "no jobs running".
       decision = { ...decision, reason: `${decision.reason}; Glue job data unavailable (${snap.glueError ?? 'last Glue read failed'})` };
     }
@@ -356,7 +401,7 @@ export class AdmissionService {
       decision,
       subnet: view,
       observation,
-      snapshotAgeSeconds: age,
+      snapshotAgeSeconds: subnetAge,
       retryAfterSeconds: outcome.queue?.retryAfterSeconds ?? config.admission.retryAfterSeconds,
     };
     if (outcome.reservation && !req.dryRun) out.reservation = outcome.reservation;
@@ -373,15 +418,12 @@ export class AdmissionService {
     return new AdmitError(503, `observation store unavailable: ${(err as Error).message}`);
   }
 
-  private findJob(snap: Snapshot, job: string): { subnet: SubnetView; workers?: number } | undefined {
-    if (!snap.glueKnown) {
-      throw new AdmitError(503, `Glue data is unknown (${snap.glueError ?? 'last Glue read failed'}): cannot resolve job`, 'job');
-    }
-    for (const s of snap.subnets) {
-      const b = s.jobs?.find((j) => j.job === job);
-      if (b) return b.workers === undefined ? { subnet: s } : { subnet: s, workers: b.workers };
-    }
-    return undefined;
+  /** The 503 of a job lookup that Glue data unknown in some targets leaves open; with one target, as ever. */
+  private glueUnknownForJob(snap: Snapshot, job: string, unknown: SubnetView[]): string {
+    const cause = snap.glueError ?? 'last Glue read failed';
+    if (this.deps.cache.targets().length <= 1) return `Glue data is unknown (${cause}): cannot resolve job`;
+    const where = [...new Set(unknown.map(targetLabel))].join(', ');
+    return `Glue data of ${where} is unknown (${cause}): cannot tell whether job ${JSON.stringify(job)} runs there; ${GIVE_TARGET}`;
   }
 
   /** Withdraw a waiting ticket (DELETE /admit/<ticket id>); undefined when unknown or gone. */
@@ -406,7 +448,8 @@ export class AdmissionService {
   /** What the step reads beside the sample and the ledger: the cache's age, the schedule, the bypass memory. */
   private stepContext(subnetId: string): StepContext {
     return {
-      snapshotAgeSeconds: this.deps.cache.ageSeconds(),
+      // The age of the subnet's own target: another target's fresh sample says nothing of this one.
+      snapshotAgeSeconds: this.deps.cache.subnetAgeSeconds(subnetId) ?? this.deps.cache.ageSeconds(),
       sampleIntervalSeconds: this.deps.config.sample.intervalSeconds,
       bypass: this.housekeeping.bypassHistory(subnetId),
     };
@@ -437,8 +480,7 @@ export class AdmissionService {
       const forecast = this.forecast(s.subnetId);
       const tickets = this.queueOn(s) ? (this.deps.store.peekTickets(s.subnetId) ?? []).filter((t) => ticketAlive(t, now)) : [];
       return {
-        subnetId: s.subnetId,
-        subnet: s.name,
+        ...subnetLabels(s),
         settings,
         buffer: d.buffer,
         headroom: d.headroom,

@@ -7,7 +7,7 @@ import { decide } from './policy.js';
 import type { FreeForecast } from './predict.js';
 import { planQueue, type QueueAnswer } from './queue.js';
 import { reservedWorkers } from './reservations.js';
-import type { BypassHistory, Decision, ForecastExtras, PolicySettings, Reservation, Ticket, WindowSample } from './types.js';
+import type { BypassHistory, Decision, ForecastExtras, PolicySettings, Reservation, TargetFields, Ticket, WindowSample } from './types.js';
 
 /** What the step reads of the subnet's sample. */
 export type SampledSubnet = Pick<SubnetView, 'subnetId' | 'free' | 'available' | 'lingering' | 'enis'>;
@@ -80,6 +80,8 @@ export interface PlanInput extends AssessInput {
   /** Ids of new reservations: random in /admit, derived from the launch in the backtest (reproducible runs). */
   reservationId: (subnetId: string) => string;
   queue?: QueueStepInput;
+  /** The subnet's target, written on the reservation and the ticket the step mints. */
+  target?: TargetFields;
 }
 
 export interface AdmissionPlan extends Assessment {
@@ -115,6 +117,7 @@ export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
       decision: d,
       ...(q.forecast ? { forecast: q.forecast } : {}),
       sampleIntervalSeconds: input.sampleIntervalSeconds,
+      ...(input.target ? { target: input.target } : {}),
     });
     plan.queue = answer;
     plan.putTickets = answer.putTickets;
@@ -129,6 +132,7 @@ export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
       createdAt: now,
       expiresAt: now + input.reservationTtlMs,
       retainUntil: now + 2 * input.reservationTtlMs,
+      ...input.target,
     };
     if (input.dagRunId !== undefined) r.dagRunId = input.dagRunId;
     plan.reservation = r;

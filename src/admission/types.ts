@@ -16,8 +16,30 @@ export type BufferSource = (typeof bufferSources)[number];
 
 export type DecisionKind = 'admit' | 'wait' | 'error';
 
+/** An AWS account id: 12 digits. */
+export const ACCOUNT_ID_PATTERN = /^[0-9]{12}$/;
+/** An AWS region's shape: eu-west-1, us-gov-west-1, ap-southeast-4. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
+
+/**
+ * The target (account, region) a record's subnet belongs to. Both optional: records written before there were
+ * several targets have neither, and the single-account form may not know its account.
+ */
+export interface TargetFields {
+  account?: string;
+  region?: string;
+}
+
+/** The target fields of a subnet worth writing: those known and well formed (an unknown account is ''). */
+export function targetFieldsOf(t: { account?: string; region?: string }): TargetFields {
+  const out: TargetFields = {};
+  if (t.account !== undefined && ACCOUNT_ID_PATTERN.test(t.account)) out.account = t.account;
+  if (t.region !== undefined && REGION_PATTERN.test(t.region)) out.region = t.region;
+  return out;
+}
+
 /** What one /admit call saw in its subnet, recorded before it was answered. */
-export interface Observation {
+export interface Observation extends TargetFields {
   subnetId: string;
   /** Clock time, epoch ms. */
   observedAt: number;
@@ -41,7 +63,7 @@ export type ReservationClose = 'released' | 'consumed';
  * Closed and expired reservations are kept until `retainUntil` so that they keep claiming the ENIs their job
  * attached: otherwise a younger reservation would mistake those ENIs for its own and under-reserve.
  */
-export interface Reservation {
+export interface Reservation extends TargetFields {
   id: string;
   subnetId: string;
   workers: number;
@@ -75,7 +97,7 @@ export function closeReservation(r: Reservation, how: ReservationClose, now: num
  * key's re-pokes find it. Served in arrival order (`enqueuedAt`, then `id`), dropped when admitted, withdrawn,
  * past its deadline, or not re-poked before `expiresAt` (its sensor died).
  */
-export interface Ticket {
+export interface Ticket extends TargetFields {
   /** `<subnetId>.t.<hex digest of the key>`: carries its subnet like a reservation id; one per key per subnet. */
   id: string;
   subnetId: string;

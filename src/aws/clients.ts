@@ -20,8 +20,12 @@ export interface AwsHooks {
   onError?: (api: string, err: unknown) => void;
 }
 
+/** What a client signs with: static keys or a provider (assume-role); absent, the SDK's default chain. */
+export type AwsCredentials = NonNullable<EC2ClientConfig['credentials']> & NonNullable<GlueClientConfig['credentials']>;
+
 export interface AwsClientOptions extends AwsHooks {
   region?: string;
+  credentials?: AwsCredentials;
   endpoints?: { ec2?: string; glue?: string };
   /** Attempts per operation, first one included (SDK standard retry mode). */
   maxAttempts?: number;
@@ -60,17 +64,27 @@ function baseConfig(opts: AwsClientOptions, endpoint: string | undefined): EC2Cl
   if (opts.region !== undefined) cfg.region = opts.region;
   if (endpoint !== undefined) cfg.endpoint = endpoint;
   if (opts.retryStrategy !== undefined) cfg.retryStrategy = opts.retryStrategy;
+  if (opts.credentials !== undefined) cfg.credentials = opts.credentials;
   return cfg;
 }
 
 type Instrumentable = Pick<EC2Client, 'middlewareStack'> | Pick<GlueClient, 'middlewareStack'>;
+type Stack = EC2Client['middlewareStack'];
 
 /**
  * Adds request counting and final-error reporting to a client. Safe to call again: the middlewares are
  * named and replaced, never stacked twice.
  */
 export function instrumentClient(client: Instrumentable, hooks: AwsHooks): void {
-  const stack = (client as Pick<EC2Client, 'middlewareStack'>).middlewareStack;
+  instrumentStack((client as Pick<EC2Client, 'middlewareStack'>).middlewareStack, hooks);
+}
+
+/** The same hooks as a client plugin, for a client the SDK builds itself (the assume-role STS client). */
+export function instrumentPlugin(hooks: AwsHooks): { applyToStack: (stack: Stack) => void } {
+  return { applyToStack: (stack) => instrumentStack(stack, hooks) };
+}
+
+function instrumentStack(stack: Stack, hooks: AwsHooks): void {
   const { onRequest, onError } = hooks;
   if (onRequest) {
     // finalizeRequest at low priority sits inside the retry middleware (high priority of the same step),

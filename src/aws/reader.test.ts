@@ -119,8 +119,8 @@ describe('AwsReader EC2', () => {
     expect(byId.get('eni-03')).toMatchObject({ interfaceType: 'lambda', ipv4PrefixCount: 2, privateIpCount: 1 });
 
     expect(sample.subnets).toEqual([
-      { subnetId: SUBNET_A.id, cidr: '10.0.1.0/26', availabilityZone: 'us-east-1a', availableIpAddressCount: 3 },
-      { subnetId: SUBNET_B.id, cidr: '10.0.2.0/26', availabilityZone: 'us-east-1b', availableIpAddressCount: 51 },
+      { subnetId: SUBNET_A.id, cidr: '10.0.1.0/26', availabilityZone: 'us-east-1a', availableIpAddressCount: 3, ownerId: '111122223333' },
+      { subnetId: SUBNET_B.id, cidr: '10.0.2.0/26', availabilityZone: 'us-east-1b', availableIpAddressCount: 51, ownerId: '111122223333' },
     ]);
     expect(sample.glue).toEqual({ connections: [], jobs: [], runs: [] });
     expect(sample.glueError).toBeUndefined();

@@ -4,6 +4,7 @@
 import type { EC2Client, NetworkInterface, Subnet } from '@aws-sdk/client-ec2';
 import type { GlueClient, Job, JobRun } from '@aws-sdk/client-glue';
 import { createAwsClients, instrumentClient, type AwsRetryStrategy } from './clients.js';
+import type { CredentialProvider } from './credentials.js';
 import { sendEniPage } from './eni-page-command.js';
 import { ec2Sdk, glueSdk } from './sdk.js';
 import { ACTIVE_RUN_STATES, rawEni, type RawConnection, type RawEni, type RawJob, type RawJobRun, type RawSample, type RawSubnet } from './types.js';
@@ -105,6 +106,11 @@ export interface AwsReaderOptions {
   onError?: (api: string, err: unknown) => void;
   /** Replaces the SDK's standard retry strategy (tests use one without backoff). */
   retryStrategy?: AwsRetryStrategy;
+  /**
+   * The target's assumed-role credentials (assumeRoleCredentials); absent, the SDK's default chain. Each read asks
+   * for them first, so that a role that cannot be assumed fails the sample as `AssumeRole`, not as the first read.
+   */
+  credentials?: CredentialProvider;
   ec2?: EC2Client;
   glue?: GlueClient;
 }
@@ -213,12 +219,14 @@ export function toRawEni(ni: NetworkInterface): RawEni {
 }
 
 export function toRawSubnet(s: Subnet): RawSubnet {
-  return {
+  const subnet: RawSubnet = {
     subnetId: s.SubnetId ?? '',
     cidr: s.CidrBlock ?? '',
     availabilityZone: s.AvailabilityZone ?? '',
     availableIpAddressCount: s.AvailableIpAddressCount ?? 0,
   };
+  if (s.OwnerId) subnet.ownerId = s.OwnerId;
+  return subnet;
 }
 
 export function toRawJob(j: Job): RawJob {
@@ -244,11 +252,13 @@ export class AwsReader {
   private readonly glue: GlueClient;
   private readonly lookbackMs: number;
   private readonly now: () => number;
+  private readonly credentials?: CredentialProvider;
 
   constructor(opts: AwsReaderOptions) {
     if (!(opts.runLookbackHours > 0)) throw new RangeError('runLookbackHours: expected a positive number');
     this.lookbackMs = opts.runLookbackHours * 3_600_000;
     this.now = opts.now;
+    if (opts.credentials) this.credentials = opts.credentials;
     const hooks = { onRequest: opts.onRequest, onError: opts.onError };
     if (opts.ec2 && opts.glue) {
       this.ec2 = opts.ec2;
@@ -259,6 +269,7 @@ export class AwsReader {
         endpoints: opts.endpoints,
         maxAttempts: opts.maxAttempts,
         retryStrategy: opts.retryStrategy,
+        credentials: opts.credentials,
       });
       this.ec2 = opts.ec2 ?? created.ec2;
       this.glue = opts.glue ?? created.glue;
@@ -268,9 +279,20 @@ export class AwsReader {
     instrumentClient(this.glue, hooks);
   }
 
+  /** The region the clients use: the configured one, else the SDK's resolution (AWS_REGION, the profile). */
+  async region(): Promise<string | undefined> {
+    try {
+      return await this.ec2.config.region();
+    } catch {
+      return undefined;
+    }
+  }
+
   async read(opts: ReadOptions): Promise<AwsSample> {
     const configured = uniqueSorted(opts.subnetIds);
     const { signal } = opts;
+    const credentials = this.credentials;
+    if (credentials) await this.ec2Call('AssumeRole', () => credentials());
     let glue: GlueRead | undefined;
     let glueError: AwsSample['glueError'];
     try {

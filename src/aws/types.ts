@@ -7,6 +7,8 @@ export interface RawSubnet {
   availabilityZone: string;
   /** DescribeSubnets AvailableIpAddressCount: AWS's own view, used as a cross-check. */
   availableIpAddressCount: number;
+  /** DescribeSubnets OwnerId: the account, for the single-account form that does not configure it. */
+  ownerId?: string;
 }
 
 export interface RawEni {

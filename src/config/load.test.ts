@@ -54,6 +54,28 @@ const badFiles: Record<string, string> = {
   'invalid-yaml.yml': 'line 3, column 1: YAML syntax: All mapping items must start at the same column',
   'duplicate-key.yml': 'subnets: duplicate key at line 3, column 1 (first at line 1)',
   'short-token.yml': 'admission.token: expected at least 16 characters',
+  'targets-with-subnets.yml': 'subnets: expected no top-level subnets with targets; list them under their target (targets[].subnets)',
+  'targets-with-discover.yml': 'discover.glueConnections: expected false with targets; set it per target (targets[].discover)',
+  'targets-with-account.yml': 'account: expected no top-level account with targets; each target names its account',
+  'targets-empty.yml': 'targets: expected at least one target',
+  'target-account-not-quoted.yml': 'targets[0].account: expected a 12-digit AWS account id in quotes, like "111111111111"',
+  'target-no-regions.yml': 'targets[0].regions: expected at least one region',
+  'target-bad-region.yml': 'targets[0].regions[0]: expected an AWS region like us-east-1',
+  'target-duplicate-region.yml': 'targets[1].regions[0]: duplicate of targets[0].regions[0] (target 111111111111/eu-west-1 listed twice)',
+  'target-subnet-region-required.yml':
+    'targets[0].subnets[0].region: required when the target has several regions; expected one of eu-west-1, us-east-1',
+  'target-subnet-region-unknown.yml': "targets[0].subnets[0].region: expected one of the target's regions: eu-west-1",
+  'target-duplicate-subnet-id.yml': 'targets[1].subnets[0].id: duplicate of targets[0].subnets[0].id',
+  'target-duplicate-subnet-name.yml': 'targets[1].subnets[0].name: duplicate of targets[0].subnets[0].name',
+  'target-external-id-without-role.yml': 'targets[0].externalId: expected only with roleArn (an external id is sent with AssumeRole)',
+  'target-role-of-other-account.yml':
+    "targets[0].roleArn: expected a role of account 111111111111 (the target's account), got one of account 222222222222",
+  'target-bad-role-arn.yml': 'targets[0].roleArn: expected an IAM role ARN like arn:aws:iam::111111111111:role/glue-eni-exporter',
+  'target-no-subnets.yml': 'targets[1].subnets: expected at least one subnet, or discover.glueConnections: true',
+  'target-unknown-field.yml': 'targets[0].roleArm: unknown field; did you mean roleArn?',
+  'bad-sample-concurrency.yml': 'sample.concurrency: expected an integer from 1 to 64',
+  'bad-endpoint-sts.yml': 'endpoints.sts: expected an http(s) URL',
+  'bad-account.yml': 'account: expected a 12-digit AWS account id in quotes, like "111111111111"',
 };
 
 describe('config testdata', () => {
@@ -214,5 +236,35 @@ describe('suggestions', () => {
         'c.yml: log.format: unknown field; expected one of level',
       ]);
     }
+  });
+});
+
+describe('targets', () => {
+  it('loads several accounts and regions with their roles, concurrency and the STS endpoint', () => {
+    const cfg = load('good-targets.yml');
+    expect(cfg.sample.concurrency).toBe(2);
+    expect(cfg.endpoints.sts).toBe('http://127.0.0.1:4566');
+    expect(cfg.subnets).toEqual([]);
+    expect(cfg.targets).toEqual([
+      {
+        account: '111111111111',
+        roleArn: 'arn:aws:iam::111111111111:role/glue-eni-exporter',
+        externalId: 'shared-secret-1',
+        regions: ['eu-west-1', 'us-east-1'],
+        subnets: [
+          { id: 'subnet-0a1', name: 'critical', region: 'eu-west-1' },
+          { id: 'subnet-0b2', name: 'batch', region: 'us-east-1' },
+        ],
+        discover: { glueConnections: false },
+      },
+      { account: '222222222222', regions: ['eu-west-1'], subnets: [{ id: 'subnet-0c3' }], discover: { glueConnections: true } },
+    ]);
+  });
+
+  it('samples 4 targets at once by default, and leaves the single-account form without targets', () => {
+    const cfg = load('good-minimal.yml');
+    expect(cfg.sample.concurrency).toBe(4);
+    expect(cfg.targets).toBeUndefined();
+    expect(cfg.account).toBeUndefined();
   });
 });

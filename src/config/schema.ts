@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { closest } from './errors.js';
+import { closest, fieldPath } from './errors.js';
 import { bufferSources, policyNames } from '../admission/types.js';
 import { scheduleProblem } from './schedule.js';
 
@@ -50,28 +50,58 @@ const admissionPolicy = z
   })
   .strict();
 
+const subnetName = z
+  .string({ error: 'expected a string' })
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'expected 1-64 letters, digits, "_", ".", ":" or "-"' })
+  .optional();
+
+const discover = z
+  .object({ glueConnections: z.boolean({ error: 'expected true or false' }).default(false) })
+  .strict()
+  .default({ glueConnections: false });
+
+const REGION_ERROR = 'expected an AWS region like us-east-1';
+/** A region as a target names it: lowercase words and a number (us-east-1, us-gov-west-1, eu-central-2). */
+const awsRegion = z.string({ error: REGION_ERROR }).regex(/^[a-z]{2,}(-[a-z0-9]+)*-\d{1,2}$/, { error: REGION_ERROR });
+
+const ACCOUNT_ERROR = 'expected a 12-digit AWS account id in quotes, like "111111111111"';
+const accountId = z.string({ error: ACCOUNT_ERROR }).regex(/^\d{12}$/, { error: ACCOUNT_ERROR });
+
+const ROLE_ERROR = 'expected an IAM role ARN like arn:aws:iam::111111111111:role/glue-eni-exporter';
+const roleArn = z.string({ error: ROLE_ERROR }).regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, { error: ROLE_ERROR });
+
+const EXTERNAL_ID_ERROR = 'expected 2-1224 letters, digits or any of + = , . @ : / -';
+const externalId = z.string({ error: EXTERNAL_ID_ERROR }).regex(/^[\w+=,.@:/-]{2,1224}$/, { error: EXTERNAL_ID_ERROR });
+
+/** One account: its role (absent: the default credential chain), its regions, and the subnets it watches there. */
+const target = z
+  .object({
+    account: accountId,
+    roleArn: roleArn.optional(),
+    externalId: externalId.optional(),
+    regions: z.array(awsRegion, { error: 'expected a list of AWS regions' }).min(1, { error: 'expected at least one region' }),
+    subnets: z
+      .array(z.object({ id: subnetId, name: subnetName, region: awsRegion.optional() }).strict(), {
+        error: 'expected a list of {id, name, region}',
+      })
+      .default([]),
+    discover,
+  })
+  .strict();
+
 export const configSchema = z
   .object({
-    region: z.string({ error: 'expected an AWS region like us-east-1' }).min(1, { error: 'expected an AWS region like us-east-1' }).optional(),
-    endpoints: z.object({ ec2: url.optional(), glue: url.optional(), dynamodb: url.optional() }).strict().default({}),
-    subnets: z
-      .array(
-        z
-          .object({
-            id: subnetId,
-            name: z
-              .string({ error: 'expected a string' })
-              .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'expected 1-64 letters, digits, "_", ".", ":" or "-"' })
-              .optional(),
-          })
-          .strict(),
-        { error: 'expected a list of {id, name}' },
-      )
-      .default([]),
-    discover: z
-      .object({ glueConnections: z.boolean({ error: 'expected true or false' }).default(false) })
-      .strict()
-      .default({ glueConnections: false }),
+    region: z.string({ error: REGION_ERROR }).min(1, { error: REGION_ERROR }).optional(),
+    /** The single-account form's `account_id` label; otherwise learned from DescribeSubnets' OwnerId. */
+    account: accountId.optional(),
+    endpoints: z.object({ ec2: url.optional(), glue: url.optional(), dynamodb: url.optional(), sts: url.optional() }).strict().default({}),
+    subnets: z.array(z.object({ id: subnetId, name: subnetName }).strict(), { error: 'expected a list of {id, name}' }).default([]),
+    discover,
+    /** Several accounts and regions, each with its own credentials; replaces `subnets` and `discover`. */
+    targets: z
+      .array(target, { error: 'expected a list of targets ({account, roleArn, regions, subnets})' })
+      .min(1, { error: 'expected at least one target' })
+      .optional(),
     sample: z
       .object({
         schedule: z
@@ -82,9 +112,11 @@ export const configSchema = z
           })
           .default('* * * * *'),
         maxAgeSeconds: z.number({ error: 'expected a positive number of seconds' }).positive().optional(),
+        /** Targets (account × region) sampled at once. */
+        concurrency: intIn(1, 64).default(4),
       })
       .strict()
-      .default({ schedule: '* * * * *' }),
+      .default({ schedule: '* * * * *', concurrency: 4 }),
     glue: z
       .object({
         ownerDescriptionPrefixes: z
@@ -139,37 +171,66 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
-    const seenIds = new Map<string, number>();
-    const seenNames = new Map<string, number>();
+    const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    // Ids and names are unique across every target: /admit and the labels find a subnet by either alone.
+    const seenIds = new Map<string, string>();
+    const seenNames = new Map<string, string>();
+    const checkSubnet = (s: { id: string; name?: string | undefined }, at: (string | number)[]) => {
+      const where = fieldPath(at);
+      if (seenIds.has(s.id)) issue([...at, 'id'], `duplicate of ${seenIds.get(s.id)}.id`);
+      else seenIds.set(s.id, where);
+      if (s.name === undefined) return;
+      if (looksLikeSubnetId(s.name)) issue([...at, 'name'], 'expected a name that does not look like a subnet id ("subnet-" followed by hex)');
+      else if (seenNames.has(s.name)) issue([...at, 'name'], `duplicate of ${seenNames.get(s.name)}.name`);
+      else seenNames.set(s.name, where);
+    };
     cfg.subnets.forEach((s, i) => {
-      if (seenIds.has(s.id)) {
-        ctx.addIssue({ code: 'custom', path: ['subnets', i, 'id'], message: `duplicate of subnets[${seenIds.get(s.id)}].id` });
-      } else seenIds.set(s.id, i);
-      if (s.name !== undefined) {
-        if (looksLikeSubnetId(s.name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['subnets', i, 'name'],
-            message: 'expected a name that does not look like a subnet id ("subnet-" followed by hex)',
-          });
-        } else if (seenNames.has(s.name)) {
-          ctx.addIssue({ code: 'custom', path: ['subnets', i, 'name'], message: `duplicate of subnets[${seenNames.get(s.name)}].name` });
-        } else seenNames.set(s.name, i);
-      }
+      checkSubnet(s, ['subnets', i]);
     });
+    let discovers = cfg.discover.glueConnections;
+    let unnamed = cfg.subnets.some((s) => s.name === undefined);
+    if (cfg.targets) {
+      if (cfg.subnets.length > 0) issue(['subnets'], 'expected no top-level subnets with targets; list them under their target (targets[].subnets)');
+      if (cfg.discover.glueConnections) issue(['discover', 'glueConnections'], 'expected false with targets; set it per target (targets[].discover)');
+      if (cfg.account !== undefined) issue(['account'], 'expected no top-level account with targets; each target names its account');
+      const seenTargets = new Map<string, string>();
+      cfg.targets.forEach((t, i) => {
+        const at = ['targets', i];
+        if (t.externalId !== undefined && t.roleArn === undefined)
+          issue([...at, 'externalId'], 'expected only with roleArn (an external id is sent with AssumeRole)');
+        const roleAccount = t.roleArn?.split(':')[4];
+        if (roleAccount !== undefined && roleAccount !== t.account) {
+          issue([...at, 'roleArn'], `expected a role of account ${t.account} (the target's account), got one of account ${roleAccount}`);
+        }
+        t.regions.forEach((region, j) => {
+          const key = `${t.account}/${region}`;
+          const first = seenTargets.get(key);
+          if (first) issue([...at, 'regions', j], `duplicate of ${first} (target ${key} listed twice)`);
+          else seenTargets.set(key, fieldPath([...at, 'regions', j]));
+        });
+        t.subnets.forEach((s, j) => {
+          const sat = [...at, 'subnets', j];
+          if (s.region === undefined && t.regions.length > 1) {
+            issue([...sat, 'region'], `required when the target has several regions; expected one of ${t.regions.join(', ')}`);
+          } else if (s.region !== undefined && !t.regions.includes(s.region)) {
+            issue([...sat, 'region'], `expected one of the target's regions: ${t.regions.join(', ')}`);
+          }
+          checkSubnet(s, sat);
+        });
+        if (t.subnets.length === 0 && !t.discover.glueConnections) {
+          issue([...at, 'subnets'], 'expected at least one subnet, or discover.glueConnections: true');
+        }
+        discovers ||= t.discover.glueConnections;
+        unnamed ||= t.subnets.some((s) => s.name === undefined);
+      });
+    } else if (cfg.subnets.length === 0 && !cfg.discover.glueConnections) {
+      issue(['subnets'], 'expected at least one subnet, or discover.glueConnections: true');
+    }
     // An override that names no subnet is a typo, silently ignored otherwise. With discovery on, or a configured
     // subnet whose name will be learned from Glue, a name can only be checked after a sample (the exporter warns).
-    const unnamed = cfg.subnets.some((s) => s.name === undefined);
     for (const key of Object.keys(cfg.admission.subnets)) {
-      if (seenIds.has(key) || seenNames.has(key) || cfg.discover.glueConnections || (unnamed && !looksLikeSubnetId(key))) continue;
-      ctx.addIssue({
-        code: 'custom',
-        path: ['admission', 'subnets', key],
-        message: unknownSubnetMessage(key, [...seenIds.keys(), ...seenNames.keys()]),
-      });
-    }
-    if (cfg.subnets.length === 0 && !cfg.discover.glueConnections) {
-      ctx.addIssue({ code: 'custom', path: ['subnets'], message: 'expected at least one subnet, or discover.glueConnections: true' });
+      if (seenIds.has(key) || seenNames.has(key) || discovers || (unnamed && !looksLikeSubnetId(key))) continue;
+      issue(['admission', 'subnets', key], unknownSubnetMessage(key, [...seenIds.keys(), ...seenNames.keys()]));
     }
   });
 

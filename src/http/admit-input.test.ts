@@ -53,4 +53,21 @@ describe('parseAdmitRequest', () => {
       message: 'subnet is required (a subnet id or configured name), or job (a Glue job name)',
     });
   });
+
+  it('takes account (12 digits) and region (an AWS region) as given, and refuses other values naming the parameter', () => {
+    expect(parseAdmitRequest({ job: 'etl', account: '011111111111', region: 'us-gov-west-1' })).toEqual({
+      job: 'etl',
+      account: '011111111111',
+      region: 'us-gov-west-1',
+    });
+    expect(parseAdmitRequest({ subnet: 's', account: '', region: null })).toEqual({ subnet: 's' });
+    const account = { status: 400, field: 'account', message: 'account must be a 12-digit AWS account id, e.g. 111111111111' };
+    for (const bad of ['11111111111', '1111111111111', 'prod', 111111111111, ' 111111111111']) {
+      expect(refusal({ subnet: 's', account: bad })).toEqual(account);
+    }
+    const region = { status: 400, field: 'region', message: 'region must be an AWS region, e.g. eu-west-1' };
+    for (const bad of ['EU-WEST-1', 'eu-west', 'europe', 'eu-west-1\n', 5]) {
+      expect(refusal({ subnet: 's', region: bad })).toEqual(region);
+    }
+  });
 });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { AdmitError } from '../admission/errors.js';
 import type { AdmitInput } from '../admission/service.js';
+import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from '../admission/types.js';
 
 /** Raw request fields (query string or JSON body). */
 export interface AdmitRequest {
@@ -14,10 +15,23 @@ export interface AdmitRequest {
   deadline?: unknown;
   max_wait_seconds?: unknown;
   dry_run?: unknown;
+  account?: unknown;
+  region?: unknown;
 }
 
 /** Every field /admit reads (a repeated query parameter is refused by name). */
-export const ADMIT_FIELDS = ['subnet', 'job', 'workers', 'dag_run_id', 'client_id', 'deadline', 'max_wait_seconds', 'dry_run'] as const;
+export const ADMIT_FIELDS = [
+  'subnet',
+  'job',
+  'workers',
+  'dag_run_id',
+  'client_id',
+  'deadline',
+  'max_wait_seconds',
+  'dry_run',
+  'account',
+  'region',
+] as const;
 
 /** The fields of a query string or JSON body, as /admit reads them. */
 export function admitFields(o: Record<string, unknown>): AdmitRequest {
@@ -87,6 +101,15 @@ const dryRunField = z.unknown().transform((v, ctx): boolean | undefined => {
   return z.NEVER;
 });
 
+/** An optional value of a fixed shape ('' and null = absent); refused with `message` otherwise. */
+const shaped = (pattern: RegExp, message: string) =>
+  z.unknown().transform((v, ctx): string | undefined => {
+    if (absent(v)) return undefined;
+    if (typeof v === 'string' && pattern.test(v)) return v;
+    ctx.addIssue({ code: 'custom', message });
+    return z.NEVER;
+  });
+
 // Field order is the order of the checks: the first bad field is the one named.
 const admitRequestSchema = z.object({
   subnet: optionalText('subnet', MAX_KEY),
@@ -97,6 +120,8 @@ const admitRequestSchema = z.object({
   deadline: deadlineField,
   max_wait_seconds: maxWaitField,
   dry_run: dryRunField,
+  account: shaped(ACCOUNT_ID_PATTERN, 'account must be a 12-digit AWS account id, e.g. 111111111111'),
+  region: shaped(REGION_PATTERN, 'region must be an AWS region, e.g. eu-west-1'),
 });
 
 /** The checked input, or an AdmitError (400) naming the first bad field. */
@@ -115,6 +140,8 @@ export function parseAdmitRequest(req: AdmitRequest): AdmitInput {
     deadline,
     max_wait_seconds: maxWaitSeconds,
     dry_run: dryRun,
+    account,
+    region,
   } = parsed.data;
   if (subnet === undefined && job === undefined) {
     throw new AdmitError(400, 'subnet is required (a subnet id or configured name), or job (a Glue job name)', 'subnet');
@@ -136,5 +163,7 @@ export function parseAdmitRequest(req: AdmitRequest): AdmitInput {
   if (deadline !== undefined) input.deadline = deadline;
   if (maxWaitSeconds !== undefined) input.maxWaitSeconds = maxWaitSeconds;
   if (dryRun) input.dryRun = true;
+  if (account !== undefined) input.account = account;
+  if (region !== undefined) input.region = region;
   return input;
 }

@@ -613,6 +613,9 @@ describe('the admission queue over HTTP (file store)', () => {
         'reason',
         'subnet_id',
         'subnet',
+        // The subnet's target (every answer names it since there can be several).
+        'account',
+        'region',
         'workers',
         'free',
         'reserved',

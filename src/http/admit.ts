@@ -33,6 +33,9 @@ export function admitResponse(r: AdmitResult): Record<string, unknown> {
     reason: d.reason,
     subnet_id: r.subnet.subnetId,
     subnet: r.subnet.name,
+    // The subnet's target; null when the single-account form does not know its account.
+    account: r.subnet.account || null,
+    region: r.subnet.region || null,
     workers: d.workers,
     free: d.free,
     reserved: d.reserved,

@@ -131,13 +131,15 @@ export class LifecycleTracker {
   constructor(
     private readonly opts: {
       dataDir?: string;
+      /** Under dataDir: one file per target (`lifecycle.json` for the single-account form). */
+      fileName?: string;
       intervalSeconds: number;
       /** How long a counted failure id is remembered (covers the Glue run lookback). */
       failureMemoryMs?: number;
     },
   ) {
     if (opts.dataDir) {
-      this.file = join(opts.dataDir, 'lifecycle.json');
+      this.file = join(opts.dataDir, opts.fileName ?? 'lifecycle.json');
       this.writer = new AtomicFileWriter(this.file);
     }
   }

@@ -3,13 +3,15 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AdmissionService } from '../admission/service.js';
 import type { AdmissionStore } from '../store/types.js';
+import { SUBNET_LABELS } from './exporter.js';
 
 const CACHED = "(from the exporter's cache and recorded observations)";
-const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
 
 export interface AdmissionMetricsDeps {
   service: AdmissionService;
   store: AdmissionStore;
+  /** The target that holds a subnet (from the cache): its `account_id` and `region` labels. */
+  targetOf?: (subnetId: string) => { account: string; region: string } | undefined;
 }
 
 /** dag_run_id is client input: N series per subnet at most, but cap each value's length too. */
@@ -20,6 +22,11 @@ function labelSafe(v: string | undefined): string {
 
 export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetricsDeps): void {
   const { service, store } = deps;
+  /** A subnet's labels, in the order of SUBNET_LABELS. */
+  const subnet = (subnetId: string, name: string) => {
+    const t = deps.targetOf?.(subnetId);
+    return { subnet_id: subnetId, subnet: name, account_id: t?.account ?? '', region: t?.region ?? '' };
+  };
 
   new Gauge({
     name: 'glue_eni_cleanup_buffer',
@@ -28,7 +35,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.buffer);
+      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.buffer);
     },
   });
 
@@ -39,7 +46,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headroom);
+      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.headroom);
     },
   });
 
@@ -50,7 +57,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.reserved);
+      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.reserved);
     },
   });
 
@@ -64,7 +71,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         s.window.forEach((e, i) => {
-          this.set({ subnet_id: s.subnetId, subnet: s.subnet, slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
+          this.set({ ...subnet(s.subnetId, s.subnet), slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
         });
       }
     },
@@ -78,7 +85,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       for (const s of service.status()) {
-        for (const p of s.predictedFree) this.set({ subnet_id: s.subnetId, subnet: s.subnet, horizon: p.horizon }, p.free);
+        for (const p of s.predictedFree) this.set({ ...subnet(s.subnetId, s.subnet), horizon: p.horizon }, p.free);
       }
     },
   });
@@ -90,7 +97,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.queueLength);
+      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.queueLength);
     },
   });
 
@@ -103,7 +110,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         if (s.headEtaSeconds === undefined) continue;
-        this.set({ subnet_id: s.subnetId, subnet: s.subnet }, s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
+        this.set(subnet(s.subnetId, s.subnet), s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
       }
     },
   });
@@ -116,8 +123,8 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       // Every watched subnet shows from 0: increase() over a series that appears at 1 would miss the first miss.
-      for (const s of service.status()) this.inc({ subnet_id: s.subnetId, subnet: s.subnet }, 0);
-      for (const m of service.deadlineMisses()) this.inc({ subnet_id: m.subnetId, subnet: m.subnet }, m.count);
+      for (const s of service.status()) this.inc(subnet(s.subnetId, s.subnet), 0);
+      for (const m of service.deadlineMisses()) this.inc(subnet(m.subnetId, m.subnet), m.count);
     },
   });
 
@@ -129,7 +136,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       // The service owns the counts; mirror them so that any number of registries agree.
       this.reset();
-      for (const c of service.decisionCounts()) this.inc({ subnet_id: c.subnetId, subnet: c.subnet, decision: c.decision }, c.count);
+      for (const c of service.decisionCounts()) this.inc({ ...subnet(c.subnetId, c.subnet), decision: c.decision }, c.count);
     },
   });
 
@@ -140,7 +147,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const b of service.bypassTotals()) this.inc({ subnet_id: b.subnetId, subnet: b.subnet }, b.addresses);
+      for (const b of service.bypassTotals()) this.inc(subnet(b.subnetId, b.subnet), b.addresses);
     },
   });
 

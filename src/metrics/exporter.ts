@@ -4,12 +4,18 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Clock } from '../clock.js';
 import type { LifecycleEvents, LifecycleTracker } from '../lifecycle/tracker.js';
 import type { SnapshotCache } from '../snapshot/cache.js';
-import type { SubnetView } from '../snapshot/types.js';
+import type { SubnetView, TargetRef } from '../snapshot/types.js';
 import { rejectedStateRecords } from '../state-file.js';
 import { buildRevision, VERSION } from '../version.js';
 
 const CACHED = '(from the last successful sample, cached)';
-const SUBNET_LABELS = ['subnet_id', 'subnet'] as const;
+/** Every per-subnet series starts with these, in this order. */
+export const SUBNET_LABELS = ['subnet_id', 'subnet', 'account_id', 'region'] as const;
+/** Every per-target series. */
+export const TARGET_LABELS = ['account_id', 'region'] as const;
+
+/** The labels of a per-target series. */
+export const targetLabels = (t: TargetRef) => ({ account_id: t.account, region: t.region });
 
 /** Minutes to two hours: Glue's linger (up to 60+ min) and available tail (30-40 min) both resolve here. */
 export const DURATION_BUCKETS = [60, 120, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 3000, 3600, 4500, 5400, 7200];
@@ -24,15 +30,24 @@ export interface SampleStatus {
 
 export interface ExporterMetrics {
   registry: Registry;
-  awsRequest(api: string): void;
-  sampleError(api: string): void;
+  /** `target`: the target's id (TargetMetricsSource.id); its labels are read at scrape time. */
+  awsRequest(api: string, target: string): void;
+  sampleError(api: string, target: string): void;
   lifecycleEvents: LifecycleEvents;
+}
+
+/** One target as the metrics read it: its labels, its lifecycle memory, its last sample. */
+export interface TargetMetricsSource {
+  /** The cache slot id (SnapshotCache.targetOf). */
+  id: string;
+  ref(): TargetRef;
+  tracker: LifecycleTracker;
+  status: SampleStatus;
 }
 
 export function createExporterMetrics(deps: {
   cache: SnapshotCache;
-  tracker: LifecycleTracker;
-  status: () => SampleStatus;
+  targets: () => readonly TargetMetricsSource[];
   clock: Clock;
   /** The `subnet` label of a subnet id (configured or learned name). */
   nameOf: (subnetId: string) => string;
@@ -48,8 +63,16 @@ export function createExporterMetrics(deps: {
   }).set({ version: VERSION, revision: buildRevision(), nodejs_version: process.version }, 1);
   const { cache } = deps;
   const { nameOf } = deps;
-  const labels = (s: SubnetView) => ({ subnet_id: s.subnetId, subnet: s.name });
+  const labels = (s: SubnetView) => ({ subnet_id: s.subnetId, subnet: s.name, account_id: s.account, region: s.region });
   const subnets = () => cache.current()?.subnets ?? [];
+  const targetById = (id: string | undefined) => (id === undefined ? undefined : deps.targets().find((t) => t.id === id));
+  /** A subnet's labels from its id alone (lifecycle events): its view when cached, else its target's. */
+  const labelsOfId = (subnetId: string) => {
+    const view = cache.subnet(subnetId);
+    if (view?.subnetId === subnetId) return labels(view);
+    const ref = targetById(cache.targetOf(subnetId))?.ref();
+    return { subnet_id: subnetId, subnet: nameOf(subnetId), account_id: ref?.account ?? '', region: ref?.region ?? '' };
+  };
 
   /** A per-subnet gauge whose value is read from the cached view at scrape time. */
   const subnetGauge = (name: string, help: string, value: (s: SubnetView) => number | undefined) =>
@@ -124,7 +147,7 @@ export function createExporterMetrics(deps: {
   });
 
   const ageGauge = (name: string, help: string, pick: 'oldestAvailableAgeSeconds' | 'oldestLingeringAgeSeconds') =>
-    subnetGauge(name, help, (s) => deps.tracker.ages(s.subnetId, deps.clock.now())[pick]);
+    subnetGauge(name, help, (s) => targetById(cache.targetOf(s.subnetId))?.tracker.ages(s.subnetId, deps.clock.now())[pick]);
   ageGauge('glue_eni_oldest_available_age_seconds', 'Age of the oldest ENI in state available (0 when none)', 'oldestAvailableAgeSeconds');
   ageGauge(
     'glue_eni_oldest_lingering_age_seconds',
@@ -155,54 +178,44 @@ export function createExporterMetrics(deps: {
     // Totals live in the lifecycle memory, which survives restarts: a restart is not a counter reset.
     collect() {
       this.reset();
-      for (const [key, n] of deps.tracker.failureTotals()) {
-        const [subnetId, job] = key.split('|');
-        this.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), glue_job: job }, n);
+      for (const t of deps.targets()) {
+        const ref = t.ref();
+        for (const [key, n] of t.tracker.failureTotals()) {
+          const [subnetId, job] = key.split('|');
+          this.inc({ subnet_id: subnetId, subnet: nameOf(subnetId), account_id: ref.account, region: ref.region, glue_job: job }, n);
+        }
       }
     },
   });
 
-  new Gauge({
-    name: 'glue_eni_sample_success',
-    help: 'Whether the last sample of AWS succeeded (1) or failed (0).',
-    registers: [registry],
-    collect() {
-      const st = deps.status();
-      if (st.lastSuccess !== undefined) this.set(st.lastSuccess ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'glue_eni_sample_duration_seconds',
-    help: 'Duration of the last sample of AWS.',
-    registers: [registry],
-    collect() {
-      const st = deps.status();
-      if (st.lastDurationSeconds !== undefined) this.set(st.lastDurationSeconds);
-    },
-  });
-  new Gauge({
-    name: 'glue_eni_last_sample_timestamp_seconds',
-    help: 'Wall-clock time the last successful sample completed, in seconds since the epoch.',
-    registers: [registry],
-    collect() {
-      const st = deps.status();
-      if (st.lastGoodAt !== undefined) this.set(st.lastGoodAt / 1000);
-    },
-  });
-  new Gauge({
-    name: 'glue_eni_glue_data_known',
-    help: 'Whether the last good sample could read Glue (1) or carries EC2 data only (0).',
-    registers: [registry],
-    collect() {
-      const snap = cache.current();
-      if (snap) this.set(snap.glueKnown ? 1 : 0);
-    },
-  });
-  const sampleErrors = new Counter({
-    name: 'glue_eni_sample_errors_total',
-    help: 'Failed AWS reads during samples (after retries), by API; api="deadline" counts samples abandoned at their deadline.',
-    labelNames: ['api'],
-    registers: [registry],
+  /** A per-target gauge read from each target's last sample at scrape time. */
+  const targetGauge = (name: string, help: string, value: (t: TargetMetricsSource) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: TARGET_LABELS,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of deps.targets()) {
+          const v = value(t);
+          if (v !== undefined) this.set(targetLabels(t.ref()), v);
+        }
+      },
+    });
+  // 0 until a sample succeeds, as an unlabelled gauge always read: a target never sampled is no success.
+  targetGauge('glue_eni_sample_success', "Whether the target's last sample of AWS succeeded (1) or failed (0).", (t) =>
+    t.status.lastSuccess ? 1 : 0,
+  );
+  targetGauge('glue_eni_sample_duration_seconds', "Duration of the target's last sample of AWS.", (t) => t.status.lastDurationSeconds);
+  targetGauge(
+    'glue_eni_last_sample_timestamp_seconds',
+    "Wall-clock time the target's last successful sample completed, in seconds since the epoch.",
+    (t) => (t.status.lastGoodAt === undefined ? undefined : t.status.lastGoodAt / 1000),
+  );
+  targetGauge('glue_eni_glue_data_known', "Whether the target's last good sample could read Glue (1) or carries EC2 data only (0).", (t) => {
+    const snap = cache.targetSnapshot(t.id);
+    return snap?.glueKnown ? 1 : 0;
   });
   new Counter({
     name: 'glue_eni_state_records_rejected_total',
@@ -216,20 +229,47 @@ export function createExporterMetrics(deps: {
       for (const [file, n] of counts) this.inc({ file }, n);
     },
   });
-  const awsRequests = new Counter({
-    name: 'glue_eni_aws_requests_total',
-    help: 'HTTP requests sent to AWS, retries included, by API.',
-    labelNames: ['api'],
-    registers: [registry],
-  });
+  /**
+   * A per-target counter, counted by target id and labelled at scrape time: the single-account form learns its
+   * account from its first sample, and the requests of that sample must not stay behind under account_id="".
+   */
+  const targetCounter = (name: string, help: string) => {
+    const counts = new Map<string, Map<string, number>>();
+    new Counter({
+      name,
+      help,
+      labelNames: [...TARGET_LABELS, 'api'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const t of deps.targets()) {
+          const labels = targetLabels(t.ref());
+          for (const [api, n] of counts.get(t.id) ?? []) this.inc({ ...labels, api }, n);
+        }
+      },
+    });
+    return (api: string, target: string) => {
+      let byApi = counts.get(target);
+      if (!byApi) counts.set(target, (byApi = new Map()));
+      byApi.set(api, (byApi.get(api) ?? 0) + 1);
+    };
+  };
+  const sampleError = targetCounter(
+    'glue_eni_sample_errors_total',
+    'Failed AWS reads during samples (after retries), by target and API; api="deadline" counts samples abandoned at their deadline.',
+  );
+  const awsRequest = targetCounter(
+    'glue_eni_aws_requests_total',
+    'HTTP requests sent to AWS, retries included, by target and API (AssumeRole included).',
+  );
 
   return {
     registry,
-    awsRequest: (api) => awsRequests.inc({ api }),
-    sampleError: (api) => sampleErrors.inc({ api }),
+    awsRequest,
+    sampleError,
     lifecycleEvents: {
-      availableDuration: (id, seconds) => availableDuration.observe({ subnet_id: id, subnet: nameOf(id) }, seconds),
-      lingerDuration: (id, seconds) => lingerDuration.observe({ subnet_id: id, subnet: nameOf(id) }, seconds),
+      availableDuration: (id, seconds) => availableDuration.observe(labelsOfId(id), seconds),
+      lingerDuration: (id, seconds) => lingerDuration.observe(labelsOfId(id), seconds),
     },
   };
 }

@@ -5,6 +5,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { RawSample } from '../aws/types.js';
 import { samplesContiguous, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
+import type { SampleTarget } from '../config/targets.js';
 import type { LifecycleTracker } from '../lifecycle/tracker.js';
 import type { Logger } from '../log.js';
 import type { SampleStatus } from '../metrics/exporter.js';
@@ -21,6 +22,8 @@ export interface SampleSource {
     discoverConnections: boolean;
     signal?: AbortSignal;
   }): Promise<RawSample & { glueError?: { api: string; message: string } }>;
+  /** The region the source reads, when the config names none (the SDK's resolution). */
+  region?(): Promise<string | undefined>;
 }
 
 /** The `api` label and failure api of a sample abandoned at its deadline. */
@@ -100,9 +103,16 @@ export interface SamplerDeps {
   source: SampleSource;
   cache: SnapshotCache;
   tracker: LifecycleTracker;
-  config: Pick<Config, 'subnets' | 'discover' | 'sample' | 'glue'>;
+  config: Pick<Config, 'sample' | 'glue'>;
+  /** The target this sampler reads, as the config says now (the single-account form's subnets may be reloaded). */
+  target: () => SampleTarget;
   clock: Clock;
   logger: Logger;
+  /**
+   * Waits for a place among the targets sampled at once (sample.concurrency) and gives back its release; the
+   * sample's deadline starts once it holds one.
+   */
+  slot?: () => Promise<() => void>;
   onError?: (api: string) => void;
   /** After each good sample, with the snapshot it produced (checks that need the discovered subnets). */
   onSample?: (snapshot: Snapshot) => void;
@@ -118,8 +128,22 @@ export class Sampler {
   /** The names of the last sample (the labels its snapshot carries); refused names warned about once each. */
   private resolvedNames?: Map<string, string>;
   private readonly warnedNames = new Set<string>();
+  /** The region the SDK resolved, for a target whose config names none. */
+  private resolvedRegion?: string;
 
   constructor(private deps: SamplerDeps) {}
+
+  /** The cache slot (and metrics) id of this sampler's target. */
+  get targetId(): string {
+    return this.deps.target().id;
+  }
+
+  /** The target as its labels name it: the account learned from its subnets, the region the SDK resolved. */
+  targetRef(): { account: string; region: string } {
+    const t = this.deps.target();
+    const sampled = this.deps.cache.targetSnapshot(t.id)?.target;
+    return { account: t.account || (sampled?.account ?? ''), region: t.region ?? sampled?.region ?? this.resolvedRegion ?? '' };
+  }
 
   /** First sample now, then on the cron schedule. */
   start(): Promise<boolean> {
@@ -135,13 +159,27 @@ export class Sampler {
     this.task = cron.schedule(this.deps.config.sample.schedule, () => void this.sampleOnce(), { noOverlap: true });
   }
 
-  /** Never two at once: a call during a sample joins the one in flight. */
+  /** Never two at once: a call during a sample (or while it waits for its slot) joins the one in flight. */
   sampleOnce(): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
-    this.inFlight ??= this.runSample().finally(() => {
+    this.inFlight ??= this.runInSlot().finally(() => {
       this.inFlight = undefined;
     });
     return this.inFlight;
+  }
+
+  /** Whether a sample of this target is running or waiting for its slot. */
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  private async runInSlot(): Promise<boolean> {
+    const release = await this.deps.slot?.();
+    try {
+      return this.stopped ? false : await this.runSample();
+    } finally {
+      release?.();
+    }
   }
 
   /** Stop scheduling and let the sample in flight finish, or reach its deadline (SIGTERM). */
@@ -153,7 +191,7 @@ export class Sampler {
 
   /** The label humans use for a subnet: configured name, else its Glue connection's name, else the id. */
   subnetName(subnetId: string): string {
-    this.resolvedNames ??= resolveSubnetNames(this.deps.config.subnets, this.learnedNames).names;
+    this.resolvedNames ??= resolveSubnetNames(this.deps.target().subnets, this.learnedNames).names;
     return this.resolvedNames.get(subnetId) ?? subnetId;
   }
 
@@ -165,7 +203,7 @@ export class Sampler {
     for (const c of raw.glue?.connections ?? []) {
       if (c.subnetId && !this.learnedNames.has(c.subnetId)) this.learnedNames.set(c.subnetId, c.name);
     }
-    const { names, refused } = resolveSubnetNames(this.deps.config.subnets, this.learnedNames);
+    const { names, refused } = resolveSubnetNames(this.deps.target().subnets, this.learnedNames);
     for (const r of refused) {
       if (this.warnedNames.has(r.name)) continue;
       this.warnedNames.add(r.name);
@@ -179,7 +217,12 @@ export class Sampler {
   }
 
   private async runSample(): Promise<boolean> {
-    const { config, clock, logger, cache, tracker } = this.deps;
+    const { config, clock, cache, tracker } = this.deps;
+    const target = this.deps.target();
+    if (target.region === undefined && this.resolvedRegion === undefined) this.resolvedRegion = await this.deps.source.region?.();
+    const region = target.region ?? this.resolvedRegion ?? '';
+    // Every line a sample logs names its target, once there are several.
+    const logger = target.id ? this.deps.logger.child({ target: target.id }) : this.deps.logger;
     const takenAt = clock.now();
     const t0 = performance.now();
     const deadlineMs = sampleDeadlineMs(config.sample);
@@ -188,8 +231,8 @@ export class Sampler {
     let reading: Promise<unknown> | undefined;
     try {
       const read = this.deps.source.read({
-        subnetIds: config.subnets.map((s) => s.id),
-        discoverConnections: config.discover.glueConnections,
+        subnetIds: target.subnets.map((s) => s.id),
+        discoverConnections: target.discover.glueConnections,
         signal: abort.signal,
       });
       reading = read;
@@ -202,7 +245,7 @@ export class Sampler {
       }
       // Learn names first: lifecycle events label their series with them.
       const names = this.names(raw);
-      const prev = cache.current();
+      const prev = cache.targetSnapshot(target.id);
       const contiguous = prev ? samplesContiguous(t0 - prev.completedMono, config.sample.intervalSeconds) : undefined;
       let completedMono = 0;
       // The tracker's observe, the snapshot and the lingering marks, a slice of ENIs per turn of the event loop:
@@ -217,9 +260,10 @@ export class Sampler {
           durationMs: completedMono - t0,
           availableSince: (id) => tracker.availableSince(id),
           glueError: raw.glueError ? `${raw.glueError.api}: ${raw.glueError.message}` : undefined,
+          target: { account: target.account, region },
         });
       });
-      cache.set(snapshot);
+      cache.set(snapshot, target.id);
       this.deps.onSample?.(snapshot);
       Object.assign(this.status, {
         lastSuccess: true,
@@ -240,7 +284,7 @@ export class Sampler {
         if (inFlight) message += ` during ${inFlight}`;
       }
       this.deps.onError?.(api);
-      cache.recordFailure({ at: Date.now(), api, message });
+      cache.recordFailure({ at: Date.now(), api, message }, target.id);
       Object.assign(this.status, { lastSuccess: false, lastDurationSeconds: (performance.now() - t0) / 1000 });
       logger.error({ api, err: message, ...(inFlight ? { in_flight: inFlight } : {}) }, 'sample failed; keeping the last good snapshot');
       return false;

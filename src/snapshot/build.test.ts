@@ -226,3 +226,23 @@ describe('a large sample, in slices', () => {
     expect(whole.subnets.find((v) => v.subnetId === 'subnet-0a1')!.lingering).toBeGreaterThan(0);
   });
 });
+
+describe('the target of a snapshot', () => {
+  const raw: RawSample = {
+    subnets: [{ subnetId: 'subnet-0a1', cidr: '10.0.0.0/26', availabilityZone: 'eu-west-1a', availableIpAddressCount: 58, ownerId: '333333333333' }],
+    enis: [eni('eni-1')],
+  };
+  const opts = { names: new Map([['subnet-0a1', 'critical']]), ownerDescriptionPrefixes: prefixes, takenAt: T0, completedMono: 1, durationMs: 5 };
+
+  it('labels every subnet with the configured account and region', () => {
+    const snap = buildSnapshot(raw, { ...opts, target: { account: '111111111111', region: 'eu-west-1' } });
+    expect(snap.subnets.map((s) => [s.account, s.region])).toEqual([['111111111111', 'eu-west-1']]);
+    expect(snap.target).toEqual({ account: '111111111111', region: 'eu-west-1' });
+  });
+
+  it('takes the account from DescribeSubnets OwnerId when none is configured', () => {
+    const snap = buildSnapshot(raw, { ...opts, target: { account: '', region: 'us-east-1' } });
+    expect(snap.subnets.map((s) => [s.account, s.region])).toEqual([['333333333333', 'us-east-1']]);
+    expect(snap.target).toEqual({ account: '333333333333', region: 'us-east-1' });
+  });
+});

@@ -1,7 +1,7 @@
 // Pure: raw AWS records in, one immutable per-subnet view out. No I/O, no clock of its own.
 import { ACTIVE_RUN_STATES, type RawJobRun, type RawSample } from '../aws/types.js';
 import { runToEnd, SLICE, type Steps } from '../slices.js';
-import type { ActiveRun, EniView, JobBinding, Owner, Snapshot, SubnetView } from './types.js';
+import type { ActiveRun, EniView, JobBinding, Owner, Snapshot, SubnetView, TargetRef } from './types.js';
 
 /** The Glue error a launch gets when the subnet is full (matched on this fragment). */
 export const EXHAUSTION_FRAGMENT = 'does not have enough free addresses';
@@ -79,6 +79,11 @@ export interface BuildOptions {
   /** From the lifecycle tracker: first time each ENI was seen `available`. */
   availableSince?: (eniId: string) => number | undefined;
   glueError?: string;
+  /**
+   * The target the sample read. An empty account (the single-account form without `account`) is each subnet's
+   * OwnerId as DescribeSubnets gives it; absent, the account is the OwnerId and the region ''.
+   */
+  target?: TargetRef;
 }
 
 export function buildSnapshot(raw: RawSample, opts: BuildOptions): Snapshot {
@@ -186,6 +191,8 @@ export function* buildSnapshotSteps(raw: RawSample, opts: BuildOptions): Steps<S
     const view: SubnetView = {
       subnetId: s.subnetId,
       name: opts.names.get(s.subnetId) ?? s.subnetId,
+      account: opts.target?.account || (s.ownerId ?? ''),
+      region: opts.target?.region ?? '',
       cidr: s.cidr,
       availabilityZone: s.availabilityZone,
       usable,
@@ -210,7 +217,7 @@ export function* buildSnapshotSteps(raw: RawSample, opts: BuildOptions): Steps<S
   }
   subnets.sort((a, b) => a.name.localeCompare(b.name));
 
-  return {
+  const snapshot: Snapshot = {
     takenAt: opts.takenAt,
     completedMono: opts.completedMono,
     durationMs: opts.durationMs,
@@ -218,6 +225,8 @@ export function* buildSnapshotSteps(raw: RawSample, opts: BuildOptions): Steps<S
     glueError: opts.glueError,
     subnets,
   };
+  if (opts.target) snapshot.target = { account: opts.target.account || (raw.subnets[0]?.ownerId ?? ''), region: opts.target.region };
+  return snapshot;
 }
 
 export interface RunSpan {

@@ -36,13 +36,14 @@ export class SnapshotHistory {
   follow(cache: SnapshotCache): () => void {
     const current = cache.current();
     if (current) this.add(current);
-    return cache.onSnapshot((s) => this.add(s));
+    // One target's sample adds points to its own subnets only; the merged view says which subnets are watched.
+    return cache.onSnapshot((merged, changed) => this.add(changed, merged));
   }
 
-  add(snap: Snapshot): void {
-    const watched = new Set<string>();
+  /** Points for `snap`'s subnets; subnets absent from `watchedView` (default: `snap`) are forgotten. */
+  add(snap: Snapshot, watchedView: Snapshot = snap): void {
+    const watched = new Set(watchedView.subnets.map((s) => s.subnetId));
     for (const s of snap.subnets) {
-      watched.add(s.subnetId);
       const points = this.bySubnet.get(s.subnetId) ?? [];
       // A sample older than the last point (a clock step back) would draw a line backwards: start afresh.
       if (points.length > 0 && points[points.length - 1]!.at > snap.takenAt) points.length = 0;

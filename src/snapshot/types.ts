@@ -42,10 +42,25 @@ export interface RunRecord {
   completedOn?: number;
 }
 
+/** One (account, region) pair the exporter samples with its own credentials and clients. */
+export interface TargetRef {
+  /** 12-digit AWS account id; '' while the single-account form has not learned it yet. */
+  account: string;
+  region: string;
+}
+
+/** A target's key: `${account}/${region}` (`111111111111/eu-west-1`). */
+export function targetKey(t: TargetRef): string {
+  return `${t.account}/${t.region}`;
+}
+
 export interface SubnetView {
   subnetId: string;
   /** Configured human name (`critical`), or the id when none. */
   name: string;
+  /** The target that holds the subnet (labels `account_id`, `region`). */
+  account: string;
+  region: string;
   cidr: string;
   availabilityZone: string;
   usable: number;
@@ -80,5 +95,7 @@ export interface Snapshot {
   /** False when Glue reads failed: Glue-derived fields are undefined, not zero. */
   glueKnown: boolean;
   glueError?: string;
+  /** The target a sample read; absent on the cache's merged view of several targets. */
+  target?: TargetRef;
   subnets: SubnetView[];
 }

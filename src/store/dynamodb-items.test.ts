@@ -75,4 +75,28 @@ describe('DynamoDB items', () => {
     // Names and UTF-8 values; a number counts at most its digits + 1.
     expect(itemBytes({ ab: { S: 'é' }, n: { N: '123' } })).toBe(2 + 2 + 1 + 4);
   });
+
+  it('the target rides as attributes: on each observation, and once on the ledger item for the entries that share it', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (l: string) => lines.push(l) } as unknown as NodeJS.WritableStream);
+    const target = { account: '222222222222', region: 'us-east-1' };
+    const placed = { ...obs, ...target };
+    const item = observationItem(observationToRecord(placed));
+    // Attributes, not keys: the subnet id stays the key.
+    expect(item).toMatchObject({ subnet_id: { S: 'subnet-0a' }, account: { S: '222222222222' }, region: { S: 'us-east-1' } });
+    expect(observationFromItem(item)).toEqual(placed);
+    // A malformed target attribute (the table is shared input) is left out; the observation still counts.
+    expect(observationFromItem({ ...item, account: { S: '22' }, region: { S: 'Mars' } })).toEqual(obs);
+
+    const r = { ...resv, ...target };
+    const t = { ...ticket('run-9', now), ...target };
+    const ledger = ledgerItem('subnet-0a', 5, [r], [t]);
+    expect(ledger).toMatchObject({ account: { S: '222222222222' }, region: { S: 'us-east-1' } });
+    expect(ledger.reservations?.S).not.toContain('222222222222');
+    expect(ledger.tickets?.S).not.toContain('us-east-1');
+    expect(ledgerFromItem('subnet-0a', ledger, logger)).toEqual({ version: 5, reservations: [r], tickets: [t] });
+    // A ledger written before there were targets reads as it always did.
+    expect(ledgerFromItem('subnet-0a', ledgerItem('subnet-0a', 6, [resv], []), logger).reservations).toEqual([resv]);
+    expect(Object.keys(ledgerItem('subnet-0a', 6, [resv], []))).not.toContain('account');
+  });
 });

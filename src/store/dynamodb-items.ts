@@ -1,8 +1,11 @@
 // Records ↔ DynamoDB items: the one place that knows how the store lays out its table (the seeds'
 // glue-eni-observations, key subnet_id + observed_at).
-//   observation: subnet_id = <subnet>,          observed_at = <ISO ms>#<uniq>, expires_at = TTL (epoch s)
+//   observation: subnet_id = <subnet>,          observed_at = <ISO ms>#<uniq>, expires_at = TTL (epoch s),
+//                account, region (S; absent when unknown, and in items written before there were several targets)
 //   ledger:      subnet_id = ledger#<subnet>,   observed_at = "ledger", version (N), reservations (S, JSON),
-//                tickets (S, JSON; absent when the queue is empty)
+//                tickets (S, JSON; absent when the queue is empty), account, region (S: the target its entries
+//                share, written once on the item rather than in each entry)
+import { targetFieldsOf, type TargetFields } from '../admission/types.js';
 import type { AttributeValue } from '../aws/sdk.js';
 import type { Logger } from '../log.js';
 import { reservationSchema, ticketSchema } from './records.js';
@@ -28,7 +31,18 @@ export function observationItem(rec: ObservationRecord): Item {
   };
   if (rec.lingering !== undefined) item.lingering = { N: String(rec.lingering) };
   if (rec.dag_run_id !== undefined) item.dag_run_id = { S: rec.dag_run_id };
+  putTarget(item, rec);
   return item;
+}
+
+function putTarget(item: Item, t: TargetFields): void {
+  if (t.account !== undefined) item.account = { S: t.account };
+  if (t.region !== undefined) item.region = { S: t.region };
+}
+
+/** An item's target attributes, those well formed (the table is shared input: a malformed one is left out). */
+function itemTarget(item: Item): TargetFields {
+  return targetFieldsOf({ account: item.account?.S, region: item.region?.S });
 }
 
 export function observationFromItem(item: Item): Observation {
@@ -48,7 +62,7 @@ export function observationFromItem(item: Item): Observation {
   };
   if (item.lingering?.N !== undefined) rec.lingering = Number(item.lingering.N);
   if (item.dag_run_id?.S !== undefined) rec.dag_run_id = item.dag_run_id.S;
-  return observationFromRecord(rec);
+  return observationFromRecord({ ...rec, ...itemTarget(item) });
 }
 
 /** Sort key of an observation: the same order as the table's range key. */
@@ -67,11 +81,33 @@ export function ledgerKey(subnetId: string): Item {
   return { subnet_id: { S: `ledger#${subnetId}` }, observed_at: { S: LEDGER_SORT } };
 }
 
-/** Tickets are stored without their subnetId (the item's key says it): more of them fit in an item. */
+/**
+ * Tickets are stored without their subnetId (the item's key says it), and entries without the target they share
+ * (a subnet lives in one target: the item's `account` and `region` say it): more of them fit in an item.
+ */
 export function ledgerItem(subnetId: string, version: number, reservations: readonly Reservation[], tickets: readonly Ticket[] = []): Item {
-  const item: Item = { ...ledgerKey(subnetId), version: { N: String(version) }, reservations: { S: JSON.stringify(reservations) } };
-  if (tickets.length > 0) item.tickets = { S: JSON.stringify(tickets.map(({ subnetId: _s, ...rest }) => rest)) };
+  const shared = sharedTarget([...reservations, ...tickets]);
+  const item: Item = {
+    ...ledgerKey(subnetId),
+    version: { N: String(version) },
+    reservations: { S: JSON.stringify(reservations.map((r) => withoutShared(r, shared))) },
+  };
+  if (tickets.length > 0) item.tickets = { S: JSON.stringify(tickets.map(({ subnetId: _s, ...rest }) => withoutShared(rest, shared))) };
+  putTarget(item, shared);
   return item;
+}
+
+/** The target of the first entry that names one: every entry of a subnet's ledger names the same, or none. */
+function sharedTarget(entries: readonly TargetFields[]): TargetFields {
+  const named = entries.find((e) => e.account !== undefined || e.region !== undefined);
+  return named ? targetFieldsOf(named) : {};
+}
+
+function withoutShared<T extends TargetFields>(e: T, shared: TargetFields): T {
+  const out = { ...e };
+  if (shared.account !== undefined && out.account === shared.account) delete out.account;
+  if (shared.region !== undefined && out.region === shared.region) delete out.region;
+  return out;
 }
 
 /** DynamoDB's limit on an item's size (names and values of its attributes). */
@@ -94,10 +130,13 @@ export function itemBytes(item: Item): number {
 /** A ledger item read back (none: the empty ledger, version 0). The table is shared input: see `validList`. */
 export function ledgerFromItem(subnetId: string, item: Item | undefined, logger: Logger): Ledger {
   if (!item) return { version: 0, reservations: [], tickets: [] };
+  const shared = itemTarget(item);
   return {
     version: Number(item.version?.N ?? '0'),
-    reservations: validList(subnetId, item.reservations?.S ?? '[]', 'reservation', logger, (r) => reservationSchema.safeParse(r)),
-    tickets: validList(subnetId, item.tickets?.S ?? '[]', 'ticket', logger, (t) => ticketSchema.safeParse({ ...(t as object), subnetId })),
+    reservations: validList(subnetId, item.reservations?.S ?? '[]', 'reservation', logger, (r) =>
+      reservationSchema.safeParse({ ...shared, ...(r as object) }),
+    ),
+    tickets: validList(subnetId, item.tickets?.S ?? '[]', 'ticket', logger, (t) => ticketSchema.safeParse({ ...shared, ...(t as object), subnetId })),
   };
 }
 

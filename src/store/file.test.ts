@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../log.js';
 import { FileStore, LOG_FILE } from './file.js';
 import type { Observation, Reservation } from './types.js';
-import { observation, reservation } from '../../test/helpers/records.js';
+import { observation, reservation, ticket } from '../../test/helpers/records.js';
 
 const DAY = 86_400_000;
 let now = Date.parse('2026-04-12T07:00:00.000Z');
@@ -53,6 +53,35 @@ describe('FileStore', () => {
     expect(rs.find((x) => x.id.endsWith('0000000a'))?.closed).toBe('released');
     expect(rs.find((x) => x.id.endsWith('0000000b'))?.closed).toBeUndefined();
     await r.close();
+  });
+
+  it('observations, reservations and tickets keep their target (account, region) across a reopen; old records without one load', async () => {
+    const target = { account: '222222222222', region: 'us-east-1' };
+    const s = await fresh('target');
+    // Records written before there were targets: no account, no region.
+    await s.transact('subnet-0a', now, () => ({ observation: obs(1), add: resv('0000001a'), result: 0 }));
+    const t = ticket('run-7', now, target);
+    await s.transact('subnet-0a', now, () => ({ observation: obs(2, target), add: resv('0000002a', target), putTickets: [t], result: 0 }));
+    await s.close();
+    const lines = (await readFile(join(dir, 'target', LOG_FILE), 'utf8')).trim().split('\n');
+    expect(lines.filter((l) => l.includes('"account":"222222222222","region":"us-east-1"'))).toHaveLength(3);
+
+    const r = await fresh('target');
+    expect(r.openReport).toMatchObject({ skipped: 0, rejected: 0 });
+    expect(await r.recentObservations('subnet-0a', 5, now)).toEqual([obs(2, target), obs(1)]);
+    const rs = await r.reservations('subnet-0a', now);
+    expect(rs.find((x) => x.id.endsWith('0000002a'))).toEqual(resv('0000002a', target));
+    expect(rs.find((x) => x.id.endsWith('0000001a'))).toEqual(resv('0000001a'));
+    expect(await r.tickets('subnet-0a', now)).toEqual([t]);
+    await r.close();
+    // A malformed target is set aside like any bad field, named.
+    await appendFile(join(dir, 'target', LOG_FILE), `${JSON.stringify({ t: 'obs', ...JSON.parse(lines[0]!), account: '2222' })}\n`);
+    const again = await fresh('target');
+    expect(again.openReport.rejected).toBe(1);
+    expect(await readFile(join(dir, 'target', `${LOG_FILE}.rejected`), 'utf8')).toContain(
+      '"field":"account","error":"expected a 12-digit AWS account id"',
+    );
+    await again.close();
   });
 
   it('tolerates a torn last line: skips and reports it, keeps everything before it', async () => {

@@ -5,6 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { appendFile, stat } from 'node:fs/promises';
 import { z } from 'zod';
+import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from '../admission/types.js';
 import type { Logger } from '../log.js';
 
 const subnetId = z.string().regex(/^subnet-[0-9a-f]{1,32}$/, 'expected "subnet-" followed by hex');
@@ -13,6 +14,9 @@ const count = z.number().int().min(0).max(1_000_000);
 /** Epoch milliseconds up to the year 9999. */
 const epochMs = z.number().int().min(0).max(253_402_300_799_999);
 const label = z.string().max(250);
+/** The subnet's target: optional, records written before there were several targets have neither. */
+const account = z.string().regex(ACCOUNT_ID_PATTERN, 'expected a 12-digit AWS account id').optional();
+const region = z.string().regex(REGION_PATTERN, 'expected an AWS region like eu-west-1').optional();
 
 export const observationRecordSchema = z.object({
   subnet_id: subnetId,
@@ -27,6 +31,8 @@ export const observationRecordSchema = z.object({
   decision: z.enum(['admit', 'wait', 'error']),
   /** Epoch seconds. */
   expires_at: z.number().int().min(0).max(253_402_300_799),
+  account,
+  region,
 });
 
 export const reservationSchema = z
@@ -40,6 +46,8 @@ export const reservationSchema = z
     dagRunId: label.optional(),
     closed: z.enum(['released', 'consumed']).optional(),
     closedAt: epochMs.optional(),
+    account,
+    region,
   })
   .refine((r) => r.id.startsWith(`${r.subnetId}.`), { message: 'id does not carry subnetId', path: ['id'] });
 
@@ -58,6 +66,8 @@ export const ticketSchema = z
     lastPokeAt: epochMs,
     expiresAt: epochMs,
     etaAt: epochMs.optional(),
+    account,
+    region,
   })
   .refine((t) => t.id.startsWith(`${t.subnetId}.t.`), { message: 'id does not carry subnetId', path: ['id'] });
 

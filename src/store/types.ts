@@ -67,6 +67,9 @@ export interface ObservationRecord {
   decision: DecisionKind;
   /** Epoch seconds (the DynamoDB TTL attribute). */
   expires_at: number;
+  /** The subnet's target, when known (absent in records written before there were several targets). */
+  account?: string;
+  region?: string;
 }
 
 export function observationToRecord(o: Observation): ObservationRecord {
@@ -83,6 +86,8 @@ export function observationToRecord(o: Observation): ObservationRecord {
   };
   if (o.lingering !== undefined) rec.lingering = o.lingering;
   if (o.dagRunId !== undefined) rec.dag_run_id = o.dagRunId;
+  if (o.account !== undefined) rec.account = o.account;
+  if (o.region !== undefined) rec.region = o.region;
   return rec;
 }
 
@@ -99,5 +104,7 @@ export function observationFromRecord(r: ObservationRecord): Observation {
   };
   if (typeof r.lingering === 'number') o.lingering = r.lingering;
   if (typeof r.dag_run_id === 'string') o.dagRunId = r.dag_run_id;
+  if (typeof r.account === 'string') o.account = r.account;
+  if (typeof r.region === 'string') o.region = r.region;
   return o;
 }

@@ -84,13 +84,13 @@ describe('SnapshotHousekeeping', () => {
     // One of its two workers attached: still live, nothing new unreserved.
     await sample(T0 + MIN, [eni('eni-r1', 'in-use', T0 + 30_000)]);
     expect((await store.reservations(S, T0 + MIN)).map((x) => x.closed)).toEqual([undefined]);
-    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 0 }]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, account: '', region: '', addresses: 0 }]);
 
     // Both attached, and one more ENI no reservation covers.
     await sample(T0 + 2 * MIN, [eni('eni-r1', 'in-use', T0 + 30_000), eni('eni-r2', 'in-use', T0 + 70_000), eni('eni-x', 'in-use', T0 + 80_000)]);
     const [after] = await store.reservations(S, T0 + 2 * MIN);
     expect(after).toMatchObject({ id: r.id, closed: 'consumed', closedAt: T0 + 2 * MIN });
-    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, account: '', region: '', addresses: 1 }]);
     expect(hk.bypassHistory(S)).toMatchObject({ watchedMs: 2 * MIN, totalAddresses: 1 });
   });
 
@@ -99,10 +99,50 @@ describe('SnapshotHousekeeping', () => {
     const { hk, sample } = await setup({ speed: 30, intervalSeconds: 2 });
     await sample(T0, []);
     await sample(T0 + MIN, [eni('eni-x', 'in-use', T0 + 30_000)]);
-    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, account: '', region: '', addresses: 1 }]);
     expect(hk.bypassHistory(S)).toMatchObject({ watchedMs: MIN });
     // Beyond 3 intervals on that clock (> 180 s) is still a gap: nothing is classified across it.
     await sample(T0 + 5 * MIN, [eni('eni-x', 'in-use', T0 + 30_000), eni('eni-y', 'in-use', T0 + 4 * MIN)]);
-    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, addresses: 1 }]);
+    expect(hk.bypassTotals()).toEqual([{ subnetId: S, subnet: S, account: '', region: '', addresses: 1 }]);
+  });
+
+  it("with two targets, a sample judges only its own target's subnets: the other keeps its forecast and is not counted as watched", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'glue-eni-housekeeping-'));
+    let now = T0;
+    const clock = { now: () => now };
+    const store = await FileStore.open({ dataDir: dir, clock, logger: silentLogger });
+    const cache = new SnapshotCache(() => 0);
+    const hk = new SnapshotHousekeeping({
+      cache,
+      store,
+      clock,
+      logger: silentLogger,
+      dataDir: dir,
+      sampleIntervalSeconds: () => 60,
+      settingsOf: () => defaultPolicySettings,
+    });
+    hk.start();
+    cleanups.push(async () => {
+      hk.stop();
+      await hk.idle();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const B = 'subnet-0b';
+    const sample = async (target: 'eu' | 'us', at: number) => {
+      now = at;
+      const view = subnetView({ subnetId: target === 'eu' ? S : B, inUse: 5, attachTime: T0 - 60 * MIN, lingering: 0 });
+      cache.set(snapshotOf([view], { takenAt: at, completedMono: 0, glueKnown: true }), target);
+      await hk.idle();
+    };
+    await sample('eu', T0);
+    await sample('eu', T0 + MIN);
+    expect(hk.bypassHistory(S)?.watchedMs).toBe(MIN);
+    // Only the other target is sampled from now on (this one is failing).
+    for (let k = 2; k <= 5; k++) await sample('us', T0 + k * MIN);
+    expect(hk.bypassHistory(S)?.watchedMs).toBe(MIN);
+    expect(hk.bypassHistory(B)?.watchedMs).toBe(3 * MIN);
+    expect(hk.forecast(S)?.from).toBe(T0 + MIN);
+    expect(hk.forecast(B)?.from).toBe(T0 + 5 * MIN);
   });
 });
