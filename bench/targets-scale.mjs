@@ -2,7 +2,7 @@
 // simulator, each account reached by STS AssumeRole as `targets` configure it.
 //
 //   npm run build && node bench/targets-scale.mjs [--accounts 20] [--regions 3] [--subnets 5] [--runs 3]
-//                                                [--concurrency 1,4,16] [--renders 50]
+//                                                [--concurrency 1,4,16] [--renders 50] [--latency-ms 0]
 //
 // Per `sample.concurrency`: the wall time of one full sample of every target (sampler.sampleOnce(), after a first
 // sample that also assumed the roles), the AWS requests it made (counted by the simulator, per world and action),
@@ -10,9 +10,12 @@
 // in its own exporter process (this file with --exporter), so that RSS is its own; the simulator runs in another
 // (--sim). First, the same world's one (account, region) in the single-account form gives the requests one target
 // needs per sample: every target of the full run must make exactly those (the floor), so the total is
-// targets × that. Runs against dist/ (or GLUE_ENI_DIST).
+// targets × that. --latency-ms delays every simulated AWS answer (a network round trip): with none, the
+// simulator and the exporter share the machine's cores and a sample is CPU-bound. Runs against dist/ (or
+// GLUE_ENI_DIST).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -27,12 +30,14 @@ const { values } = parseArgs({
     exporter: { type: 'boolean', default: false },
     single: { type: 'boolean', default: false },
     'sim-url': { type: 'string' },
+    'sim-pid': { type: 'string' },
     accounts: { type: 'string', default: '20' },
     regions: { type: 'string', default: '3' },
     subnets: { type: 'string', default: '5' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,4,16' },
     renders: { type: 'string', default: '50' },
+    'latency-ms': { type: 'string', default: '0' },
   },
 });
 const dist = resolve(process.env.GLUE_ENI_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
@@ -79,6 +84,7 @@ function scenario() {
     account: account(0),
     region: REGIONS[0],
     lifecycle: { lingerInUseMinutes: { min: 0, max: 30 }, availableMinutes: { min: 10, max: 20 } },
+    faults: { throttleRate: 0, serverErrorRate: 0, latencyMs: Number(values['latency-ms']) },
     accounts: Array.from({ length: ACCOUNTS }, (_, a) => ({
       id: account(a),
       roles: [{ name: ROLE }],
@@ -124,6 +130,14 @@ function delta(before, after) {
   return out;
 }
 
+/** CPU time (user + system) of another process, from /proc (Linux), in ms. */
+function simCpuMs(pid) {
+  if (!pid) return Number.NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of the line (11 and 12 after the command), in clock ticks (100 a second).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 const sum = (byAction) => Object.values(byAction ?? {}).reduce((a, b) => a + b, 0);
 
 if (values.exporter) {
@@ -160,19 +174,27 @@ if (values.exporter) {
         dataDir,
       };
   const config = parseConfig(raw, {});
+  // Before the start: the first sample begins inside startExporter().
+  const c0 = await simCounts(url);
   const exporter = await startExporter({ config, listen: '127.0.0.1:0', logger: silentLogger });
   try {
-    const c0 = await simCounts(url);
     const firstOk = await exporter.firstSample;
     const c1 = await simCounts(url);
     const wall = [];
+    const cpu = [];
+    const simCpu = [];
     const perSample = [];
     const failed = [];
     for (let i = 0; i < Number(values.runs); i++) {
       const before = await simCounts(url);
+      const s0 = simCpuMs(values['sim-pid']);
+      const c = process.cpuUsage();
       const t0 = performance.now();
       const ok = await exporter.sampler.sampleOnce();
       wall.push(performance.now() - t0);
+      const used = process.cpuUsage(c);
+      cpu.push((used.user + used.system) / 1000);
+      simCpu.push(simCpuMs(values['sim-pid']) - s0);
       if (!ok) failed.push(i);
       perSample.push(delta(before, await simCounts(url)));
     }
@@ -206,6 +228,8 @@ if (values.exporter) {
         subnets_in_snapshot: snap.subnets.length,
         enis_in_snapshot: snap.subnets.reduce((n, s) => n + s.totalEnis, 0),
         wall_ms: wall.map((x) => round(x)),
+        cpu_ms: cpu.map((x) => round(x)),
+        sim_cpu_ms: simCpu.map((x) => round(x)),
         requests_per_sample: last,
         requests_per_sample_stable: perSample.every((p) => JSON.stringify(p) === JSON.stringify(last)),
         exposition_bytes: text.length,
@@ -231,11 +255,11 @@ function child(args, stdin = 'ignore') {
   return { proc: c, firstLine: once(lines, 'line').then(([l]) => JSON.parse(l)) };
 }
 
-const shape = ['--accounts', values.accounts, '--regions', values.regions, '--subnets', values.subnets];
+const shape = ['--accounts', values.accounts, '--regions', values.regions, '--subnets', values.subnets, '--latency-ms', values['latency-ms']];
 const sim = child(['--sim', ...shape], 'pipe');
 const simInfo = await sim.firstLine;
 process.on('exit', () => sim.proc.exitCode === null && sim.proc.kill('SIGKILL'));
-const common = [...shape, '--sim-url', simInfo.url, '--runs', values.runs, '--renders', values.renders];
+const common = [...shape, '--sim-url', simInfo.url, '--sim-pid', String(sim.proc.pid), '--runs', values.runs, '--renders', values.renders];
 
 async function runExporter(args) {
   const c = child(['--exporter', ...common, ...args]);
@@ -256,7 +280,7 @@ const out = {
 };
 const single = await runExporter(['--single']);
 const perTarget = single.requests_per_sample[`${account(0)}/${REGIONS[0]}`] ?? {};
-out.single_target = { requests_per_sample: perTarget, total: sum(perTarget), wall_ms: single.wall_ms };
+out.single_target = { requests_per_sample: perTarget, total: sum(perTarget), wall_ms: single.wall_ms, cpu_ms: single.cpu_ms, sim_cpu_ms: single.sim_cpu_ms };
 out.by_concurrency = [];
 for (const c of values.concurrency.split(',').map(Number)) {
   const loadBefore = loadavg()[0];
@@ -271,12 +295,17 @@ for (const c of values.concurrency.split(',').map(Number)) {
     loadavg_1m_before: round(loadBefore, 2),
     wall_ms: r.wall_ms,
     wall_ms_median: round(median(r.wall_ms)),
+    exporter_cpu_ms: r.cpu_ms,
+    exporter_cpu_ms_median: round(median(r.cpu_ms)),
+    sim_cpu_ms: r.sim_cpu_ms,
+    sim_cpu_ms_median: round(median(r.sim_cpu_ms)),
     requests_per_sample_total: total,
     requests_per_sample_expected: ACCOUNTS * REGIONS.length * sum(perTarget),
     every_target_at_floor: atFloor,
     requests_per_sample_stable: r.requests_per_sample_stable,
     sts_requests_per_sample: sum(r.requests_per_sample?.sts),
     first_sample_assume_role: r.first_sample_requests?.sts?.AssumeRole ?? 0,
+    first_sample_requests_total: Object.entries(r.first_sample_requests ?? {}).reduce((n, [, byAction]) => n + sum(byAction), 0),
     first_sample_ok: r.first_sample_ok,
     failed_samples: r.failed_samples,
     failed_targets: r.failed_targets,

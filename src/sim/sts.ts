@@ -2,10 +2,9 @@
 // scenario's accounts, and the temporary credentials it issues. Issued keys name their account, which is how the
 // server routes a request signed with them; they expire in real time, as the SDK judges them by Date.now().
 import { randomBytes } from 'node:crypto';
-import { XMLBuilder } from 'fast-xml-parser';
 import { Rng } from './rng.js';
 import type { Scenario, ScenarioRole } from './scenario.js';
-import type { WireResponse } from './wire.js';
+import { type WireResponse, xml } from './wire.js';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_VERSION = '2011-06-15';
@@ -21,12 +20,6 @@ export class StsError extends Error {
   ) {
     super(message);
   }
-}
-
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
-
-function xml(doc: Record<string, unknown>): string {
-  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
 }
 
 export function stsErrorResponse(err: StsError, requestId: string): WireResponse {
