@@ -280,7 +280,13 @@ const out = {
 };
 const single = await runExporter(['--single']);
 const perTarget = single.requests_per_sample[`${account(0)}/${REGIONS[0]}`] ?? {};
-out.single_target = { requests_per_sample: perTarget, total: sum(perTarget), wall_ms: single.wall_ms, cpu_ms: single.cpu_ms, sim_cpu_ms: single.sim_cpu_ms };
+out.single_target = {
+  requests_per_sample: perTarget,
+  total: sum(perTarget),
+  wall_ms: single.wall_ms,
+  cpu_ms: single.cpu_ms,
+  sim_cpu_ms: single.sim_cpu_ms,
+};
 out.by_concurrency = [];
 for (const c of values.concurrency.split(',').map(Number)) {
   const loadBefore = loadavg()[0];
