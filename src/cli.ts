@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from './config/errors.js';
 import { describeAdmission, loadConfigFile } from './config/load.js';
+import { describeTargets, resolveTargets } from './config/targets.js';
 import { loadWebConfig } from './http/web-config.js';
 import { createLogger, type Logger } from './log.js';
 import { EXIT_ERROR, runAdmit, type AdmitOptions } from './admit-client.js';
@@ -115,11 +116,19 @@ program
       const web = webConfigOf(opts);
       if (web)
         process.stdout.write(`${web.file}: OK (tls ${web.tls ? 'on' : 'off'}, basic auth ${web.users ? `${web.users.size} user(s)` : 'off'})\n`);
+      const targets = describeTargets(config);
+      const subnets = resolveTargets(config).reduce((n, t) => n + t.subnets.length, 0);
       process.stdout.write(
-        `${file}: OK (${config.subnets.length} subnet(s), schedule "${config.sample.schedule}", ` +
+        `${file}: OK (${subnets} subnet(s), schedule "${config.sample.schedule}", ` +
           `interval ${config.sample.intervalSeconds} s (longest gap between runs), max age ${config.sample.maxAgeSeconds} s, store ${config.store.type}, ` +
           `${describeAdmission(config)})\n`,
       );
+      // The targets only when there are several: the single-account form prints what it always printed.
+      if (config.targets) {
+        process.stdout.write(
+          `targets (${targets.length}, ${config.sample.concurrency} sampled at once):\n${targets.map((t) => `  ${t}\n`).join('')}`,
+        );
+      }
     } catch (err) {
       fail(err);
     }

@@ -21,7 +21,6 @@ import { createExporterMetrics, type ExporterMetrics, type TargetMetricsSource }
 import { SamplerGroup, Slots } from './sampler/group.js';
 import { Sampler, type SampleSource } from './sampler/sampler.js';
 import { SnapshotCache } from './snapshot/cache.js';
-import type { Snapshot } from './snapshot/types.js';
 import { openStore, type AdmissionStore, type StoreDeps } from './store/index.js';
 import { VERSION } from './version.js';
 
@@ -156,7 +155,7 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
       },
     };
   }
-  registerAdmissionMetrics(metrics.registry, { service: admission, store, targetOf: (id) => cache.subnet(id) });
+  registerAdmissionMetrics(metrics.registry, { service: admission, store });
   registerLogMetrics(metrics.registry);
 
   const history = new SnapshotHistory();

@@ -103,7 +103,7 @@ describe('HTTPS with basic auth from --web.config.file', () => {
     const metrics = await get('/metrics', { auth: 'alice:s3cret' });
     expect(metrics.status).toBe(200);
     expect(metrics.serial).toBe(firstSerial);
-    expect(metrics.text).toContain('glue_eni_subnet_free_ips{subnet_id="subnet-0a1",subnet="critical"}');
+    expect(metrics.text).toContain('glue_eni_subnet_free_ips{subnet_id="subnet-0a1",subnet="critical",account_id="123456789012",region="us-east-1"}');
     for (const path of ['/-/healthy', '/-/ready', '/api/subnets', '/admit?subnet=critical&workers=1&dag_run_id=tls-1']) {
       expect((await get(path, { auth: 'alice:s3cret' })).status, path).toBe(200);
     }

@@ -171,12 +171,18 @@ describe('/admit decisions (file store)', () => {
     expect(next.body).toMatchObject({ admit: false, reserved: 7, reason: expect.stringMatching(/^free 29 − reserved 7 < workers 11 \+ buffer 12/) });
 
     const metrics = await (await fetch(`${i.url}/metrics`)).text();
-    expect(metrics).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="critical"\} 7/);
-    expect(metrics).toMatch(/glue_eni_cleanup_buffer\{subnet_id="subnet-0a",subnet="critical"\} 12/);
-    expect(metrics).toMatch(/glue_eni_admission_headroom_workers\{subnet_id="subnet-0a",subnet="critical"\} 10/);
-    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",decision="admit"\} 1/);
-    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",decision="wait"\} 2/);
-    expect(metrics).toMatch(/glue_eni_admission_window_enis\{subnet_id="subnet-0a",subnet="critical",slot="3",dag_run_id="run-1"\} 12/);
+    expect(metrics).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 7/);
+    expect(metrics).toMatch(/glue_eni_cleanup_buffer\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 12/);
+    expect(metrics).toMatch(/glue_eni_admission_headroom_workers\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 10/);
+    expect(metrics).toMatch(
+      /glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",account_id="",region="",decision="admit"\} 1/,
+    );
+    expect(metrics).toMatch(
+      /glue_eni_admission_decisions_total\{subnet_id="subnet-0a",subnet="critical",account_id="",region="",decision="wait"\} 2/,
+    );
+    expect(metrics).toMatch(
+      /glue_eni_admission_window_enis\{subnet_id="subnet-0a",subnet="critical",account_id="",region="",slot="3",dag_run_id="run-1"\} 12/,
+    );
     expect(metrics).toMatch(/glue_eni_store_pending_writes\{store="file"\} 0/);
 
     // Released early: the room is back.
@@ -282,7 +288,7 @@ describe('/admit decisions (file store)', () => {
     expect((await call(`${i.url}/-/healthy`, { token: null })).status).toBe(200);
     expect((await call(`${i.url}/metrics`, { token: null })).status).toBe(200);
     const metrics = await (await fetch(`${i.url}/metrics`)).text();
-    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="",subnet="",decision="error"\} \d+/);
+    expect(metrics).toMatch(/glue_eni_admission_decisions_total\{subnet_id="",subnet="",account_id="",region="",decision="error"\} \d+/);
   });
 
   it('answers 503 with the age when the snapshot is stale or missing, never a guess', async () => {
@@ -420,7 +426,7 @@ describe('forecast learns its margin from gate bypasses', () => {
       await sample(a, enis);
     }
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
-    expect(metrics).toContain('glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3');
+    expect(metrics).toContain('glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical",account_id="",region=""} 3');
     // A day watched: the margin is the 3 manual addresses. 59 − 33 = 26 free ≥ 10 + 3 (minBuffer 10 would
     // also admit; 14 workers tell them apart: 26 ≥ 14 + 3 but 26 < 14 + 10).
     const learned = await post(a, { subnet: A, workers: 14 });
@@ -432,7 +438,7 @@ describe('forecast learns its margin from gate bypasses', () => {
     now += 60_000;
     await sample(b, enis);
     expect(await (await fetch(`${b.url}/metrics`)).text()).toContain(
-      'glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical"} 3',
+      'glue_eni_gate_bypass_addresses_total{subnet_id="subnet-0a",subnet="critical",account_id="",region=""} 3',
     );
     // Still learned after the restart (the watched day is remembered); the bypass is now more than a day old.
     expect((await post(b, { subnet: A, workers: 1 })).body.reason).toContain('margin 0 (most bypass addresses in 2 samples over 1 d)');
@@ -481,7 +487,7 @@ describe('the admission queue over HTTP (file store)', () => {
     expect(a.body.ticket).toMatch(/^subnet-0a\.t\.[0-9a-f]+$/);
     expect(a.body.reason).toMatch(/room for 10 expected in ~\d+ min, 0 ahead$/);
     expect(c.headers.get('retry-after')).toBe(String(c.body.retry_after_seconds));
-    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 3/);
+    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 3/);
 
     // The sensors keep poking (every 5 min) while the tail drains slowly.
     for (let m = 5; m <= 30; m += 5) {
@@ -528,7 +534,7 @@ describe('the admission queue over HTTP (file store)', () => {
     const i = await queued('queue-deadline');
     state(i, 25, 25);
     // Every watched subnet's counter shows from 0, so that increase() sees the first miss.
-    expect(await metricsOf(i)).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical"\} 0\n/);
+    expect(await metricsOf(i)).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 0\n/);
     const miss = await poke(i, 10, { dag_run_id: 'hurry', max_wait_seconds: 600 });
     expect(miss.body).toMatchObject({ admit: false, will_miss_deadline: true, deadline: new Date(now + 600_000).toISOString() });
     expect(miss.body.eta_seconds).toBeGreaterThan(600);
@@ -537,7 +543,7 @@ describe('the admission queue over HTTP (file store)', () => {
     expect(await i.store.tickets(A, now)).toEqual([]);
     await poke(i, 10, { dag_run_id: 'hurry', max_wait_seconds: 600 });
     const m = await metricsOf(i);
-    expect(m).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical"\} 1\n/);
+    expect(m).toMatch(/glue_eni_deadline_misses_total\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 1\n/);
     // A deadline the ETA meets holds a ticket.
     const ok = await poke(i, 10, { dag_run_id: 'calm', deadline: new Date(now + 3 * 3600_000).toISOString() });
     expect(ok.body).toMatchObject({ will_miss_deadline: false, queue_position: 1 });
@@ -562,15 +568,17 @@ describe('the admission queue over HTTP (file store)', () => {
     state(i, 25, 25);
     const t = await poke(i, 10, { dag_run_id: 'gone' });
     let m = await metricsOf(i);
-    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 1/);
-    expect(m).toMatch(new RegExp(`glue_eni_queue_head_eta_seconds\\{subnet_id="subnet-0a",subnet="critical"\\} ${t.body.eta_seconds}\\n`));
-    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",horizon="15m"\} 9\n/);
-    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",horizon="60m"\} 34\n/);
+    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 1/);
+    expect(m).toMatch(
+      new RegExp(`glue_eni_queue_head_eta_seconds\\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\\} ${t.body.eta_seconds}\\n`),
+    );
+    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",account_id="",region="",horizon="15m"\} 9\n/);
+    expect(m).toMatch(/glue_eni_predicted_free_ips\{subnet_id="subnet-0a",subnet="critical",account_id="",region="",horizon="60m"\} 34\n/);
     const del = await call(`${i.url}/admit/${t.body.ticket}`, { method: 'DELETE' });
     expect(del).toMatchObject({ status: 200, body: { withdrawn: true, ticket: t.body.ticket, workers: 10 } });
     expect((await call(`${i.url}/admit/${t.body.ticket}`, { method: 'DELETE' })).status).toBe(404);
     m = await metricsOf(i);
-    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 0/);
+    expect(m).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 0/);
     expect(m).not.toMatch(/glue_eni_queue_head_eta_seconds\{subnet_id="subnet-0a"/);
     expect((await poke(i, 10, { dag_run_id: 'next' })).body).toMatchObject({ queue_position: 1 });
   });
@@ -634,6 +642,6 @@ describe('the admission queue over HTTP (file store)', () => {
     expect(w.body.retry_after_seconds).toBe(60);
     expect(w.body.reason).toBe('free 9 − reserved 0 < workers 10 + buffer 0 (static buffer 0)');
     expect(await i.store.tickets(A, now)).toEqual([]);
-    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical"\} 0/);
+    expect(await metricsOf(i)).toMatch(/glue_eni_queue_length\{subnet_id="subnet-0a",subnet="critical",account_id="",region=""\} 0/);
   });
 });

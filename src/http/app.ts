@@ -85,10 +85,16 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.get('/-/ready', (_req, res) => {
     const age = cache.ageSeconds();
-    const reason = cache.staleReason(deps.maxAgeSeconds());
+    const maxAge = deps.maxAgeSeconds();
+    const reason = cache.staleReason(maxAge);
     const ageField = { age_seconds: age === undefined ? null : Number(age.toFixed(3)) };
-    if (reason) res.status(503).json({ status: 'not ready', reason, ...ageField });
-    else res.json({ status: 'ready', ...ageField });
+    // Several targets: ready while one is fresh; the body names the stale ones (their subnets' /admit answers 503).
+    const stale =
+      cache.targets().length > 1
+        ? { stale_targets: cache.staleTargets(maxAge).map((t) => ({ target: t.key, account: t.account, region: t.region, reason: t.reason })) }
+        : {};
+    if (reason) res.status(503).json({ status: 'not ready', reason, ...ageField, ...stale });
+    else res.json({ status: 'ready', ...ageField, ...stale });
   });
 
   app.get('/api/subnets', (_req, res) => {
@@ -98,7 +104,19 @@ export function createApp(deps: AppDeps): express.Express {
       return;
     }
     const age = cache.ageSeconds();
-    res.json({ ...snapshotHeader(snap, age, cache.isFresh(deps.maxAgeSeconds())), subnets: snap.subnets.map(subnetSummary) });
+    const maxAge = deps.maxAgeSeconds();
+    res.json({
+      ...snapshotHeader(snap, age, cache.isFresh(maxAge)),
+      targets: cache.targets().map((t) => ({
+        target: t.key,
+        account: t.account,
+        region: t.region,
+        age_seconds: t.ageSeconds === undefined ? null : Number(t.ageSeconds.toFixed(3)),
+        fresh: t.ageSeconds !== undefined && t.ageSeconds <= maxAge,
+        last_failure: t.failure ? `${t.failure.api}: ${t.failure.message}` : null,
+      })),
+      subnets: snap.subnets.map(subnetSummary),
+    });
   });
   /** The snapshot and the subnet a request names, or undefined after answering 503 or 404. */
   const subnetOf = (req: express.Request, res: express.Response) => {
@@ -113,7 +131,9 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(404).json({ error: `subnet ${JSON.stringify(key)} is not watched (no watched subnet has this id or name)`, field: 'id' });
       return undefined;
     }
-    return { snap, subnet, header: snapshotHeader(snap, cache.ageSeconds(), cache.isFresh(deps.maxAgeSeconds())) };
+    // Age and freshness of the subnet's own target.
+    const age = cache.subnetAgeSeconds(subnet.subnetId);
+    return { snap, subnet, header: snapshotHeader(snap, age, cache.subnetStaleReason(subnet.subnetId, deps.maxAgeSeconds()) === undefined) };
   };
   app.get('/api/subnets/:id', (req, res) => {
     const found = subnetOf(req, res);
@@ -129,6 +149,8 @@ export function createApp(deps: AppDeps): express.Express {
       ...found.header,
       subnet_id: found.subnet.subnetId,
       subnet: found.subnet.name,
+      account: found.subnet.account,
+      region: found.subnet.region,
       enis: eniList(found.subnet, deps.clock.now()),
     });
   });
@@ -142,6 +164,7 @@ export function createApp(deps: AppDeps): express.Express {
       version: deps.version,
       now: deps.clock.now(),
       staleReason: cache.staleReason(deps.maxAgeSeconds()),
+      staleTargets: cache.targets().length > 1 ? cache.staleTargets(deps.maxAgeSeconds()) : [],
       failure: cache.lastFailure(),
       admission: deps.admissionStatus?.() ?? [],
       history: (id) => history?.points(id) ?? [],

@@ -27,6 +27,8 @@ export interface LandingInput {
   now: number;
   /** `/-/ready`'s reason when the data is stale or missing. */
   staleReason: string | undefined;
+  /** With several targets: those not fresh while others are (their subnets' figures are not current). */
+  staleTargets?: readonly { key: string; reason: string }[];
   /** The last sample's failure while no good sample has replaced it. */
   failure: SampleFailure | undefined;
   admission: readonly SubnetAdmissionStatus[];
@@ -56,6 +58,10 @@ const clause = (s: string) => escapeHtml(s.replace(/[.\s]+$/, ''));
 function banner(i: LandingInput): string {
   if (i.staleReason) {
     return `<div class="banner critical" role="alert" data-state="stale">Stale: ${clause(i.staleReason)}. The figures below are not current.</div>`;
+  }
+  if (i.staleTargets?.length) {
+    const list = i.staleTargets.map((t) => `${escapeHtml(t.key)}: ${clause(t.reason)}`).join('; ');
+    return `<div class="banner warning" role="alert" data-state="stale-targets">Stale target${i.staleTargets.length > 1 ? 's' : ''}: ${list}. Their subnets' figures are not current; the other targets' are.</div>`;
   }
   if (i.failure) {
     return `<div class="banner warning" role="alert" data-state="failing">Sampling failing: ${clause(`${i.failure.api}: ${i.failure.message}`)}. The figures below are from the last good sample.</div>`;
@@ -96,8 +102,10 @@ function subnetRow(s: SubnetView, a: SubnetAdmissionStatus | undefined, i: Landi
   const failures = exhaustionFailuresToday(s, i.now);
   const eta = a?.headEtaSeconds;
   const bar = Math.min(100, Math.max(0, 100 * ratio)).toFixed(1);
-  return `<tr data-subnet-id="${escapeHtml(s.subnetId)}" data-utilization="${ratio}" data-level="${level}" data-free="${s.free}" data-used="${s.used}" data-usable="${s.usable}"${a ? ` data-headroom="${a.headroom}" data-queue-length="${a.queueLength}"` : ''}${failures === undefined ? '' : ` data-exhaustion-failures-today="${failures}"`}>
-<td class="name"><a href="api/subnets/${id}">${escapeHtml(s.name)}</a><br><small><a href="api/subnets/${id}/enis">${escapeHtml(s.subnetId)}</a> · ${escapeHtml(s.cidr)} · ${escapeHtml(s.availabilityZone)}</small></td>
+  const target = s.account || s.region ? ` · ${escapeHtml([s.account, s.region].filter(Boolean).join(' / '))}` : '';
+  const stale = i.staleTargets?.some((t) => t.key === `${s.account}/${s.region}`) ? ' data-stale="true"' : '';
+  return `<tr data-subnet-id="${escapeHtml(s.subnetId)}" data-account="${escapeHtml(s.account)}" data-region="${escapeHtml(s.region)}"${stale} data-utilization="${ratio}" data-level="${level}" data-free="${s.free}" data-used="${s.used}" data-usable="${s.usable}"${a ? ` data-headroom="${a.headroom}" data-queue-length="${a.queueLength}"` : ''}${failures === undefined ? '' : ` data-exhaustion-failures-today="${failures}"`}>
+<td class="name"><a href="api/subnets/${id}">${escapeHtml(s.name)}</a><br><small><a href="api/subnets/${id}/enis">${escapeHtml(s.subnetId)}</a> · ${escapeHtml(s.cidr)} · ${escapeHtml(s.availabilityZone)}${target}</small></td>
 <td class="util ${level}"><span class="pct">${pct} %</span><div class="meter" title="80 % line"><div class="fill ${level}" style="width:${bar}%"></div><div class="line80"></div></div></td>
 <td>${s.free}</td><td>${s.used}</td><td>${s.usable}</td>
 <td>${s.inUse}</td><td>${s.available}</td><td>${num(s.lingering)}</td>

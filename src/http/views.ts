@@ -9,6 +9,8 @@ export function subnetSummary(s: SubnetView) {
   return {
     subnet_id: s.subnetId,
     subnet: s.name,
+    account: s.account,
+    region: s.region,
     cidr: s.cidr,
     availability_zone: s.availabilityZone,
     usable_ips: s.usable,

@@ -1,7 +1,7 @@
 // Admission metrics, computed at scrape time from the service's in-memory state (the exporter's cache, the
 // store's recorded window and reservations): a scrape never reads the store over the network nor calls AWS.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AdmissionService } from '../admission/service.js';
+import type { AdmissionService, SubnetLabels } from '../admission/service.js';
 import type { AdmissionStore } from '../store/types.js';
 import { SUBNET_LABELS } from './exporter.js';
 
@@ -10,8 +10,6 @@ const CACHED = "(from the exporter's cache and recorded observations)";
 export interface AdmissionMetricsDeps {
   service: AdmissionService;
   store: AdmissionStore;
-  /** The target that holds a subnet (from the cache): its `account_id` and `region` labels. */
-  targetOf?: (subnetId: string) => { account: string; region: string } | undefined;
 }
 
 /** dag_run_id is client input: N series per subnet at most, but cap each value's length too. */
@@ -22,11 +20,8 @@ function labelSafe(v: string | undefined): string {
 
 export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetricsDeps): void {
   const { service, store } = deps;
-  /** A subnet's labels, in the order of SUBNET_LABELS. */
-  const subnet = (subnetId: string, name: string) => {
-    const t = deps.targetOf?.(subnetId);
-    return { subnet_id: subnetId, subnet: name, account_id: t?.account ?? '', region: t?.region ?? '' };
-  };
+  /** A subnet's labels, in the order of SUBNET_LABELS: its target is the one the service names. */
+  const subnet = (s: SubnetLabels) => ({ subnet_id: s.subnetId, subnet: s.subnet, account_id: s.account, region: s.region });
 
   new Gauge({
     name: 'glue_eni_cleanup_buffer',
@@ -35,7 +30,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.buffer);
+      for (const s of service.status()) this.set(subnet(s), s.buffer);
     },
   });
 
@@ -46,7 +41,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.headroom);
+      for (const s of service.status()) this.set(subnet(s), s.headroom);
     },
   });
 
@@ -57,7 +52,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.reserved);
+      for (const s of service.status()) this.set(subnet(s), s.reserved);
     },
   });
 
@@ -71,7 +66,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         s.window.forEach((e, i) => {
-          this.set({ ...subnet(s.subnetId, s.subnet), slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
+          this.set({ ...subnet(s), slot: String(i + 1), dag_run_id: labelSafe(e.dagRunId) }, e.value);
         });
       }
     },
@@ -85,7 +80,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       for (const s of service.status()) {
-        for (const p of s.predictedFree) this.set({ ...subnet(s.subnetId, s.subnet), horizon: p.horizon }, p.free);
+        for (const p of s.predictedFree) this.set({ ...subnet(s), horizon: p.horizon }, p.free);
       }
     },
   });
@@ -97,7 +92,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const s of service.status()) this.set(subnet(s.subnetId, s.subnet), s.queueLength);
+      for (const s of service.status()) this.set(subnet(s), s.queueLength);
     },
   });
 
@@ -110,7 +105,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
       this.reset();
       for (const s of service.status()) {
         if (s.headEtaSeconds === undefined) continue;
-        this.set(subnet(s.subnetId, s.subnet), s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
+        this.set(subnet(s), s.headEtaSeconds ?? Number.POSITIVE_INFINITY);
       }
     },
   });
@@ -123,8 +118,8 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       this.reset();
       // Every watched subnet shows from 0: increase() over a series that appears at 1 would miss the first miss.
-      for (const s of service.status()) this.inc(subnet(s.subnetId, s.subnet), 0);
-      for (const m of service.deadlineMisses()) this.inc(subnet(m.subnetId, m.subnet), m.count);
+      for (const s of service.status()) this.inc(subnet(s), 0);
+      for (const m of service.deadlineMisses()) this.inc(subnet(m), m.count);
     },
   });
 
@@ -136,7 +131,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     collect() {
       // The service owns the counts; mirror them so that any number of registries agree.
       this.reset();
-      for (const c of service.decisionCounts()) this.inc({ ...subnet(c.subnetId, c.subnet), decision: c.decision }, c.count);
+      for (const c of service.decisionCounts()) this.inc({ ...subnet(c), decision: c.decision }, c.count);
     },
   });
 
@@ -147,7 +142,7 @@ export function registerAdmissionMetrics(registry: Registry, deps: AdmissionMetr
     registers: [registry],
     collect() {
       this.reset();
-      for (const b of service.bypassTotals()) this.inc(subnet(b.subnetId, b.subnet), b.addresses);
+      for (const b of service.bypassTotals()) this.inc(subnet(b), b.addresses);
     },
   });
 

@@ -173,11 +173,21 @@ export class Sampler {
     return this.inFlight !== undefined;
   }
 
+  /** Whether a sample of this target is running (holding its slot), not only waiting for one. */
+  get sampling(): boolean {
+    return this.running;
+  }
+
+  private running = false;
+
   private async runInSlot(): Promise<boolean> {
     const release = await this.deps.slot?.();
     try {
-      return this.stopped ? false : await this.runSample();
+      if (this.stopped) return false;
+      this.running = true;
+      return await this.runSample();
     } finally {
+      this.running = false;
       release?.();
     }
   }

@@ -136,6 +136,14 @@ export class SnapshotCache {
     return id === undefined ? undefined : this.slotAge(this.slots.get(id));
   }
 
+  /** The targets that are not fresh, each with its sentence (no target named in it). */
+  staleTargets(maxAgeSeconds: number): (TargetState & { reason: string })[] {
+    return this.targets().flatMap((t, i) => {
+      const reason = slotStaleReason([...this.slots.values()][i]!, t.ageSeconds, maxAgeSeconds);
+      return reason === undefined ? [] : [{ ...t, reason }];
+    });
+  }
+
   /** The id of the target (cache slot) that holds a subnet, by id or name. */
   targetOf(subnetIdOrName: string): string | undefined {
     return this.slotOfSubnet.get(subnetIdOrName);

@@ -120,7 +120,7 @@ describe('/api/subnets/<id or name> and /enis', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const html = await res.text();
     expect(html).toContain(
-      `data-subnet-id="${A}" data-utilization="0.1017" data-level="ok" data-free="53" data-used="6" data-usable="59" data-headroom="43"`,
+      `data-subnet-id="${A}" data-account="" data-region="" data-utilization="0.1017" data-level="ok" data-free="53" data-used="6" data-usable="59" data-headroom="43"`,
     );
     expect(html).not.toContain('data-link="runbook"');
     expect(html).not.toContain('data-link="grafana"');
