@@ -144,8 +144,9 @@ export class StsService {
     const account = m[1];
     const lifetime = Math.min(duration, this.scenario.sts.maxCredentialSeconds ?? duration);
     const now = this.realNow();
-    // Whole seconds, as Expiration is written: the SDK and this service then agree on the instant.
-    const expiresAt = Math.ceil((now + lifetime * 1000) / 1000) * 1000;
+    // Whole seconds, as Expiration is written, so that the SDK and this service agree on the instant; rounded
+    // down, never to outlive what was asked.
+    const expiresAt = Math.floor((now + lifetime * 1000) / 1000) * 1000;
     const accessKeyId = `ASIA${base32(randomBytes(10))}`;
     this.forgetOld(now);
     this.issued.set(accessKeyId, { accessKeyId, account, roleName: role.name, sessionName, expiresAt });
