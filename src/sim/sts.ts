@@ -4,21 +4,21 @@
 import { randomBytes } from 'node:crypto';
 import { Rng } from './rng.js';
 import type { Scenario, ScenarioRole } from './scenario.js';
-import { type WireResponse, xml } from './wire.js';
+import { QueryError, type WireResponse, xml } from './wire.js';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_VERSION = '2011-06-15';
 /** AWS's words for a request signed with temporary credentials past their Expiration. */
 export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';
 
-export class StsError extends Error {
+export class StsError extends QueryError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly status = 400,
+    status = 400,
     readonly type: 'Sender' | 'Receiver' = 'Sender',
   ) {
-    super(message);
+    super(code, message, status);
   }
 }
 

@@ -13,3 +13,14 @@ const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '
 export function xml(doc: Record<string, unknown>): string {
   return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
 }
+
+/** A client or server error of a Query protocol (EC2, STS): its code, AWS's message and the HTTP status. */
+export class QueryError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
