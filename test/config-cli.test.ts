@@ -44,6 +44,22 @@ describe('check-config', () => {
     expect(r.stdout).toContain(', store file, policy forecast (default), queue on)\n');
   });
 
+  it('lists the targets of a multi-account file: account/region, credentials, subnets, concurrency', () => {
+    const r = run('check-config', join(import.meta.dirname, '..', 'src', 'config', 'testdata', 'good-targets.yml'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(': OK (3 subnet(s), schedule "* * * * *"');
+    expect(r.stdout.split('\n').slice(1)).toEqual([
+      'targets (3, 2 sampled at once):',
+      '  111111111111/eu-west-1 (role arn:aws:iam::111111111111:role/glue-eni-exporter with external id; 1 subnet(s))',
+      '  111111111111/us-east-1 (role arn:aws:iam::111111111111:role/glue-eni-exporter with external id; 1 subnet(s))',
+      '  222222222222/eu-west-1 (default credential chain; 1 subnet(s); discovery on)',
+      '',
+    ]);
+    // The external id is a shared secret of the trust policy: never printed.
+    expect(r.stdout).not.toContain('shared-secret-1');
+  });
+
   it('refuses a file over the size cap, naming the cap; so does serve at start-up', () => {
     const file = join(f.dir, 'big.yml');
     writeFileSync(file, bigConfigText());

@@ -73,7 +73,7 @@ describe('/metrics content negotiation', () => {
       expect(r.text.endsWith('\n# EOF\n')).toBe(true);
       // OpenMetrics names a counter family without _total; its samples keep it.
       expect(r.text).toContain('# TYPE glue_eni_aws_requests counter');
-      expect(r.text).toMatch(/^glue_eni_aws_requests_total\{api="DescribeSubnets"\} \d+$/m);
+      expect(r.text).toMatch(/^glue_eni_aws_requests_total\{account_id="123456789012",region="us-east-1",api="DescribeSubnets"\} \d+$/m);
       expect(r.text).toMatch(/^glue_eni_exporter_build_info\{version="[^"]+",revision="c0ffee1234",nodejs_version="v[\d.]+"\} 1$/m);
     }
   });
@@ -82,7 +82,7 @@ describe('/metrics content negotiation', () => {
     await get('/metrics', { accept: OPENMETRICS });
     const text = (await get('/metrics')).text;
     expect(text).toContain('# TYPE glue_eni_aws_requests_total counter');
-    expect(text).toMatch(/^glue_eni_aws_requests_total\{api="DescribeSubnets"\} \d+$/m);
+    expect(text).toMatch(/^glue_eni_aws_requests_total\{account_id="123456789012",region="us-east-1",api="DescribeSubnets"\} \d+$/m);
     expect(text).not.toMatch(/^glue_eni_aws_requests\{/m);
   });
 });

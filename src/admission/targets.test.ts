@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { subnetView, type SubnetSpec } from '../../test/helpers/world.js';
 import type { SubnetView } from '../snapshot/types.js';
-import { AdmitError } from './errors.js';
+import { refusal } from '../../test/helpers/refusal.js';
 import { checkTarget, findJob } from './targets.js';
 
 const placed = (account: string, region: string, spec: SubnetSpec): SubnetView => ({ ...subnetView(spec), account, region });
@@ -12,17 +12,6 @@ const a2 = placed('111111111111', 'eu-west-1', { subnetId: 'subnet-0a2', lingeri
 const b = placed('111111111111', 'us-east-1', { subnetId: 'subnet-0b1', lingering: 0, jobs: etl('cb') });
 const c = placed('333333333333', 'us-east-1', { subnetId: 'subnet-0c1', lingering: 0, jobs: etl('cc') });
 const unknownGlue = placed('444444444444', 'eu-west-1', { subnetId: 'subnet-0d1' });
-
-function refusal(f: () => unknown): { status: number; field?: string; message: string } {
-  try {
-    f();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AdmitError);
-    const e = err as AdmitError;
-    return { status: e.status, field: e.field, message: e.message };
-  }
-  throw new Error('accepted');
-}
 
 describe('findJob across targets', () => {
   it('takes the first subnet of a target, as before targets; one target needs no account or region', () => {

@@ -18,8 +18,8 @@ export type DecisionKind = 'admit' | 'wait' | 'error';
 
 /** An AWS account id: 12 digits. */
 export const ACCOUNT_ID_PATTERN = /^[0-9]{12}$/;
-/** An AWS region's shape: eu-west-1, us-gov-west-1, ap-southeast-4. */
-export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
+/** An AWS region's shape: eu-west-1, us-gov-west-1, ap-southeast-4 (the shape the config accepts for a target). */
+export const REGION_PATTERN = /^[a-z]{2,}(-[a-z0-9]+)*-[0-9]{1,2}$/;
 
 /**
  * The target (account, region) a record's subnet belongs to. Both optional: records written before there were

@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AdmitError } from '../admission/errors.js';
+import { refusal as refuse } from '../../test/helpers/refusal.js';
 import { parseAdmitRequest, type AdmitRequest } from './admit-input.js';
 
-function refusal(req: AdmitRequest): { status: number; field: string | undefined; message: string } {
-  try {
-    parseAdmitRequest(req);
-  } catch (err) {
-    expect(err).toBeInstanceOf(AdmitError);
-    const e = err as AdmitError;
-    return { status: e.status, field: e.field, message: e.message };
-  }
-  throw new Error('accepted');
-}
+const refusal = (req: AdmitRequest) => refuse(() => parseAdmitRequest(req));
 
 describe('parseAdmitRequest', () => {
   it('types the fields: ids as strings, workers as an integer from a number or decimal string', () => {

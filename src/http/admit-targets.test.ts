@@ -1,6 +1,5 @@
 // /admit across targets, over a real port: two (account, region) targets in one cache, each snapshot built by the
 // real buildSnapshot for its target; the file store and DynamoDB (dynalite) keep the target on every record.
-import dynalite from 'dynalite';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,9 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAdmitApp } from '../../test/helpers/admit-app.js';
+import { startDynalite, type LocalDynamo } from '../../test/helpers/dynalite.js';
 import { CLI } from '../../test/helpers/paths.js';
 import { rawSampleOf, type SubnetSpec } from '../../test/helpers/world.js';
-import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
+import { dynamoDbSdk } from '../aws/sdk.js';
 import { parseConfig, type Config } from '../config/load.js';
 import { silentLogger } from '../log.js';
 import { buildSnapshot } from '../snapshot/build.js';
@@ -275,26 +275,13 @@ describe('the admit command across two targets (dist/cli.js)', () => {
 });
 
 describe('/admit across two targets (DynamoDB, dynalite)', () => {
-  let server: Server;
-  const clients: DynamoDBClient[] = [];
-  const mkClient = () => {
-    const c = new (dynamoDbSdk().DynamoDBClient)({
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    clients.push(c);
-    return c;
-  };
+  let dynamo: LocalDynamo;
+  const mkClient = () => dynamo.client();
   beforeAll(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    dynamo = await startDynalite();
     await initStore(config({ store: { type: 'dynamodb' } }), { logger: silentLogger, dynamodb: mkClient() });
   });
-  afterAll(async () => {
-    for (const c of clients) c.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => dynamo.close());
 
   it('the items carry the target as attributes; another replica reads it back', async () => {
     const cfg = config({ store: { type: 'dynamodb' } });

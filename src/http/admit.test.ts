@@ -1,4 +1,3 @@
-import dynalite from 'dynalite';
 import express from 'express';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -7,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDynalite, type LocalDynamo } from '../../test/helpers/dynalite.js';
 import { listenLocal } from '../../test/helpers/net.js';
 import { waitFor } from '../../test/helpers/wait.js';
 import { eni, snapshotOf, subnetView, type SubnetSpec } from '../../test/helpers/world.js';
@@ -20,7 +20,7 @@ import { FileStore } from '../store/file.js';
 import { initStore } from '../store/index.js';
 import type { AdmissionStore } from '../store/types.js';
 import { createAdmitRouter } from './admit.js';
-import { dynamoDbSdk, type DynamoDBClient } from '../aws/sdk.js';
+import { dynamoDbSdk } from '../aws/sdk.js';
 
 const TOKEN = 'correct-horse-battery-staple';
 const A = 'subnet-0a';
@@ -338,27 +338,14 @@ describe('200 concurrent /admit with room for exactly two 10-worker jobs', () =>
   });
 
   describe('two instances sharing one DynamoDB table (dynalite)', () => {
-    let server: Server;
-    const clients: DynamoDBClient[] = [];
-    const mkClient = () => {
-      const c = new (dynamoDbSdk().DynamoDBClient)({
-        endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      });
-      clients.push(c);
-      return c;
-    };
+    let dynamo: LocalDynamo;
+    const mkClient = () => dynamo.client();
     beforeAll(async () => {
-      server = dynalite({ createTableMs: 0 });
-      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      dynamo = await startDynalite();
       const cfg = config({ store: { type: 'dynamodb' } });
       await initStore(cfg, { logger: silentLogger, dynamodb: mkClient() });
     });
-    afterAll(async () => {
-      for (const c of clients) c.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    });
+    afterAll(() => dynamo.close());
 
     it('exactly two admitted in total; a restarted instance keeps the window and the reservations', async () => {
       const cfg = config({ store: { type: 'dynamodb' }, admission: { token: TOKEN, policy: 'rolling-max' } });

@@ -1,7 +1,6 @@
 // The only writer of the cache. One sample = one consistent read of AWS; a sample that fails anywhere
 // replaces nothing (a half-read subnet looks emptier than it is and would admit wrongly).
 import { performance } from 'node:perf_hooks';
-import cron, { type ScheduledTask } from 'node-cron';
 import type { RawSample } from '../aws/types.js';
 import { samplesContiguous, type Clock } from '../clock.js';
 import type { Config } from '../config/load.js';
@@ -121,7 +120,6 @@ export interface SamplerDeps {
 export class Sampler {
   readonly status: SampleStatus = {};
   private inFlight?: Promise<boolean>;
-  private task?: ScheduledTask;
   private stopped = false;
   /** Names learned from Glue connections, kept when a later sample cannot read Glue (no label churn). */
   private readonly learnedNames = new Map<string, string>();
@@ -143,20 +141,6 @@ export class Sampler {
     const t = this.deps.target();
     const sampled = this.deps.cache.targetSnapshot(t.id)?.target;
     return { account: t.account || (sampled?.account ?? ''), region: t.region ?? sampled?.region ?? this.resolvedRegion ?? '' };
-  }
-
-  /** First sample now, then on the cron schedule. */
-  start(): Promise<boolean> {
-    const first = this.sampleOnce();
-    this.reschedule();
-    return first;
-  }
-
-  /** (Re)arm the cron task from the config's current schedule (after a reload changed it). */
-  reschedule(): void {
-    void this.task?.stop();
-    if (this.stopped) return;
-    this.task = cron.schedule(this.deps.config.sample.schedule, () => void this.sampleOnce(), { noOverlap: true });
   }
 
   /** Never two at once: a call during a sample (or while it waits for its slot) joins the one in flight. */
@@ -192,10 +176,9 @@ export class Sampler {
     }
   }
 
-  /** Stop scheduling and let the sample in flight finish, or reach its deadline (SIGTERM). */
+  /** Take no new sample and let the one in flight finish, or reach its deadline (SIGTERM). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.task?.stop();
     await this.inFlight;
   }
 

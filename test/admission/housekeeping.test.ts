@@ -51,7 +51,7 @@ async function setup(opts: { speed?: number; intervalSeconds?: number } = {}) {
     );
     await hk.idle();
   };
-  return { store, hk, sample };
+  return { store, hk, sample, cache, setNow: (t: number) => (now = t) };
 }
 
 describe('SnapshotHousekeeping', () => {
@@ -107,30 +107,10 @@ describe('SnapshotHousekeeping', () => {
   });
 
   it("with two targets, a sample judges only its own target's subnets: the other keeps its forecast and is not counted as watched", async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'glue-eni-housekeeping-'));
-    let now = T0;
-    const clock = { now: () => now };
-    const store = await FileStore.open({ dataDir: dir, clock, logger: silentLogger });
-    const cache = new SnapshotCache(() => 0);
-    const hk = new SnapshotHousekeeping({
-      cache,
-      store,
-      clock,
-      logger: silentLogger,
-      dataDir: dir,
-      sampleIntervalSeconds: () => 60,
-      settingsOf: () => defaultPolicySettings,
-    });
-    hk.start();
-    cleanups.push(async () => {
-      hk.stop();
-      await hk.idle();
-      await store.close();
-      await rm(dir, { recursive: true, force: true });
-    });
+    const { hk, cache, setNow } = await setup();
     const B = 'subnet-0b';
     const sample = async (target: 'eu' | 'us', at: number) => {
-      now = at;
+      setNow(at);
       const view = subnetView({ subnetId: target === 'eu' ? S : B, inUse: 5, attachTime: T0 - 60 * MIN, lingering: 0 });
       cache.set(snapshotOf([view], { takenAt: at, completedMono: 0, glueKnown: true }), target);
       await hk.idle();

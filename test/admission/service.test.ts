@@ -97,8 +97,8 @@ describe('AdmissionService cost with many ENIs and reservations', () => {
     // One status per scrape: each subnet's ledger read once, not once per collector (four read it).
     expect(peeks).toBe(2);
     // 300 admissions per subnet of 1, 2 or 3 workers, none visible: all reserved.
-    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="big"\} 600/);
-    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0b",subnet="forecasted"\} 600/);
+    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0a",subnet="big",account_id="",region=""\} 600/);
+    expect(text).toMatch(/glue_eni_reserved_ips\{subnet_id="subnet-0b",subnet="forecasted",account_id="",region=""\} 600/);
     expect(big.reads.n).toBe(big.reads.limit);
     expect(other.reads.n).toBe(other.reads.limit);
   });

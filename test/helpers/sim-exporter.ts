@@ -28,6 +28,8 @@ export async function startSimExporter(o: {
   logger: Logger;
   dir?: string;
   options?: Partial<ExporterOptions>;
+  /** What the first sample must report: false when a target is meant to fail (default true). */
+  firstSample?: boolean;
 }): Promise<SimExporter> {
   useSimCredentials();
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'sim-exporter-'));
@@ -35,7 +37,7 @@ export async function startSimExporter(o: {
   const config = parseConfig(
     {
       region: o.scenario.region,
-      endpoints: { ec2: sim.url, glue: sim.url },
+      endpoints: { ec2: sim.url, glue: sim.url, sts: sim.url },
       sample: { schedule: '0 0 1 1 *', maxAgeSeconds: 3600 },
       dataDir: join(dir, 'data'),
       ...o.config,
@@ -43,7 +45,7 @@ export async function startSimExporter(o: {
     {},
   );
   const exporter = await startExporter({ config, listen: '127.0.0.1:0', logger: o.logger, clock: sim.clock, ...o.options });
-  expect(await exporter.firstSample).toBe(true);
+  expect(await exporter.firstSample).toBe(o.firstSample ?? true);
   return {
     sim,
     exporter,
