@@ -1,26 +1,11 @@
 // EC2 Query protocol (form-encoded Action=...&Version=2016-11-15, XML answers) over the simulated world.
 // Element names follow the EC2 API (networkInterfaceSet/item, privateIpAddressesSet, attachment, ...).
-import { XMLBuilder } from 'fast-xml-parser';
 import { type NetworkInterface, type Subnet, type World, WorldError } from './model.js';
-import type { WireResponse } from './wire.js';
+import { QueryError, type WireResponse, xml } from './wire.js';
 
 export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
-export class Ec2Error extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
-
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
-
-function xml(doc: Record<string, unknown>): string {
-  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
-}
+export class Ec2Error extends QueryError {}
 
 export function ec2ErrorResponse(err: Ec2Error, requestId: string): WireResponse {
   return {

@@ -2,31 +2,24 @@
 // scenario's accounts, and the temporary credentials it issues. Issued keys name their account, which is how the
 // server routes a request signed with them; they expire in real time, as the SDK judges them by Date.now().
 import { randomBytes } from 'node:crypto';
-import { XMLBuilder } from 'fast-xml-parser';
 import { Rng } from './rng.js';
 import type { Scenario, ScenarioRole } from './scenario.js';
-import type { WireResponse } from './wire.js';
+import { QueryError, type WireResponse, xml } from './wire.js';
 
 export const STS_NAMESPACE = 'https://sts.amazonaws.com/doc/2011-06-15/';
 export const STS_VERSION = '2011-06-15';
 /** AWS's words for a request signed with temporary credentials past their Expiration. */
 export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';
 
-export class StsError extends Error {
+export class StsError extends QueryError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly status = 400,
+    status = 400,
     readonly type: 'Sender' | 'Receiver' = 'Sender',
   ) {
-    super(message);
+    super(code, message, status);
   }
-}
-
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
-
-function xml(doc: Record<string, unknown>): string {
-  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
 }
 
 export function stsErrorResponse(err: StsError, requestId: string): WireResponse {
@@ -151,8 +144,9 @@ export class StsService {
     const account = m[1];
     const lifetime = Math.min(duration, this.scenario.sts.maxCredentialSeconds ?? duration);
     const now = this.realNow();
-    // Whole seconds, as Expiration is written: the SDK and this service then agree on the instant.
-    const expiresAt = Math.ceil((now + lifetime * 1000) / 1000) * 1000;
+    // Whole seconds, as Expiration is written, so that the SDK and this service agree on the instant; rounded
+    // down, never to outlive what was asked.
+    const expiresAt = Math.floor((now + lifetime * 1000) / 1000) * 1000;
     const accessKeyId = `ASIA${base32(randomBytes(10))}`;
     this.forgetOld(now);
     this.issued.set(accessKeyId, { accessKeyId, account, roleName: role.name, sessionName, expiresAt });
