@@ -1,7 +1,7 @@
 // EC2 Query protocol (form-encoded Action=...&Version=2016-11-15, XML answers) over the simulated world.
 // Element names follow the EC2 API (networkInterfaceSet/item, privateIpAddressesSet, attachment, ...).
 import { type NetworkInterface, type Subnet, type World, WorldError } from './model.js';
-import { QueryError, type WireResponse, xml } from './wire.js';
+import { QueryError, type WireResponse, xml, xmlFragment } from './wire.js';
 
 export const EC2_NAMESPACE = 'http://ec2.amazonaws.com/doc/2016-11-15/';
 
@@ -253,7 +253,7 @@ function eniItemXml(e: NetworkInterface): string {
   const r = renderedEnis.get(e);
   if (r !== undefined && r.status === e.Status && r.attachment === e.Attachment) return r.xml;
   // Reading a character flattens the builder's rope of small pieces into one string (it is kept as long as the ENI).
-  const xml = builder.build({ item: eniXml(e) }) as string;
+  const xml = xmlFragment({ item: eniXml(e) });
   xml.charCodeAt(0);
   renderedEnis.set(e, { status: e.Status, attachment: e.Attachment, xml });
   return xml;

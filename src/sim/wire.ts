@@ -9,6 +9,11 @@ export interface WireResponse {
 
 const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false, processEntities: true });
 
+/** An element's text with no XML declaration (a piece spliced into a document `xml` rendered). */
+export function xmlFragment(doc: Record<string, unknown>): string {
+  return builder.build(doc) as string;
+}
+
 /** An XML document (Query protocols), attributes as `@_name`. */
 export function xml(doc: Record<string, unknown>): string {
   return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
