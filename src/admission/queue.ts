@@ -202,15 +202,15 @@ export function planQueue(input: QueueInput): QueueAnswer {
   const admit = start === 0 && decision.admit;
   const etaSeconds = admit ? 0 : start === null || start === undefined ? null : Math.max(start, 1) * 60;
   const deadline = request.deadline ?? own?.deadline;
-  // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p10)
+  // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p99)
   // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
   // be one that would have launched in time: the backtest loses runs to any bound stricter than this. With no
   // start predicted even so (a running job longer than any seen holds its addresses) the launch may still fit
-  // in time: not a miss.
+  // in time: not a miss. Room within the current minute still counts (the sensor's last poke is at its deadline).
   let willMissDeadline = false;
   if (!admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline) {
     const soonest = schedule([], capacityProfile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic'), request.workers).start;
-    willMissDeadline = soonest !== null && soonest !== undefined && now + Math.max(soonest, 1) * MINUTE_MS > deadline;
+    willMissDeadline = soonest !== null && soonest !== undefined && now + soonest * MINUTE_MS > deadline;
   }
   const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
   const n = ahead.length;
