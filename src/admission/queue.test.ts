@@ -78,6 +78,23 @@ describe('capacityProfile', () => {
 });
 
 describe('planQueue', () => {
+  it('keeps arrival order between tickets enqueued in the same millisecond: the first stays first', () => {
+    // Two runs due at the same moment poke one after the other; whichever id sorts first, the one that poked
+    // first keeps the head and the ETA it was told.
+    for (const [a, b] of [
+      ['run-a', 'run-b'],
+      ['run-b', 'run-a'],
+    ]) {
+      const first = planQueue(input({ key: a }));
+      expect(first).toMatchObject({ admit: false, position: 1, etaSeconds: 20 * 60 });
+      const second = planQueue(input({ key: b, tickets: first.putTickets }));
+      expect(second).toMatchObject({ position: 2, ahead: 1 });
+      expect(second.ticket?.enqueuedAt).toBeGreaterThan(first.ticket?.enqueuedAt as number);
+      const again = planQueue(input({ key: a, tickets: [...first.putTickets, ...second.putTickets] }));
+      expect(again).toMatchObject({ position: 1, ahead: 0, etaSeconds: 20 * 60 });
+    }
+  });
+
   it('admits the head when the policy admits it now', () => {
     const a = planQueue(input({ workers: 5, key: 'run-1' }));
     expect(a).toMatchObject({ admit: true, etaSeconds: 0, ahead: 0, willMissDeadline: false, backfilled: false, putTickets: [], dropTickets: [] });

@@ -250,7 +250,9 @@ export function planQueue(input: QueueInput): QueueAnswer {
     subnetId: input.subnetId,
     key: request.key,
     workers: request.workers,
-    enqueuedAt: own?.enqueuedAt ?? now,
+    // A newcomer goes after every ticket already waiting, even one enqueued in the same millisecond: with equal
+    // times the id would decide, and a ticket told it was first could find itself second at its next poke.
+    enqueuedAt: own?.enqueuedAt ?? waiting.reduce((m, t) => Math.max(m, t.enqueuedAt + 1), now),
     lastPokeAt: now,
     expiresAt: now + TICKET_EXPIRY_RETRIES * retryAfterSeconds * 1000,
   };
