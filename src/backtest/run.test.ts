@@ -150,6 +150,10 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
     expect(r.etaErrorP90Seconds).toBe(eta - 20 * 60);
     expect(reasons.slice(1, 5).every((x) => /, 0 ahead$/.test(x))).toBe(true);
     expect(etas.at(-1)).toBe(0);
+    // The informed reference knows the lifecycle (10 min linger, 10 available): every answer it gives is 00:25,
+    // the moment the addresses come back; the launch reads the 00:25 sample at the poke of 00:26.
+    expect(r.etaErrorInformedP90Seconds).toBe(60);
+    expect(r.etaErrorInformedAllP90Seconds).toBe(60);
   });
 
   it('per subnet and per job, the counts add up to the totals', () => {
