@@ -78,6 +78,19 @@ describe('capacityProfile', () => {
 });
 
 describe('planQueue', () => {
+  it('reads the ETA without counting launches in progress twice; admission still counts them', () => {
+    // 15 free in the sample, 10 of them reserved by a launch whose ENIs the sample already shows unattached:
+    // the room for 10 is there at the next sample, not when the next 10 addresses come back at minute 20.
+    const forecast = stepped(15, [[20, 10]]);
+    const decision = { free: 15, reserved: 10, buffer: 0, admit: false };
+    const twice = planQueue(input({ forecast, decision }));
+    expect(twice).toMatchObject({ admit: false, etaSeconds: 20 * 60 });
+    const once = planQueue(input({ forecast, decision: { ...decision, inFlight: 10 } }));
+    expect(once).toMatchObject({ admit: false, etaSeconds: 60 });
+    // Only what the sample shows in progress: 3 of the 10 leave 8 free of the 10 needed until minute 20.
+    expect(planQueue(input({ forecast, decision: { ...decision, inFlight: 3 } })).etaSeconds).toBe(20 * 60);
+  });
+
   it('keeps arrival order between tickets enqueued in the same millisecond: the first stays first', () => {
     // Two runs due at the same moment poke one after the other; whichever id sorts first, the one that poked
     // first keeps the head and the ETA it was told.

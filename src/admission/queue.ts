@@ -23,6 +23,12 @@ export interface QueueDecision {
   reserved: number;
   /** The policy's margin (its buffer). */
   buffer: number;
+  /**
+   * Addresses of launches in progress that `free` already excludes: Glue ENIs created but not yet attached,
+   * which no reservation can claim yet, so that `reserved` counts them a second time until the next sample.
+   * Only the ETA reads it (admission keeps the policy's safe double count).
+   */
+  inFlight?: number;
 }
 
 export interface QueueRequest {
@@ -200,7 +206,15 @@ export function planQueue(input: QueueInput): QueueAnswer {
   const { start } = schedule(ahead, capacity, request.workers);
   // The policy has the last word on "now"; the profile's minute 0 is its room, so they agree.
   const admit = start === 0 && decision.admit;
-  const etaSeconds = admit ? 0 : start === null || start === undefined ? null : Math.max(start, 1) * 60;
+  // The ETA does not count launches in progress twice: read with them, every answer in the minute after a
+  // launch came out late by a whole release (the next run's end) where the room was there at the next sample.
+  const inFlight = Math.min(decision.reserved, decision.inFlight ?? 0);
+  const etaStart =
+    admit || inFlight === 0
+      ? start
+      : schedule(ahead, capacityProfile({ ...decision, reserved: decision.reserved - inFlight }, input.forecast, now, 'likely'), request.workers)
+          .start;
+  const etaSeconds = admit ? 0 : etaStart === null || etaStart === undefined ? null : Math.max(etaStart, 1) * 60;
   const deadline = request.deadline ?? own?.deadline;
   // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p99)
   // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
