@@ -33,6 +33,19 @@ const lingeringFor = (minutes: number): EniView => eni({ status: 'in-use', linge
 const subnet = (enis: EniView[], free = 20): PredictSubnet => ({ subnetId: 'subnet-0a', free, enis });
 
 describe('predictFree', () => {
+  it('counts launches in progress: Glue ENIs unattached and first seen available in this very sample', () => {
+    const attached = { attachTime: T0 - 5 * MIN };
+    const enis = [
+      availableFor(0), // created for a launch, not attached yet: in flight
+      eni({ status: 'available', availableSince: T0, addresses: 2 }), // the same, two addresses
+      availableFor(3), // the cleanup tail, available for 3 minutes
+      eni({ status: 'available' }), // age unknown (no lifecycle tracker): not counted
+      eni({ status: 'in-use', ...attached }), // a running worker
+      eni({ status: 'available', availableSince: T0, owner: 'other' }), // not Glue's
+    ];
+    expect(predictFree(subnet(enis), defaultDurationModel, { at: T0, horizonMinutes: 10 }).inFlight).toBe(3);
+  });
+
   it('starts at the sample free and spans the horizon minute by minute', () => {
     const f = predictFree(subnet([], 17), defaultDurationModel, { at: T0, horizonMinutes: 90 });
     expect(f.from).toBe(T0);

@@ -315,6 +315,13 @@ export interface FreeForecast {
    * Never below `likely`; absent in forecasts made without it (then `likely`, else `free`, stands in).
    */
   optimistic?: number[];
+  /**
+   * Addresses of Glue ENIs the sample shows unattached and first seen available in that very sample: launches
+   * in progress, which `free` already excludes and no reservation can claim yet (the queue's ETA counts them
+   * once). A tail ENI that detached since the last sample looks the same: the rare false positive, which only
+   * makes an ETA early. Counted here, once per sample: a decision never reads the ENI list.
+   */
+  inFlight?: number;
 }
 
 export interface PredictOptions {
@@ -427,7 +434,17 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
   const groups = new Map<Curve, Map<number, number>>();
   let lastCurve: Curve | undefined;
   let lastBySize: Map<number, number> | undefined;
+  let inFlight = 0;
   for (const eni of subnet.enis) {
+    if (
+      eni.owner === 'glue' &&
+      eni.attachTime === undefined &&
+      eni.status !== 'in-use' &&
+      eni.availableSince !== undefined &&
+      eni.availableSince >= opts.at - 1000
+    ) {
+      inFlight += eni.addresses;
+    }
     const curve = curveOf(eni, opts.at, tools);
     if (!curve || eni.addresses <= 0) continue;
     // ENIs of one job come together in the list: skip the lookup while the curve repeats.
@@ -470,7 +487,7 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
     likely.push(Math.max(likely[t - 1], free[t], subnet.free + b.mid));
     optimistic.push(Math.max(optimistic[t - 1], likely[t], subnet.free + b.high));
   }
-  return { from: opts.at, free, likely, optimistic };
+  return { from: opts.at, free, likely, optimistic, inFlight };
 }
 
 /** The forecast's value at `minutes` after its sample (the last one beyond the horizon), reservations subtracted. */

@@ -112,10 +112,7 @@ export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
         ...(q.ticketId !== undefined ? { ticketId: q.ticketId } : {}),
         ...(q.deadline !== undefined ? { deadline: q.deadline } : {}),
       },
-      decision: {
-        ...d,
-        inFlight: inFlightAddresses(input.subnet.enis, input.snapshotAgeSeconds === undefined ? undefined : now - input.snapshotAgeSeconds * 1000),
-      },
+      decision: q.forecast?.inFlight !== undefined ? { ...d, inFlight: q.forecast.inFlight } : d,
       ...(q.forecast ? { forecast: q.forecast } : {}),
       sampleIntervalSeconds: input.sampleIntervalSeconds,
     });
@@ -137,21 +134,6 @@ export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
     plan.reservation = r;
   }
   return plan;
-}
-
-/**
- * Addresses of Glue ENIs the sample shows created but not attached yet: launches in progress (see
- * QueueDecision). Unattached and first seen in this very sample (a tail ENI has been available for longer;
- * one that detached since the last sample is the rare false positive, and it only makes one ETA early).
- */
-export function inFlightAddresses(enis: SampledSubnet['enis'], sampleTakenAt: number | undefined): number {
-  if (sampleTakenAt === undefined) return 0;
-  let n = 0;
-  for (const e of enis) {
-    if (e.owner !== 'glue' || e.attachTime !== undefined || e.status === 'in-use') continue;
-    if (e.availableSince === undefined || e.availableSince >= sampleTakenAt - 1000) n += e.addresses;
-  }
-  return n;
 }
 
 /** Live reservations whose workers a sample shows all attached: what each snapshot closes as consumed. */
