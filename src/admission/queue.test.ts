@@ -78,6 +78,18 @@ describe('capacityProfile', () => {
 });
 
 describe('planQueue', () => {
+  it('tells a run whose room only the margin refuses that it will miss a deadline before the next sample', () => {
+    // 12 free, margin 5: 10 workers wait although they would fit without the margin (the hopeful course).
+    const forecast = stepped(12, [[30, 10]]);
+    const decision = { free: 12, reserved: 0, buffer: 5, admit: false };
+    // Read right at its sample: the next sample, the soonest that may show room, is a minute away.
+    const soon = planQueue(input({ forecast, decision, key: 'r', deadline: T0 + 1000 }));
+    expect(soon).toMatchObject({ admit: false, willMissDeadline: true });
+    // Read a minute after its sample: the next one is due now, and a last poke at the deadline may read it.
+    const later = planQueue(input({ forecast, decision, key: 'r', now: T0 + MIN, deadline: T0 + MIN + 1000 }));
+    expect(later).toMatchObject({ admit: false, willMissDeadline: false });
+  });
+
   it('reads the ETA without counting launches in progress twice; admission still counts them', () => {
     // 15 free in the sample, 10 of them reserved by a launch whose ENIs the sample already shows unattached:
     // the room for 10 is there at the next sample, not when the next 10 addresses come back at minute 20.

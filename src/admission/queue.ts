@@ -220,11 +220,16 @@ export function planQueue(input: QueueInput): QueueAnswer {
   // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
   // be one that would have launched in time: the backtest loses runs to any bound stricter than this. With no
   // start predicted even so (a running job longer than any seen holds its addresses) the launch may still fit
-  // in time: not a miss. Room within the current minute still counts (the sensor's last poke is at its deadline).
+  // in time: not a miss. Room the policy refuses now comes with a later sample at the soonest: the next one,
+  // which a last poke at the deadline may still read.
   let willMissDeadline = false;
   if (!admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline) {
     const soonest = schedule([], capacityProfile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic'), request.workers).start;
-    willMissDeadline = soonest !== null && soonest !== undefined && now + soonest * MINUTE_MS > deadline;
+    const intervalMs = input.sampleIntervalSeconds * 1000;
+    const from = input.forecast?.from;
+    const nextSample = from === undefined ? now + intervalMs : from + Math.max(1, Math.ceil((now - from) / intervalMs)) * intervalMs;
+    const earliest = soonest === 0 ? nextSample : now + (soonest ?? 0) * MINUTE_MS;
+    willMissDeadline = soonest !== null && soonest !== undefined && earliest > deadline;
   }
   const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
   const n = ahead.length;
