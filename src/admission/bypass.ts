@@ -17,15 +17,19 @@ import type { BypassHistory, Reservation } from './types.js';
 
 export type { BypassEvent, BypassHistory } from './types.js';
 
-/** The margin the history supports at `now`, or `learned: false` while less than `horizonMs` was watched. */
+/**
+ * The margin the history supports at `now` (bypasses within the last `horizonMs`), or `learned: false` while
+ * less than `trustAfterMs` (default: the whole horizon) was watched.
+ */
 export function learnedMargin(
   history: BypassHistory | undefined,
   now: number,
   horizonMs: number,
   exposureMs: number,
+  trustAfterMs = horizonMs,
 ): { learned: boolean; margin: number; watchedMs: number } {
   const watchedMs = history?.watchedMs ?? 0;
-  if (!history || watchedMs < horizonMs) return { learned: false, margin: 0, watchedMs };
+  if (!history || watchedMs < Math.min(trustAfterMs, horizonMs)) return { learned: false, margin: 0, watchedMs };
   // A decision reads a sample up to one interval old and its launch attaches up to about one interval
   // later: what bypasses can take meanwhile is the most they took within any `exposureMs`.
   // Events are in time order: one pass with a sliding window (a scrape computes this for every subnet).

@@ -34,7 +34,7 @@ describe('forecast policy', () => {
     const d = decideForecast(input({ free: 39 }));
     expect(d).toMatchObject({ admit: true, buffer: 10, headroom: 29, free: 39, reserved: 0, window: [] });
     expect(d.reason).toBe(
-      'free 39 − reserved 0 ≥ workers 10 + buffer 10 (buffer = margin 10 (min buffer: 0.0 of 7 d of bypasses watched) + unseen 0)',
+      'free 39 − reserved 0 ≥ workers 10 + buffer 10 (buffer = margin 10 (min buffer: 0.0 of 1 d of bypasses watched) + unseen 0)',
     );
     // The same subnet through the report's rule: max available 30 → 39 < 10 + 30.
     expect(decide({ ...input({ free: 39 }), settings: { ...settings, policy: 'rolling-max' } }).admit).toBe(false);
@@ -56,7 +56,7 @@ describe('forecast policy', () => {
     const d = decideForecast(input({ free: 35, reserved: 10, reservations: [expired, released, live], enis, now }));
     expect(d.buffer).toBe(18);
     expect(d.admit).toBe(false);
-    expect(d.reason).toContain('margin 10 (min buffer: 0.0 of 7 d of bypasses watched) + unseen 8');
+    expect(d.reason).toContain('margin 10 (min buffer: 0.0 of 1 d of bypasses watched) + unseen 8');
   });
 
   it('falls back to the worst recent tail when the sample is stale', () => {
@@ -69,18 +69,21 @@ describe('forecast policy', () => {
     expect(stale.reason).toContain('stale sample (300 s): peak tail 40 over last 2 observations');
   });
 
-  it('learns its margin from gate bypasses once the subnet was watched for bypassMemoryDays', () => {
+  it('learns its margin from gate bypasses once the subnet was watched for a day, over bypassMemoryDays', () => {
     const DAY = 86_400_000;
     const now = T + 10 * DAY;
     const watched = (days: number, events: { at: number; addresses: number }[] = []) => ({ watchedMs: days * DAY, events, totalAddresses: 0 });
-    // Still learning (6.5 of 7 days): minBuffer, whatever was seen.
-    const learning = decideForecast(input({ free: 15, now, bypass: watched(6.5) }));
+    // Still learning (0.9 of 1 day): minBuffer, whatever was seen.
+    const learning = decideForecast(input({ free: 15, now, bypass: watched(0.9) }));
     expect(learning).toMatchObject({ admit: false, buffer: 10 });
-    expect(learning.reason).toContain('margin 10 (min buffer: 6.5 of 7 d of bypasses watched)');
-    // A week watched and nothing ever bypassed the gate: no margin, the 10 workers fit in 15 free.
-    const clean = decideForecast(input({ free: 15, now, bypass: watched(7) }));
+    expect(learning.reason).toContain('margin 10 (min buffer: 0.9 of 1 d of bypasses watched)');
+    // A day watched and nothing bypassed the gate: no margin, the 10 workers fit in 15 free.
+    const clean = decideForecast(input({ free: 15, now, bypass: watched(1) }));
     expect(clean).toMatchObject({ admit: true, buffer: 0, headroom: 15 });
     expect(clean.reason).toContain('margin 0 (most bypass addresses in 2 samples over 7 d)');
+    // Two days watched, one bypass of 6 addresses: learned already, before the 7 days of memory are full.
+    const early = decideForecast(input({ free: 15, now, bypass: watched(2, [{ at: now - DAY, addresses: 6 }]) }));
+    expect(early).toMatchObject({ admit: false, buffer: 6 });
     // Bypasses: 4 and 3 addresses one sample apart count together (7); 8 alone; one older than 7 days is forgotten.
     const events = [
       { at: now - 8 * DAY, addresses: 30 },

@@ -10,7 +10,8 @@
 //             recorded: fall back to the worst recent tail (the rolling max's caution);
 //   margin  — for launches that bypass the gate (the report's manual runs in the wrong subnet): the most
 //             addresses bypasses took within any two sample intervals over the last bypassMemoryDays,
-//             learned per subnet (bypass.ts); MIN_BUFFER until the subnet has been watched that long.
+//             learned per subnet (bypass.ts); MIN_BUFFER until the subnet has been watched for a day (a
+//             daily cycle shows the bypasses of office hours; the memory keeps growing to the full horizon).
 //   buffer  = margin + unseen + stale
 //   admit  iff free − reserved ≥ workers + buffer
 // Pure: same DecisionInput as /admit plus optional fields the exporter has in memory; without them the
@@ -25,6 +26,13 @@ import { windowEntries } from './window.js';
 export type { ForecastExtras } from './types.js';
 
 export type ForecastInput = DecisionInput & ForecastExtras;
+
+/**
+ * Watched time after which the learned margin is trusted (capped by bypassMemoryDays). A week of minBuffer
+ * cost the shared /26 of the backtest ~26 runs in 90 days (docs/backtest.md); one day of work shows who
+ * launches by hand, and the margin keeps learning from the whole memory after that.
+ */
+export const TRUST_BYPASSES_AFTER_MS = DAY_MS;
 
 /** Workers of expired reservations whose ENIs have not all shown up. */
 export function unseenWorkers(reservations: readonly Reservation[], enis: readonly EniView[], now: number): number {
@@ -44,11 +52,13 @@ export function forecastBuffer(input: ForecastInput): { buffer: number; window: 
   const unseen = input.reservations && input.enis && input.now !== undefined ? unseenWorkers(input.reservations, input.enis, input.now) : 0;
   const interval = input.sampleIntervalSeconds ?? 60;
   const days = settings.bypassMemoryDays;
-  const learned = learnedMargin(input.bypass, input.now ?? 0, bypassHorizonMs(days), 2 * interval * 1000);
+  const horizon = bypassHorizonMs(days);
+  const trustAfter = Math.min(horizon, TRUST_BYPASSES_AFTER_MS);
+  const learned = learnedMargin(input.bypass, input.now ?? 0, horizon, 2 * interval * 1000, trustAfter);
   const margin = learned.learned ? learned.margin : settings.minBuffer;
   const marginWhy = learned.learned
     ? `margin ${margin} (most bypass addresses in 2 samples over ${days} d)`
-    : `margin ${margin} (min buffer: ${(learned.watchedMs / DAY_MS).toFixed(1)} of ${days} d of bypasses watched)`;
+    : `margin ${margin} (min buffer: ${(learned.watchedMs / DAY_MS).toFixed(1)} of ${trustAfter / DAY_MS} d of bypasses watched)`;
   const age = input.snapshotAgeSeconds;
   const stale = age !== undefined && age > 2 * interval;
   const parts = [marginWhy, `unseen ${unseen}`];

@@ -10,8 +10,9 @@
 // A running job's ENIs release together after its run ends (predicted from the job's past run durations,
 // conditioned on how long it has run) plus the linger and available time; a job with too few past runs, or
 // running longer than any of them, holds its ENIs for the whole horizon, as do non-Glue ENIs: the safe side.
-// Beside the conservative curve, an optimistic one (at least this many released with only 10 % probability)
-// says when a launch cannot happen any sooner: what "will miss its deadline" is judged on.
+// Beside the conservative curve, an optimistic one (at least this many released with only 1 % probability)
+// says when a launch cannot happen any sooner: what "will miss its deadline" is judged on. (At 10 % it told
+// runs to give up that would have launched in time: 12 more missed runs in 90 days of the shared /26.)
 import type { ActiveRun, EniView, SubnetView } from '../snapshot/types.js';
 
 export const MINUTE_MS = 60_000;
@@ -19,8 +20,12 @@ export const MINUTE_MS = 60_000;
 export const DURATION_CAP_MINUTES = 360;
 /** How far ahead a forecast looks: a job that just ended frees its addresses within ~140 min (linger + available). */
 export const DEFAULT_HORIZON_MINUTES = 240;
-/** z of the normal approximation's lower 10 % quantile (p90 conservative); its negation gives the upper one. */
+/** z of the normal approximation's lower 10 % quantile (p90 conservative). */
 const Z_P90 = 1.2815515655446004;
+/** z of its upper 1 % quantile (the optimistic bound). */
+const Z_P99 = 2.3263478740408408;
+/** The optimistic bound: released at least this many with this probability. */
+const OPTIMISTIC_TAIL = 0.01;
 /** A job's run durations are trusted from this many observed runs on (fewer: its ENIs are held). */
 export const MIN_RUN_OBSERVATIONS = 3;
 /** Exact Poisson-binomial below this many uncertain ENIs (cost n² per minute); normal above. */
@@ -306,10 +311,17 @@ export interface FreeForecast {
    */
   likely?: number[];
   /**
-   * Free addresses at least this many with only 10 % probability: sooner than this nothing fits, all but surely.
+   * Free addresses at least this many with only 1 % probability: sooner than this nothing fits, all but surely.
    * Never below `likely`; absent in forecasts made without it (then `likely`, else `free`, stands in).
    */
   optimistic?: number[];
+  /**
+   * Addresses of Glue ENIs the sample shows unattached and first seen available in that very sample: launches
+   * in progress, which `free` already excludes and no reservation can claim yet (the queue's ETA counts them
+   * once). A tail ENI that detached since the last sample looks the same: the rare false positive, which only
+   * makes an ETA early. Counted here, once per sample: a decision never reads the ENI list.
+   */
+  inFlight?: number;
 }
 
 export interface PredictOptions {
@@ -337,7 +349,7 @@ function curveOf(eni: EniView, at: number, tools: CurveTools): Curve | undefined
 /** The exact quantiles' working distribution, reused across calls (synchronous: never shared by two). */
 let scratch = new Float64Array(256);
 
-/** Released addresses: at least `low` with 90 % probability, `mid` with 50 %, `high` with 10 %. */
+/** Released addresses: at least `low` with 90 % probability, `mid` with 50 %, `high` with 1 %. */
 export interface ReleasedBounds {
   low: number;
   mid: number;
@@ -346,7 +358,7 @@ export interface ReleasedBounds {
 
 /**
  * Σ wᵢ·Bernoulli(pᵢ), each term repeated countsᵢ times (1 when absent), at its two tails: `low` the largest x
- * with P(X ≥ x) ≥ 0.9, `high` the largest x with P(X ≥ x) ≥ 0.1.
+ * with P(X ≥ x) ≥ 0.9, `high` the largest x with P(X ≥ x) ≥ 0.01.
  */
 export function releasedBounds(ps: readonly number[], weights: readonly number[], counts?: readonly number[]): ReleasedBounds {
   let sure = 0;
@@ -394,15 +406,15 @@ export function releasedBounds(ps: readonly number[], weights: readonly number[]
     for (let x = total; x >= 0; x--) {
       tail += dist[x];
       // Rounding slack: a tail of 0.8999999999 is 0.9.
-      if (high < 0 && tail >= 0.1 - 1e-9) high = x;
+      if (high < 0 && tail >= OPTIMISTIC_TAIL - 1e-9) high = x;
       if (mid < 0 && tail >= 0.5 - 1e-9) mid = x;
       if (tail >= 0.9 - 1e-9) return { low: sure + x, mid: sure + mid, high: sure + high };
     }
     return { low: sure, mid: sure + Math.max(0, mid), high: sure + Math.max(0, high) };
   }
-  const sd = Z_P90 * Math.sqrt(variance);
+  const sd = Math.sqrt(variance);
   const clamp = (x: number): number => sure + Math.max(0, Math.min(total, Math.floor(x)));
-  return { low: clamp(mean + 0.5 - sd), mid: clamp(mean + 0.5), high: clamp(mean + 0.5 + sd) };
+  return { low: clamp(mean + 0.5 - Z_P90 * sd), mid: clamp(mean + 0.5), high: clamp(mean + 0.5 + Z_P99 * sd) };
 }
 
 /** Lower 10 % quantile of Σ wᵢ·Bernoulli(pᵢ): the largest x with P(X ≥ x) ≥ 0.9 (see releasedBounds). */
@@ -422,7 +434,17 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
   const groups = new Map<Curve, Map<number, number>>();
   let lastCurve: Curve | undefined;
   let lastBySize: Map<number, number> | undefined;
+  let inFlight = 0;
   for (const eni of subnet.enis) {
+    if (
+      eni.owner === 'glue' &&
+      eni.attachTime === undefined &&
+      eni.status !== 'in-use' &&
+      eni.availableSince !== undefined &&
+      eni.availableSince >= opts.at - 1000
+    ) {
+      inFlight += eni.addresses;
+    }
     const curve = curveOf(eni, opts.at, tools);
     if (!curve || eni.addresses <= 0) continue;
     // ENIs of one job come together in the list: skip the lookup while the curve repeats.
@@ -465,7 +487,7 @@ export function predictFree(subnet: PredictSubnet, model: DurationModel, opts: P
     likely.push(Math.max(likely[t - 1], free[t], subnet.free + b.mid));
     optimistic.push(Math.max(optimistic[t - 1], likely[t], subnet.free + b.high));
   }
-  return { from: opts.at, free, likely, optimistic };
+  return { from: opts.at, free, likely, optimistic, inFlight };
 }
 
 /** The forecast's value at `minutes` after its sample (the last one beyond the horizon), reservations subtracted. */

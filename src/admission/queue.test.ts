@@ -78,6 +78,48 @@ describe('capacityProfile', () => {
 });
 
 describe('planQueue', () => {
+  it('tells a run whose room only the margin refuses that it will miss a deadline before the next sample', () => {
+    // 12 free, margin 5: 10 workers wait although they would fit without the margin (the hopeful course).
+    const forecast = stepped(12, [[30, 10]]);
+    const decision = { free: 12, reserved: 0, buffer: 5, admit: false };
+    // Read right at its sample: the next sample, the soonest that may show room, is a minute away.
+    const soon = planQueue(input({ forecast, decision, key: 'r', deadline: T0 + 1000 }));
+    expect(soon).toMatchObject({ admit: false, willMissDeadline: true });
+    // Read a minute after its sample: the next one is due now, and a last poke at the deadline may read it.
+    const later = planQueue(input({ forecast, decision, key: 'r', now: T0 + MIN, deadline: T0 + MIN + 1000 }));
+    expect(later).toMatchObject({ admit: false, willMissDeadline: false });
+  });
+
+  it('reads the ETA without counting launches in progress twice; admission still counts them', () => {
+    // 15 free in the sample, 10 of them reserved by a launch whose ENIs the sample already shows unattached:
+    // the room for 10 is there at the next sample, not when the next 10 addresses come back at minute 20.
+    const forecast = stepped(15, [[20, 10]]);
+    const decision = { free: 15, reserved: 10, buffer: 0, admit: false };
+    const twice = planQueue(input({ forecast, decision }));
+    expect(twice).toMatchObject({ admit: false, etaSeconds: 20 * 60 });
+    const once = planQueue(input({ forecast, decision: { ...decision, inFlight: 10 } }));
+    expect(once).toMatchObject({ admit: false, etaSeconds: 60 });
+    // Only what the sample shows in progress: 3 of the 10 leave 8 free of the 10 needed until minute 20.
+    expect(planQueue(input({ forecast, decision: { ...decision, inFlight: 3 } })).etaSeconds).toBe(20 * 60);
+  });
+
+  it('keeps arrival order between tickets enqueued in the same millisecond: the first stays first', () => {
+    // Two runs due at the same moment poke one after the other; whichever id sorts first, the one that poked
+    // first keeps the head and the ETA it was told.
+    for (const [a, b] of [
+      ['run-a', 'run-b'],
+      ['run-b', 'run-a'],
+    ]) {
+      const first = planQueue(input({ key: a }));
+      expect(first).toMatchObject({ admit: false, position: 1, etaSeconds: 20 * 60 });
+      const second = planQueue(input({ key: b, tickets: first.putTickets }));
+      expect(second).toMatchObject({ position: 2, ahead: 1 });
+      expect(second.ticket?.enqueuedAt).toBeGreaterThan(first.ticket?.enqueuedAt as number);
+      const again = planQueue(input({ key: a, tickets: [...first.putTickets, ...second.putTickets] }));
+      expect(again).toMatchObject({ position: 1, ahead: 0, etaSeconds: 20 * 60 });
+    }
+  });
+
   it('admits the head when the policy admits it now', () => {
     const a = planQueue(input({ workers: 5, key: 'run-1' }));
     expect(a).toMatchObject({ admit: true, etaSeconds: 0, ahead: 0, willMissDeadline: false, backfilled: false, putTickets: [], dropTickets: [] });

@@ -23,6 +23,12 @@ export interface QueueDecision {
   reserved: number;
   /** The policy's margin (its buffer). */
   buffer: number;
+  /**
+   * Addresses of launches in progress that `free` already excludes: Glue ENIs created but not yet attached,
+   * which no reservation can claim yet, so that `reserved` counts them a second time until the next sample.
+   * Only the ETA reads it (admission keeps the policy's safe double count).
+   */
+  inFlight?: number;
 }
 
 export interface QueueRequest {
@@ -202,17 +208,30 @@ export function planQueue(input: QueueInput): QueueAnswer {
   const { start } = schedule(ahead, capacity, request.workers);
   // The policy has the last word on "now"; the profile's minute 0 is its room, so they agree.
   const admit = start === 0 && decision.admit;
-  const etaSeconds = admit ? 0 : start === null || start === undefined ? null : Math.max(start, 1) * 60;
+  // The ETA does not count launches in progress twice: read with them, every answer in the minute after a
+  // launch came out late by a whole release (the next run's end) where the room was there at the next sample.
+  const inFlight = Math.min(decision.reserved, decision.inFlight ?? 0);
+  const etaStart =
+    admit || inFlight === 0
+      ? start
+      : schedule(ahead, capacityProfile({ ...decision, reserved: decision.reserved - inFlight }, input.forecast, now, 'likely'), request.workers)
+          .start;
+  const etaSeconds = admit ? 0 : etaStart === null || etaStart === undefined ? null : Math.max(etaStart, 1) * 60;
   const deadline = request.deadline ?? own?.deadline;
-  // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p10)
+  // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p99)
   // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
   // be one that would have launched in time: the backtest loses runs to any bound stricter than this. With no
   // start predicted even so (a running job longer than any seen holds its addresses) the launch may still fit
-  // in time: not a miss.
+  // in time: not a miss. Room the policy refuses now comes with a later sample at the soonest: the next one,
+  // which a last poke at the deadline may still read.
   let willMissDeadline = false;
   if (!admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline) {
     const soonest = schedule([], capacityProfile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic'), request.workers).start;
-    willMissDeadline = soonest !== null && soonest !== undefined && now + Math.max(soonest, 1) * MINUTE_MS > deadline;
+    const intervalMs = input.sampleIntervalSeconds * 1000;
+    const from = input.forecast?.from;
+    const nextSample = from === undefined ? now + intervalMs : from + Math.max(1, Math.ceil((now - from) / intervalMs)) * intervalMs;
+    const earliest = soonest === 0 ? nextSample : now + (soonest ?? 0) * MINUTE_MS;
+    willMissDeadline = soonest !== null && soonest !== undefined && earliest > deadline;
   }
   const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
   const n = ahead.length;
@@ -252,7 +271,9 @@ export function planQueue(input: QueueInput): QueueAnswer {
     subnetId: input.subnetId,
     key: request.key,
     workers: request.workers,
-    enqueuedAt: own?.enqueuedAt ?? now,
+    // A newcomer goes after every ticket already waiting, even one enqueued in the same millisecond: with equal
+    // times the id would decide, and a ticket told it was first could find itself second at its next poke.
+    enqueuedAt: own?.enqueuedAt ?? waiting.reduce((m, t) => Math.max(m, t.enqueuedAt + 1), now),
     lastPokeAt: now,
     expiresAt: now + TICKET_EXPIRY_RETRIES * retryAfterSeconds * 1000,
     ...input.target,

@@ -114,7 +114,7 @@ export function planAdmission(input: PlanInput, now: number): AdmissionPlan {
         ...(q.ticketId !== undefined ? { ticketId: q.ticketId } : {}),
         ...(q.deadline !== undefined ? { deadline: q.deadline } : {}),
       },
-      decision: d,
+      decision: q.forecast?.inFlight !== undefined ? { ...d, inFlight: q.forecast.inFlight } : d,
       ...(q.forecast ? { forecast: q.forecast } : {}),
       sampleIntervalSeconds: input.sampleIntervalSeconds,
       ...(input.target ? { target: input.target } : {}),

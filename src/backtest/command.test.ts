@@ -42,8 +42,10 @@ const FIELDS = [
   'eta_error_p90_seconds',
   'failed_attempts',
   'eta_error_all_p90_seconds',
+  'eta_error_informed_p90_seconds',
+  'eta_error_informed_all_p90_seconds',
 ];
-const NUMBERS = FIELDS.slice(3).filter((f) => f !== 'eta_error_p90_seconds' && f !== 'eta_error_all_p90_seconds');
+const NUMBERS = FIELDS.slice(3).filter((f) => !f.startsWith('eta_error_'));
 
 describe('runSimulateCommand', () => {
   it('--json prints one object with a row per scenario and policy, in that order, with the contract fields', () => {
@@ -66,6 +68,8 @@ describe('runSimulateCommand', () => {
       expect(r.sensor).toBe(r.policy === 'none' ? null : 'report');
       expect(r.eta_error_p90_seconds).toBeNull();
       expect(r.eta_error_all_p90_seconds).toBeNull();
+      expect(r.eta_error_informed_p90_seconds).toBeNull();
+      expect(r.eta_error_informed_all_p90_seconds).toBeNull();
       expect(r.missed_runs).toBe((r.exhaustion_failures as number) + (r.gave_up as number));
       expect(r.missed_rate).toBeCloseTo((r.missed_runs as number) / (r.runs as number), 3);
       expect(r.runs as number).toBeGreaterThan(0);
@@ -86,7 +90,7 @@ describe('runSimulateCommand', () => {
     expect(code).toBe(0);
     const lines = out.trimEnd().split('\n');
     expect(lines[1]).toMatch(
-      /^scenario\s+policy\s+sensor\s+runs\s+missed\s+missed rate\s+exhaustion failures\s+failed attempts\s+held\s+gave up\s+median wait\s+p95 wait\s+max wait\s+total wait\s+ETA p90 error\s+ETA p90 error, every answer\s+peak util\s+tail IP-min$/,
+      /^scenario\s+policy\s+sensor\s+runs\s+missed\s+missed rate\s+exhaustion failures\s+failed attempts\s+held\s+gave up\s+median wait\s+p95 wait\s+max wait\s+total wait\s+ETA p90 error\s+ETA p90 error, every answer\s+informed ETA p90 error\s+informed, every answer\s+peak util\s+tail IP-min$/,
     );
     expect(lines).toHaveLength(5);
     // Every row ends where the header ends: the columns line up.

@@ -60,6 +60,8 @@ export interface SimulateRow {
   eta_error_p90_seconds: number | null;
   failed_attempts: number;
   eta_error_all_p90_seconds: number | null;
+  eta_error_informed_p90_seconds: number | null;
+  eta_error_informed_all_p90_seconds: number | null;
 }
 
 /** A bad flag value; the message names the flag. */
@@ -153,6 +155,8 @@ function fields(o: Outcome) {
     eta_error_p90_seconds: o.etaErrorP90Seconds,
     failed_attempts: o.failedAttempts,
     eta_error_all_p90_seconds: o.etaErrorAllP90Seconds,
+    eta_error_informed_p90_seconds: o.etaErrorInformedP90Seconds,
+    eta_error_informed_all_p90_seconds: o.etaErrorInformedAllP90Seconds,
   };
 }
 
@@ -193,6 +197,8 @@ export function formatTable(rows: SimulateRow[], days: number, blind: readonly s
     ['total wait', (r) => `${r.total_wait_hours.toFixed(1)} h`],
     ['ETA p90 error', (r) => (r.eta_error_p90_seconds === null ? '-' : minutes(r.eta_error_p90_seconds))],
     ['ETA p90 error, every answer', (r) => (r.eta_error_all_p90_seconds === null ? '-' : minutes(r.eta_error_all_p90_seconds))],
+    ['informed ETA p90 error', (r) => (r.eta_error_informed_p90_seconds === null ? '-' : minutes(r.eta_error_informed_p90_seconds))],
+    ['informed, every answer', (r) => (r.eta_error_informed_all_p90_seconds === null ? '-' : minutes(r.eta_error_informed_all_p90_seconds))],
     ['peak util', (r) => pct(r.peak_utilization)],
     ['tail IP-min', (r) => String(Math.round(r.tail_ip_minutes))],
   ];

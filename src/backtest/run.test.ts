@@ -150,6 +150,10 @@ describe('runBacktest: deadlines, baselines and what users feel', () => {
     expect(r.etaErrorP90Seconds).toBe(eta - 20 * 60);
     expect(reasons.slice(1, 5).every((x) => /, 0 ahead$/.test(x))).toBe(true);
     expect(etas.at(-1)).toBe(0);
+    // The informed reference knows the lifecycle (10 min linger, 10 available): every answer it gives is 00:25,
+    // the moment the addresses come back; the launch reads the 00:25 sample at the poke of 00:26.
+    expect(r.etaErrorInformedP90Seconds).toBe(60);
+    expect(r.etaErrorInformedAllP90Seconds).toBe(60);
   });
 
   it('per subnet and per job, the counts add up to the totals', () => {
@@ -257,7 +261,7 @@ describe('runBacktest', () => {
   });
 
   it('forecast holds fewer launches than rolling-max where the launches themselves fill the subnet, with 0 failures', () => {
-    // Every launch goes through the gate here, so after its first week forecast's learned margin is 0.
+    // Every launch goes through the gate here, so after its first day forecast's learned margin is 0.
     for (const file of ['seed-split.yml', 'backtest/burst-27.yml']) {
       const scenario = loadScenarioFile(scenarioPath(file));
       const rolling = runBacktest({ scenario, days: 28, policy: 'rolling-max' });
@@ -283,8 +287,9 @@ describe('runBacktest', () => {
           /buffer = (margin \d+ \((?:min buffer|most bypass))/.exec(d.decision.reason)?.[1] ?? '',
         ),
     });
-    expect(margins.get(6)).toBe('margin 10 (min buffer');
-    expect(margins.get(7)).toBe('margin 10 (most bypass');
+    // Minimum buffer for the first day watched, then what the bypasses took.
+    expect(margins.get(0)).toBe('margin 10 (min buffer');
+    expect(margins.get(1)).toBe('margin 10 (most bypass');
     expect(margins.get(13)).toBe('margin 10 (most bypass');
     for (const j of r.jobs.filter((x) => x.job !== 'rerun')) expect(j.exhaustionFailures, j.job).toBe(0);
   });

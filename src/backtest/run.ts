@@ -28,6 +28,7 @@ import { addressesHeld, buildSnapshot, ownerOf } from '../snapshot/build.js';
 import type { Snapshot, SubnetView } from '../snapshot/types.js';
 import { adhocJobName, EXHAUSTION_MESSAGE, World, type EniTruth, type LaunchRequest } from '../sim/model.js';
 import type { Scenario } from '../sim/scenario.js';
+import { InformedEta } from './informed.js';
 import { WorldMirror, type Capture } from './mirror.js';
 
 const MINUTE = 60_000;
@@ -137,6 +138,13 @@ export interface Outcome {
    * wait goes on, beside the first answer's (the one a user plans with). null as above.
    */
   etaErrorAllP90Seconds: number | null;
+  /**
+   * The same two over the same answers, the prediction being the informed reference's (informed.ts: the true
+   * duration distributions and the world's exact ENI states, the same queue and course): how much of the error
+   * no gate that does not know the draws could avoid. null as above, or when the reference had no ETA.
+   */
+  etaErrorInformedP90Seconds: number | null;
+  etaErrorInformedAllP90Seconds: number | null;
   /** Highest share of the subnet's usable addresses held at any moment (max over subnets). */
   peakUtilization: number;
   /** Address-minutes held by Glue ENIs after their run ended (lingering in-use + available). */
@@ -185,6 +193,9 @@ interface Tally {
   etaErrors: number[];
   /** Seconds, |launch − predicted launch| of every wait answer with an ETA. */
   etaErrorsAll: number[];
+  /** The same two for the informed reference's ETAs at those answers. */
+  etaErrorsInformed: number[];
+  etaErrorsInformedAll: number[];
   peakUtilization: number;
   tailIpMinutes: number;
 }
@@ -200,6 +211,8 @@ function newTally(peakUtilization = 0): Tally {
     waitMs: 0,
     etaErrors: [],
     etaErrorsAll: [],
+    etaErrorsInformed: [],
+    etaErrorsInformedAll: [],
     peakUtilization,
     tailIpMinutes: 0,
   };
@@ -219,6 +232,9 @@ interface Pending {
   firstEtaAt?: number | null;
   /** Launch times predicted by every wait answer that gave an ETA. */
   etaAnswers?: number[];
+  /** The informed reference's ETAs at the same answers (null: none within its horizon). */
+  firstInformedAt?: number | null;
+  informedAnswers?: number[];
   /** The eta sensor's ticket in its subnet's queue (its key is the request id, as a dag_run_id). */
   ticketId?: string;
   /** The subnet's and the job's counts. */
@@ -231,6 +247,8 @@ function percentile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.max(0, Math.ceil(q * s.length) - 1)];
 }
+
+const p90OrNull = (xs: readonly number[]): number | null => (xs.length === 0 ? null : Math.round(percentile(xs, 0.9)));
 
 function median(xs: number[]): number {
   if (xs.length === 0) return 0;
@@ -299,6 +317,8 @@ interface Run {
   durations: DurationFeed | undefined;
   /** The release forecast of the last sample, per subnet: computed when a poke first needs it (pure, so the same). */
   forecasts: Map<string, FreeForecast>;
+  /** The eta sensor's: the informed ETA reference, asked at every wait answer. */
+  informed: InformedEta | undefined;
 }
 
 function checkOptions(opts: BacktestOptions): void {
@@ -394,6 +414,7 @@ function newRun(opts: BacktestOptions): Run {
     tickets: new Map(),
     durations,
     forecasts: new Map(),
+    informed: durations ? new InformedEta(scenario, world, durations.truth) : undefined,
   };
 }
 
@@ -471,6 +492,8 @@ function settle(p: Pending, t: number, how: 'launched' | 'failed' | 'gave-up'): 
       x.waits.push(waitMs / 1000);
       if (typeof p.firstEtaAt === 'number') x.etaErrors.push(Math.abs(t - p.firstEtaAt) / 1000);
       for (const at of p.etaAnswers ?? []) x.etaErrorsAll.push(Math.abs(t - at) / 1000);
+      if (typeof p.firstInformedAt === 'number') x.etaErrorsInformed.push(Math.abs(t - p.firstInformedAt) / 1000);
+      for (const at of p.informedAnswers ?? []) x.etaErrorsInformedAll.push(Math.abs(t - at) / 1000);
     }
   }
 }
@@ -654,8 +677,17 @@ function pokeDue(run: Run, t: number): void {
     }
     hold(p);
     const q = plan?.queue;
-    if (q && p.firstEtaAt === undefined) p.firstEtaAt = q.etaSeconds === null ? null : t + q.etaSeconds * 1000;
+    // The informed reference answers where the gate gave an ETA, behind the same tickets (the ledger after the answer).
+    const informed =
+      q && q.etaSeconds !== null && plan && run.informed
+        ? run.informed.etaAt(p.subnetId, t, run.tickets.get(p.subnetId) ?? [], p.ticketId, p.request.workers, plan.decision.buffer)
+        : undefined;
+    if (q && p.firstEtaAt === undefined) {
+      p.firstEtaAt = q.etaSeconds === null ? null : t + q.etaSeconds * 1000;
+      p.firstInformedAt = informed ?? null;
+    }
     if (q && q.etaSeconds !== null) (p.etaAnswers ??= []).push(t + q.etaSeconds * 1000);
+    if (typeof informed === 'number') (p.informedAnswers ??= []).push(informed);
     const next = nextPokeOf(run, p, t, plan);
     if (next === undefined) {
       run.world.dropDue(p.request.id);
@@ -717,6 +749,8 @@ function merge(tallies: readonly Tally[]): Tally {
     m.waits.push(...x.waits);
     m.etaErrors.push(...x.etaErrors);
     m.etaErrorsAll.push(...x.etaErrorsAll);
+    m.etaErrorsInformed.push(...x.etaErrorsInformed);
+    m.etaErrorsInformedAll.push(...x.etaErrorsInformedAll);
     m.peakUtilization = Math.max(m.peakUtilization, x.peakUtilization);
   }
   return m;
@@ -739,8 +773,10 @@ function outcome(x: Tally): Outcome {
     p95WaitSeconds: percentile(x.waits, 0.95),
     maxWaitSeconds: x.waits.reduce((m, w) => Math.max(m, w), 0),
     totalWaitHours: round(x.waitMs / 3_600_000, 2),
-    etaErrorP90Seconds: x.etaErrors.length === 0 ? null : Math.round(percentile(x.etaErrors, 0.9)),
-    etaErrorAllP90Seconds: x.etaErrorsAll.length === 0 ? null : Math.round(percentile(x.etaErrorsAll, 0.9)),
+    etaErrorP90Seconds: p90OrNull(x.etaErrors),
+    etaErrorAllP90Seconds: p90OrNull(x.etaErrorsAll),
+    etaErrorInformedP90Seconds: p90OrNull(x.etaErrorsInformed),
+    etaErrorInformedAllP90Seconds: p90OrNull(x.etaErrorsInformedAll),
     peakUtilization: round(x.peakUtilization, 4),
     tailIpMinutes: round(x.tailIpMinutes, 1),
   };
