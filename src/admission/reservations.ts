@@ -75,6 +75,46 @@ class LedgerClaims {
   }
 }
 
+/** The largest integer a double holds exactly, plus one. */
+const EXACT = 2 ** 53;
+
+/**
+ * `enis` (with `times`, their attach times) in the order the rule is defined by:
+ * `enis.sort((a, b) => a.attachTime - b.attachTime)`, a stable sort, ties in list order. Built once per snapshot
+ * and subnet, in one piece (requests read it as soon as the snapshot is published), so made cheap (50,000 ENIs:
+ * 40-160 ms with the comparator at load): a list already in that order is returned as it is; integer times (epoch
+ * milliseconds) are sorted as numbers, each the time above the earliest times a power of two, plus the position,
+ * which orders ties by position as the stable sort does. Anything else (NaN, fractions, a span too long for the
+ * key to be exact) takes the comparator, as before.
+ */
+function inClaimOrder(enis: AccountedEni[], times: Float64Array): AccountedEni[] {
+  const n = times.length;
+  let inOrder = true;
+  let integers = true;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const t = times[i];
+    if (i > 0 && !(times[i - 1] <= t)) inOrder = false;
+    if (!Number.isSafeInteger(t)) integers = false;
+    if (t < min) min = t;
+    if (t > max) max = t;
+  }
+  if (inOrder) return enis;
+  let scale = 1;
+  while (scale < n) scale *= 2;
+  if (!integers || (max - min + 1) * scale > EXACT) {
+    // A copy: the list returned as it is means "already in order" to the caller.
+    return [...enis].sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (times[i] - min) * scale + i;
+  keys.sort();
+  const out = new Array<AccountedEni>(n);
+  for (let i = 0; i < n; i++) out[i] = enis[keys[i] % scale];
+  return out;
+}
+
 /** A list's Glue ENIs with an attach time, in claim order, and the claims last computed over it. */
 class AttachIndex {
   readonly enis: AccountedEni[];
@@ -86,11 +126,12 @@ class AttachIndex {
   claims: LedgerClaims | undefined;
 
   constructor(readonly source: readonly AccountedEni[]) {
-    // The very expression the rule is defined by, so that ties and odd values order alike.
-    this.enis = source
-      .filter((e) => e.owner === 'glue' && e.attachTime !== undefined)
-      .sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
-    this.times = Float64Array.from(this.enis, (e) => e.attachTime as number);
+    const enis: AccountedEni[] = [];
+    for (const e of source) if (e.owner === 'glue' && e.attachTime !== undefined) enis.push(e);
+    const times = new Float64Array(enis.length);
+    for (let i = 0; i < enis.length; i++) times[i] = enis[i].attachTime as number;
+    this.enis = inClaimOrder(enis, times);
+    this.times = this.enis === enis ? times : Float64Array.from(this.enis, (e) => e.attachTime as number);
     let sorted = true;
     for (let i = 1; i < this.times.length && sorted; i++) sorted = this.times[i - 1] <= this.times[i];
     this.sorted = sorted;
