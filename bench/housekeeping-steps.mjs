@@ -1,7 +1,8 @@
 // The admission side of a new snapshot at scale, in one process: SnapshotHousekeeping's work when the cache
 // publishes a snapshot of --enis Glue ENIs (attached before any admission, as in bench/admit-scale.mjs) plus
 // --others non-Glue ENIs, with --reservations live reservations, each snapshot showing --fresh ENIs attached
-// since the one before (a quarter of them not Glue's; so the gate-bypass memory has ENIs to classify and the reservations ENIs to claim).
+// since the one before (a quarter of them not Glue's: the gate-bypass memory has ENIs to classify, the reservations
+// ENIs to claim).
 // Timed per snapshot: the synchronous part of cache.set (the snapshot listener: attach index, forecasts) and the
 // CPU time of the longest piece the housekeeping runs in until idle() (a probe that takes a turn of the event loop
 // after every other: the loop's longest hold whatever the machine's load), and the wall time until idle().
@@ -12,10 +13,10 @@
 // store's own cost is bench/store.mjs's), the bypass memory in a temp dir.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { load, median, r1, rawEni, rawSampleOf, START, SUBNET } from './one-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -26,56 +27,32 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '7' },
   },
 });
-const dist = resolve(process.env.GLUE_ENI_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
-const load = (p) => import(pathToFileURL(join(dist, p)).href);
 const { buildSnapshot } = await load('snapshot/build.js');
 const { SnapshotCache } = await load('snapshot/cache.js');
 const { SnapshotHousekeeping } = await load('admission/housekeeping.js');
 
-const SUBNET = 'subnet-0c1';
-const START = Date.parse('2026-04-06T00:00:00Z');
 const INTERVAL_MS = 30_000;
-const hex = (i, n) => i.toString(16).padStart(n, '0');
 const enis = Number(values.enis);
 const others = Number(values.others);
 const fresh = Number(values.fresh);
 const runs = Number(values.runs);
 
-const eni = (i, glue, attachTime) => ({
-  // Ids in a shuffled order, as hex ids are in no order of creation.
-  id: `eni-0${hex((i * 2654435761) >>> 0, 8)}${hex(i, 8)}`,
-  subnetId: SUBNET,
-  status: 'in-use',
-  description: glue ? 'Attached to Glue using role: bench' : 'bench fill',
-  requesterManaged: false,
-  privateIpCount: glue ? 1 : 50,
-  ipv4PrefixCount: 0,
-  attachTime,
-  attachmentStatus: 'attached',
-  deleteOnTermination: true,
-});
-
 /** Sample `n` (0-based): the standing ENIs plus `fresh` Glue ENIs attached in each interval up to it. */
 function rawSample(n) {
   const list = [];
-  for (let i = 0; i < enis + others; i++) list.push(eni(i, i < enis, START));
+  for (let i = 0; i < enis + others; i++) list.push(rawEni(i, i < enis));
   for (let k = 1; k <= n; k++) {
     // Every fourth is not Glue's (a Lambda, say): no reservation claims it, a gate bypass.
-    for (let j = 0; j < fresh; j++) list.push(eni(enis + others + k * fresh + j, j % 4 !== 0, START + 120_000 + k * INTERVAL_MS - 1_000));
+    for (let j = 0; j < fresh; j++) list.push(rawEni(enis + others + k * fresh + j, j % 4 !== 0, START + 120_000 + k * INTERVAL_MS - 1_000));
   }
-  list.sort((a, b) => (a.id < b.id ? -1 : 1)); // pages come sorted by id
-  return {
-    subnets: [{ subnetId: SUBNET, cidr: '10.0.0.0/16', availabilityZone: 'us-east-1a', availableIpAddressCount: 1010 }],
-    enis: list,
-    glue: { connections: [], jobs: [], runs: [] },
-  };
+  return rawSampleOf(list);
 }
 
 // Live reservations of one worker, created after the standing ENIs attached; the fresh ENIs claim some of them.
 const ledger = [];
 for (let i = 0; i < Number(values.reservations); i++) {
   ledger.push({
-    id: `r-${hex(i, 6)}`,
+    id: `${SUBNET}.r${String(i).padStart(6, '0')}`,
     subnetId: SUBNET,
     workers: 1,
     createdAt: START + 60_000 + i,
@@ -88,20 +65,15 @@ const store = {
   peekReservations: () => ledger,
   reservations: async () => ledger,
   closeReservation: async (id, how, now) => {
-    const r = ledger.find((x) => x.id === id && x.closedAt === undefined);
+    const r = ledger.find((x) => x.id === id && x.closed === undefined);
     if (!r) return undefined;
-    Object.assign(r, { closedAt: now, closedHow: how });
+    Object.assign(r, { closed: how, closedAt: now });
     closed.push(id);
     return r;
   },
 };
 const silent = { info() {}, warn() {}, error() {}, debug() {} };
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const r1 = (x) => Number(x.toFixed(1));
 const cpuMs = (d) => (d.user + d.system) / 1000;
 
 /** Until stop(): a turn of the event loop after every other, noting the CPU time between two (the longest hold). */
@@ -130,9 +102,10 @@ let bypassAddresses = 0;
 for (let run = 0; run < runs; run++) {
   const dir = mkdtempSync(join(tmpdir(), 'glue-eni-housekeeping-steps-'));
   try {
+    closed.length = 0;
     for (const r of ledger) {
+      delete r.closed;
       delete r.closedAt;
-      delete r.closedHow;
     }
     let clockNow = START + 90_000;
     const cache = new SnapshotCache();
@@ -185,7 +158,7 @@ const out = {
   runs,
   // The result, to compare across builds: the same inputs must give the same figures.
   bypass_addresses_last_run: bypassAddresses,
-  reservations_consumed_last_run: ledger.filter((r) => r.closedAt !== undefined).length,
+  reservations_consumed_last_run: closed.length,
 };
 for (const [k, xs] of Object.entries(figures)) {
   out[`${k}_ms_median`] = r1(median(xs));
