@@ -5,7 +5,8 @@
 // ENIs to claim).
 // Timed per snapshot: the synchronous part of cache.set (the snapshot listener: attach index, forecasts) and the
 // CPU time of the longest piece the housekeeping runs in until idle() (a probe that takes a turn of the event loop
-// after every other: the loop's longest hold whatever the machine's load), and the wall time until idle().
+// after every other: the loop's longest hold whatever the machine's load), and the wall time until idle(); then the
+// attach index alone, of the same ENIs attached in no order (CPU time, in one piece).
 //
 //   npm run build && node bench/housekeeping-steps.mjs [--enis 50000] [--others 300] [--reservations 1000] [--runs 7]
 //
@@ -30,6 +31,7 @@ const { values } = parseArgs({
 const { buildSnapshot } = await load('snapshot/build.js');
 const { SnapshotCache } = await load('snapshot/cache.js');
 const { SnapshotHousekeeping } = await load('admission/housekeeping.js');
+const { attachIndex } = await load('admission/reservations.js');
 
 const INTERVAL_MS = 30_000;
 const enis = Number(values.enis);
@@ -95,7 +97,8 @@ function probe() {
   };
 }
 
-const figures = { publish: [], housekeepLongest: [], housekeepWall: [] };
+const figures = { publish: [], housekeepLongest: [], housekeepWall: [], attachIndexSpread: [] };
+let lastEnis = [];
 const samples = [];
 for (let n = 0; n < 3; n++) samples.push(rawSample(n));
 let bypassAddresses = 0;
@@ -144,12 +147,22 @@ for (let run = 0; run < runs; run++) {
         figures.housekeepLongest.push(Math.max(publish, longest));
         figures.housekeepWall.push(wall);
         bypassAddresses = hk.bypassTotals()[0]?.addresses ?? 0;
+        lastEnis = snap.subnets[0].enis;
       }
     }
     hk.stop();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// The attach index alone, of the same ENIs attached at times in no order of their ids (as real lists are; the
+// snapshots above have the standing ENIs attached together, an order the index takes as it is): a new list each run.
+for (let run = 0; run < runs; run++) {
+  const list = lastEnis.map((e, i) => (e.owner === 'glue' ? { ...e, attachTime: START + ((i * 7919) % lastEnis.length) * 1000 } : e));
+  const c = process.cpuUsage();
+  attachIndex(list);
+  figures.attachIndexSpread.push(cpuMs(process.cpuUsage(c)));
 }
 
 const out = {
