@@ -12,10 +12,10 @@
 // Runs against the built output (dist/, or GLUE_ENI_DIST: a build elsewhere).
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { load, median, r1, rawEni, rawSampleOf, START, SUBNET } from './one-process.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -24,47 +24,15 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '7' },
   },
 });
-const dist = resolve(process.env.GLUE_ENI_DIST ?? fileURLToPath(new URL('../dist', import.meta.url)));
-const load = (p) => import(pathToFileURL(join(dist, p)).href);
 const { LifecycleTracker } = await load('lifecycle/tracker.js');
 const { buildSnapshot, buildSnapshotSteps } = await load('snapshot/build.js');
 
-const SUBNET = 'subnet-0c1';
-const START = Date.parse('2026-04-06T00:00:00Z');
-const hex = (i, n) => i.toString(16).padStart(n, '0');
-
 function rawSample(enis, others) {
   const list = [];
-  for (let i = 0; i < enis + others; i++) {
-    const glue = i < enis;
-    // Ids in a shuffled order, as hex ids are in no order of creation.
-    const id = `eni-0${hex((i * 2654435761) >>> 0, 8)}${hex(i, 8)}`;
-    list.push({
-      id,
-      subnetId: SUBNET,
-      status: 'in-use',
-      description: glue ? 'Attached to Glue using role: bench' : 'bench fill',
-      requesterManaged: false,
-      privateIpCount: glue ? 1 : 50,
-      ipv4PrefixCount: 0,
-      attachTime: START,
-      attachmentStatus: 'attached',
-      deleteOnTermination: true,
-    });
-  }
-  list.sort((a, b) => (a.id < b.id ? -1 : 1)); // pages come sorted by id
-  return {
-    subnets: [{ subnetId: SUBNET, cidr: '10.0.0.0/16', availabilityZone: 'us-east-1a', availableIpAddressCount: 1010 }],
-    enis: list,
-    glue: { connections: [], jobs: [], runs: [] },
-  };
+  for (let i = 0; i < enis + others; i++) list.push(rawEni(i, i < enis));
+  return rawSampleOf(list);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const r1 = (x) => Number(x.toFixed(1));
 const yieldOnce = () => new Promise((r) => setImmediate(r));
 
 const raw = rawSample(Number(values.enis), Number(values.others));

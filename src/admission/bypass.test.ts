@@ -153,6 +153,89 @@ describe('BypassMemory', () => {
   });
 });
 
+describe('BypassMemory at scale, in slices', () => {
+  // The classification as it was written in one piece: a pass for the newcomers, another for the ids kept.
+  const reference = {
+    unclassified: (known: Set<string> | undefined, enis: readonly EniView[]) =>
+      known ? enis.filter((e) => !known.has(e.id) && (e.owner !== 'glue' || e.attachTime !== undefined)) : [],
+    next(known: Set<string> | undefined, enis: readonly EniView[], contiguous: boolean) {
+      const next = new Set<string>();
+      for (const e of enis) {
+        if (known?.has(e.id) || e.owner !== 'glue' || e.attachTime !== undefined || !contiguous) next.add(e.id);
+      }
+      return next;
+    },
+  };
+  const N = 20_000;
+  /** Sample k: N standing ENIs (some gone after sample 2), and per sample new ones: attached, waiting, not Glue's. */
+  function sample(k: number): EniView[] {
+    const list: EniView[] = [];
+    for (let i = 0; i < N; i++) if (k < 3 || i % 11 !== 0) list.push(glue(`s${i}`, T - 90 * MIN));
+    for (let j = 1; j <= k; j++) {
+      for (let i = 0; i < 30; i++) {
+        // Waiting to attach in the sample that first shows it, attached in the next.
+        const attached = j < k || i % 3 !== 0;
+        list.push(
+          i % 5 === 0 ? eni(`o${j}.${i}`, 'in-use', undefined, 'other') : glue(`g${j}.${i}`, attached ? T + (j - 1) * MIN + 1_000 + i : undefined),
+        );
+      }
+    }
+    return list;
+  }
+  // The times samples are taken, a gap (5 minutes) before the 5th, the ledger unreadable at the 6th.
+  const times = [0, 1, 2, 3, 8, 9, 10].map((m) => T + m * MIN);
+  const ledgerAt = (k: number) => (k === 5 ? undefined : Array.from({ length: 40 }, (_, i) => reservation(1, T + i * 1_000)));
+
+  it('gives what the one-piece classification gave: the same newcomers, ids kept and history', () => {
+    const sliced = memory();
+    const whole = memory();
+    let known: Set<string> | undefined;
+    let lastAt: number | undefined;
+    for (const [k, at] of times.entries()) {
+      const enis = sample(k);
+      const ledger = ledgerAt(k);
+      // A slice at a time, as the housekeeping runs it.
+      const steps = sliced.scanSteps(S, enis);
+      let slices = 1;
+      let r = steps.next();
+      for (; !r.done; r = steps.next()) slices++;
+      expect(slices).toBeGreaterThan(N / 1_000);
+      const scan = r.value;
+      expect(scan.newcomers.map((e) => e.id)).toEqual(reference.unclassified(known, enis).map((e) => e.id));
+      expect(sliced.observe(S, at, enis, ledger, WEEK, scan)).toBe(whole.observe(S, at, enis, ledger, WEEK));
+      const contiguous = known !== undefined && lastAt !== undefined && at - lastAt <= 3 * MIN;
+      known = reference.next(known, enis, contiguous);
+      lastAt = at;
+      expect(sliced.history(S)).toEqual(whole.history(S));
+      // What is known now: every id seen so far, attached, asked about.
+      const probe = times
+        .slice(0, k + 1)
+        .flatMap((_, j) => sample(j))
+        .map((e) => ({ ...e, attachTime: e.attachTime ?? at }));
+      const unknown = reference.unclassified(known, probe).map((e) => e.id);
+      expect(sliced.unclassified(S, probe).map((e) => e.id)).toEqual(unknown);
+      expect(whole.unclassified(S, probe).map((e) => e.id)).toEqual(unknown);
+    }
+    // The samples did classify: bypasses counted (the ENIs not Glue's, Glue's beyond the 40 reserved), a gap skipped.
+    expect(sliced.history(S)?.totalAddresses).toBeGreaterThan(0);
+    expect(sliced.history(S)?.watchedMs).toBe(4 * MIN);
+  });
+
+  it('a scan made before another sample was observed is made again', () => {
+    const m = memory();
+    m.observe(S, T, sample(0), [], WEEK);
+    const second = sample(1);
+    const steps = m.scanSteps(S, second);
+    let r = steps.next();
+    while (!r.done) r = steps.next();
+    expect(r.value.newcomers.length).toBeGreaterThan(0);
+    m.observe(S, T + MIN, second, [], WEEK);
+    // The scan of the same list, made when less was known, is not used: its newcomers are not counted twice.
+    expect(m.observe(S, T + 2 * MIN, second, [], WEEK, r.value)).toBe(0);
+    expect(m.unclassified(S, second)).toEqual([]);
+  });
+});
+
 describe('BypassMemory load', () => {
   it('sets each bad subnet record aside (wrong types, strings, negative times, disorder, huge arrays) and keeps the good', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bypass-'));

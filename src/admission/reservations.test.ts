@@ -266,3 +266,39 @@ describe('cost per decision', () => {
     expect(sorted(coverage(ledger, enis))).toEqual(sorted(first));
   });
 });
+
+describe('the claim order of a large snapshot', () => {
+  /** A seeded generator (a test that fails must fail again the same way). */
+  const random = (seed: number) => () => {
+    seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const T = Date.UTC(2026, 3, 6);
+  /** 30,000 ENIs in id order, as pages list them, with attach times from `time` (ties many), a tenth not Glue's. */
+  const snapshot = (time: (i: number) => number | undefined): EniView[] =>
+    Array.from({ length: 30_000 }, (_, i) => eni(`eni-${String(i).padStart(6, '0')}`, 'in-use', time(i), i % 10 === 3 ? 'other' : 'glue'));
+  const rnd = random(7);
+  const cases: [string, EniView[]][] = [
+    ['attached together (already in order)', snapshot(() => T)],
+    ['attached in id order', snapshot((i) => T + Math.floor(i / 7))],
+    ['integer times in no order, many ties', snapshot(() => T + Math.floor(rnd() * 2_000) * 1_000)],
+    ['some not attached yet', snapshot((i) => (i % 13 === 0 ? undefined : T - Math.floor(rnd() * 500)))],
+    ['a span too long for an exact key', snapshot((i) => (i % 2 === 0 ? 2 ** 52 - Math.floor(rnd() * 100) : Math.floor(rnd() * 100)))],
+    ['fractional times', snapshot(() => T + Math.floor(rnd() * 100) / 4)],
+    ['times that do not compare', snapshot((i) => (i % 97 === 0 ? Number.NaN : T + Math.floor(rnd() * 100)))],
+  ];
+
+  it.each(cases)('%s: the order of the one-piece stable sort, and the same claims', (_, enis) => {
+    const expected = enis
+      .filter((e) => e.owner === 'glue' && e.attachTime !== undefined)
+      .sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
+    const ix = attachIndex(enis);
+    expect(ix.enis.map((e) => e.id)).toEqual(expected.map((e) => e.id));
+    expect(Array.from(ix.times)).toEqual(expected.map((e) => e.attachTime));
+    const ledger = Array.from({ length: 120 }, (_, i) => res(`r${i}`, T - 600 + i * 9, 1 + (i % 40)));
+    const got = claims(ledger, enis);
+    const want = reference.claims(ledger, enis);
+    expect(sorted(got.perReservation)).toEqual(sorted(want.perReservation));
+    expect([...got.claimed].sort()).toEqual([...want.claimed].sort());
+  });
+});

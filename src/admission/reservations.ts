@@ -75,6 +75,56 @@ class LedgerClaims {
   }
 }
 
+/** The largest integer a double holds exactly, plus one. */
+const EXACT = 2 ** 53;
+
+/**
+ * A list's Glue ENIs with an attach time in the order the rule is defined by: what
+ * `filter(glue, attached).sort((a, b) => a.attachTime - b.attachTime)` gives (a stable sort: ties in list order),
+ * with their attach times. Built in one piece when a snapshot is published (requests read it at once), so made
+ * cheap (50,000 ENIs: 40-160 ms with the comparator on a loaded machine): one pass; a list already in that order is
+ * taken as it is; integer times (epoch milliseconds) are sorted as numbers, each (time - earliest) × a power of two
+ * ≥ the count, plus the position: ties by position, as the stable sort orders them. Anything else (NaN, fractions,
+ * a span too long for the key to be exact) takes the comparator, as before.
+ */
+function claimOrder(source: readonly AccountedEni[]): { enis: AccountedEni[]; times: Float64Array } {
+  const enis: AccountedEni[] = [];
+  const all = new Float64Array(source.length);
+  let n = 0;
+  let inOrder = true;
+  let integers = true;
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < source.length; i++) {
+    const e = source[i];
+    if (e.owner !== 'glue' || e.attachTime === undefined) continue;
+    const t = e.attachTime;
+    if (n > 0 && !(all[n - 1] <= t)) inOrder = false;
+    if (!Number.isSafeInteger(t)) integers = false;
+    if (t < min) min = t;
+    if (t > max) max = t;
+    enis.push(e);
+    all[n++] = t;
+  }
+  const times = all.subarray(0, n);
+  if (inOrder) return { enis, times };
+  let scale = 1;
+  while (scale < n) scale *= 2;
+  if (!integers || (max - min + 1) * scale > EXACT) {
+    const sorted = enis.sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
+    return { enis: sorted, times: Float64Array.from(sorted, (e) => e.attachTime as number) };
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (times[i] - min) * scale + i;
+  keys.sort();
+  const out = new Array<AccountedEni>(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = enis[keys[i] % scale];
+    times[i] = out[i].attachTime as number;
+  }
+  return { enis: out, times };
+}
+
 /** A list's Glue ENIs with an attach time, in claim order, and the claims last computed over it. */
 class AttachIndex {
   readonly enis: AccountedEni[];
@@ -86,13 +136,11 @@ class AttachIndex {
   claims: LedgerClaims | undefined;
 
   constructor(readonly source: readonly AccountedEni[]) {
-    // The very expression the rule is defined by, so that ties and odd values order alike.
-    this.enis = source
-      .filter((e) => e.owner === 'glue' && e.attachTime !== undefined)
-      .sort((a, b) => (a.attachTime as number) - (b.attachTime as number));
-    this.times = Float64Array.from(this.enis, (e) => e.attachTime as number);
+    const { enis, times } = claimOrder(source);
+    this.enis = enis;
+    this.times = times;
     let sorted = true;
-    for (let i = 1; i < this.times.length && sorted; i++) sorted = this.times[i - 1] <= this.times[i];
+    for (let i = 1; i < times.length && sorted; i++) sorted = times[i - 1] <= times[i];
     this.sorted = sorted;
   }
 
@@ -249,14 +297,19 @@ export function reservedWorkers(reservations: readonly Reservation[], enis: read
   const covered = coveredList(reservations, enis);
   let reserved = 0;
   const consumed: Reservation[] = [];
-  const live: Reservation[] = [];
   for (let i = 0; i < reservations.length; i++) {
     const r = reservations[i];
     if (!isLive(r, now)) continue;
     const left = Math.max(0, r.workers - covered[i]);
     if (left === 0) consumed.push(r);
-    else live.push(r);
     reserved += left;
   }
-  return { reserved, consumed, live };
+  return {
+    reserved,
+    consumed,
+    // Listed when asked (no decision does): a thousand live reservations made a list per /admit.
+    get live() {
+      return reservations.filter((r, i) => isLive(r, now) && r.workers - covered[i] > 0);
+    },
+  };
 }

@@ -194,4 +194,27 @@ describe('FileStore under kill -9', () => {
     expect(lostTickets).toEqual([]);
     await r.close();
   }, 60_000);
+
+  it('each decision sees the reservations retained at its own time: added, undone, past retainUntil, earlier times', async () => {
+    const s = await fresh('retained');
+    const t0 = now;
+    const seen = (at: number) => s.transact('subnet-0a', at, (st) => ({ observation: obs(0), result: st.reservations.map((r) => r.id) }));
+    const add = (id: string, at: number, retainUntil: number) =>
+      s.transact('subnet-0a', at, () => ({ observation: obs(1), add: reservation(`subnet-0a.${id}`, at, { retainUntil }), result: 0 }));
+    await add('a', t0, t0 + 10_000);
+    await add('b', t0, t0 + 20_000);
+    expect(await seen(t0)).toEqual(['subnet-0a.a', 'subnet-0a.b']);
+    expect(await seen(t0 + 5_000)).toEqual(['subnet-0a.a', 'subnet-0a.b']);
+    // The same list object for a decision at another time while nothing changed: nothing copied.
+    const lists: unknown[] = [];
+    await s.transact('subnet-0a', t0 + 6_000, (st) => ({ observation: obs(0), result: lists.push(st.reservations) }));
+    await s.transact('subnet-0a', t0 + 7_000, (st) => ({ observation: obs(0), result: lists.push(st.reservations) }));
+    expect(lists[0]).toBe(lists[1]);
+    expect(await seen(t0 + 10_000)).toEqual(['subnet-0a.b']);
+    expect(await seen(t0 + 9_999)).toEqual(['subnet-0a.a', 'subnet-0a.b']);
+    await add('c', t0 + 11_000, t0 + 30_000);
+    expect(await seen(t0 + 12_000)).toEqual(['subnet-0a.b', 'subnet-0a.c']);
+    expect(await seen(t0 + 20_000)).toEqual(['subnet-0a.c']);
+    await s.close();
+  });
 });

@@ -135,6 +135,12 @@ export class FileStore implements AdmissionStore {
   private histBytes = 0;
   private seq = 0;
   private readonly resv = new Map<string, Map<string, Reservation>>();
+  /**
+   * Each subnet's retained reservations as the last decision saw them, reused while its map's members stand and
+   * the decision's time is in [from, until) (no reservation's retainUntil falls in it): a 1,000-reservation copy per
+   * /admit was a good part of what a decision allocated. Any change of members drops the subnet's entry.
+   */
+  private readonly retainedLists = new Map<string, { list: readonly Reservation[]; from: number; until: number }>();
   /** Each subnet's queue tickets by id as decisions see them: the durable ones with the changes in flight. */
   private readonly queues = new Map<string, Map<string, Ticket>>();
   /** Each subnet's tickets as the log holds them: what compaction writes. */
@@ -227,6 +233,7 @@ export class FileStore implements AdmissionStore {
       this.remember(observationFromRecord(o), line ?? obsLine(o));
     } else if (rec.t === 'res') {
       this.reservationMap(rec.r.subnetId).set(rec.r.id, { ...rec.r });
+      this.retainedLists.delete(rec.r.subnetId);
     } else if (rec.t === 'tkt' || rec.t === 'tkd') {
       const subnetId = rec.t === 'tkt' ? rec.k.subnetId : ticketSubnet(rec.id);
       const id = rec.t === 'tkt' ? rec.k.id : rec.id;
@@ -317,6 +324,7 @@ export class FileStore implements AdmissionStore {
       for (const [id, r] of m) {
         if (r.retainUntil <= now) {
           m.delete(id);
+          this.retainedLists.delete(subnet);
           n++;
         }
       }
@@ -357,6 +365,17 @@ export class FileStore implements AdmissionStore {
       }
       if (this.history[j].seq < e.seq) break;
     }
+  }
+
+  /** The subnet's reservations retained at `now`, in map order (see retainedLists). Read-only. */
+  private retained(subnetId: string, m: Map<string, Reservation>, now: number): readonly Reservation[] {
+    const kept = this.retainedLists.get(subnetId);
+    if (kept && now >= kept.from && now < kept.until) return kept.list;
+    const list = [...m.values()].filter((r) => r.retainUntil > now);
+    let until = Number.POSITIVE_INFINITY;
+    for (const r of list) until = Math.min(until, r.retainUntil);
+    this.retainedLists.set(subnetId, { list, from: now, until });
+    return list;
   }
 
   private reservationMap(subnetId: string): Map<string, Reservation> {
@@ -465,7 +484,7 @@ export class FileStore implements AdmissionStore {
     // The decision and the in-memory apply run synchronously, so no other request can slip between them;
     // a request deciding after this one already sees its reservation and tickets, even before they are durable.
     const m = this.reservationMap(subnetId);
-    const retained = [...m.values()].filter((r) => r.retainUntil > now);
+    const retained = this.retained(subnetId, m, now);
     this.pruneTickets(subnetId, now);
     const q = this.queues.get(subnetId);
     const p = plan({ reservations: retained, tickets: q ? [...q.values()] : [] });
@@ -483,6 +502,7 @@ export class FileStore implements AdmissionStore {
     let data = line;
     if (p.add) {
       m.set(p.add.id, p.add);
+      this.retainedLists.delete(subnetId);
       data += resLine(p.add);
     }
     const tickets = changes.size > 0 ? this.stageTickets(subnetId, changes) : undefined;
@@ -493,7 +513,10 @@ export class FileStore implements AdmissionStore {
         data,
         () => {
           // Not durable, so not granted: take it back (a decision made meanwhile only over-counted).
-          if (p.add) m.delete(p.add.id);
+          if (p.add) {
+            m.delete(p.add.id);
+            this.retainedLists.delete(subnetId);
+          }
           this.forget(held);
           tickets?.undo();
         },
