@@ -138,9 +138,10 @@ export class SnapshotCache {
 
   /** The targets that are not fresh, each with its sentence (no target named in it). */
   staleTargets(maxAgeSeconds: number): (TargetState & { reason: string })[] {
-    return this.targets().flatMap((t, i) => {
-      const reason = slotStaleReason([...this.slots.values()][i]!, t.ageSeconds, maxAgeSeconds);
-      return reason === undefined ? [] : [{ ...t, reason }];
+    return [...this.slots.values()].flatMap((s) => {
+      const state = this.stateOf(s);
+      const reason = slotStaleReason(s, state.ageSeconds, maxAgeSeconds);
+      return reason === undefined ? [] : [{ ...state, reason }];
     });
   }
 
@@ -151,13 +152,15 @@ export class SnapshotCache {
 
   /** Every target: its key, age and last failure. */
   targets(): TargetState[] {
-    return [...this.slots.values()].map((s) => {
-      const state: TargetState = { account: s.ref.account, region: s.ref.region, key: targetKey(s.ref) };
-      const age = this.slotAge(s);
-      if (age !== undefined) state.ageSeconds = age;
-      if (s.failure) state.failure = s.failure;
-      return state;
-    });
+    return [...this.slots.values()].map((s) => this.stateOf(s));
+  }
+
+  private stateOf(s: Slot): TargetState {
+    const state: TargetState = { account: s.ref.account, region: s.ref.region, key: targetKey(s.ref) };
+    const age = this.slotAge(s);
+    if (age !== undefined) state.ageSeconds = age;
+    if (s.failure) state.failure = s.failure;
+    return state;
   }
 
   /** A subnet by id (always its own subnet), else by a name that only it carries, in any target. */
