@@ -1,7 +1,7 @@
 // Which target a request means. A subnet is found by id or name in whichever target holds it (ids and names are
 // unique across targets); `account` / `region`, when given, must be that subnet's. A job is found through its
 // connections' subnets: in one target it is that target's, in several the request must say which. Pure.
-import type { SubnetView } from '../snapshot/types.js';
+import { targetKey, type SubnetView } from '../snapshot/types.js';
 import { AdmitError } from './errors.js';
 
 /** The request's `account` and `region` parameters. */
@@ -69,7 +69,7 @@ export function findJob(
     }
     const b = s.jobs.find((j) => j.job === job);
     if (!b) continue;
-    const key = `${s.account}/${s.region}`;
+    const key = targetKey(s);
     if (!scoped) {
       if (!elsewhere.has(key)) elsewhere.set(key, s);
     } else if (!found.has(key)) found.set(key, b.workers === undefined ? { subnet: s } : { subnet: s, workers: b.workers });

@@ -3,7 +3,7 @@
 import type { SubnetAdmissionStatus } from '../admission/service.js';
 import type { SampleFailure } from '../snapshot/cache.js';
 import type { HistoryPoint } from '../snapshot/history.js';
-import type { Snapshot, SubnetView } from '../snapshot/types.js';
+import { targetKey, type Snapshot, type SubnetView } from '../snapshot/types.js';
 import { exhaustionFailuresToday, utilizationRatio } from './views.js';
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -103,7 +103,7 @@ function subnetRow(s: SubnetView, a: SubnetAdmissionStatus | undefined, i: Landi
   const eta = a?.headEtaSeconds;
   const bar = Math.min(100, Math.max(0, 100 * ratio)).toFixed(1);
   const target = s.account || s.region ? ` · ${escapeHtml([s.account, s.region].filter(Boolean).join(' / '))}` : '';
-  const stale = i.staleTargets?.some((t) => t.key === `${s.account}/${s.region}`) ? ' data-stale="true"' : '';
+  const stale = i.staleTargets?.some((t) => t.key === targetKey(s)) ? ' data-stale="true"' : '';
   return `<tr data-subnet-id="${escapeHtml(s.subnetId)}" data-account="${escapeHtml(s.account)}" data-region="${escapeHtml(s.region)}"${stale} data-utilization="${ratio}" data-level="${level}" data-free="${s.free}" data-used="${s.used}" data-usable="${s.usable}"${a ? ` data-headroom="${a.headroom}" data-queue-length="${a.queueLength}"` : ''}${failures === undefined ? '' : ` data-exhaustion-failures-today="${failures}"`}>
 <td class="name"><a href="api/subnets/${id}">${escapeHtml(s.name)}</a><br><small><a href="api/subnets/${id}/enis">${escapeHtml(s.subnetId)}</a> · ${escapeHtml(s.cidr)} · ${escapeHtml(s.availabilityZone)}${target}</small></td>
 <td class="util ${level}"><span class="pct">${pct} %</span><div class="meter" title="80 % line"><div class="fill ${level}" style="width:${bar}%"></div><div class="line80"></div></div></td>
