@@ -23,7 +23,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await store.close();
-  await rm(dir, { recursive: true, force: true });
+  // A state file may still be landing (written off the event loop): retry the removal as rm -rf would.
+  await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 });
 
 /** Glue ENIs attached an hour before T0, in a list that throws once more than `reads.limit` elements are read. */
