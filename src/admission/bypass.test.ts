@@ -1,6 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from './types.js';
@@ -305,5 +306,42 @@ describe('learnedMargin', () => {
     expect(learnedMargin(watched, T, WEEK, 4 * MIN)).toMatchObject({ learned: true, margin: 11 });
     expect(learnedMargin(watched, T + WEEK - 1, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 5 });
     expect(learnedMargin(watched, T + WEEK, WEEK, 2 * MIN)).toMatchObject({ learned: true, margin: 0 });
+  });
+
+  it('answers as a fresh sliding window over the events in the horizon, asked again as events come and time passes', () => {
+    // The reference: the events in (now - horizon, now] listed anew, one pass with the window.
+    const reference = (events: { at: number; addresses: number }[], now: number, horizon: number, exposure: number): number => {
+      const recent = events.filter((e) => e.at > now - horizon && e.at <= now);
+      let best = 0;
+      for (const e of recent)
+        best = Math.max(
+          best,
+          recent.filter((x) => x.at > e.at - exposure && x.at <= e.at).reduce((n, x) => n + x.addresses, 0),
+        );
+      return best;
+    };
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 9 })), { maxLength: 40 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.boolean()), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 6 }),
+        (steps, asks, exposureMin) => {
+          // One history whose list grows in place, as BypassMemory's does, asked at times moving back and forth.
+          const h = { watchedMs: WEEK, events: [] as { at: number; addresses: number }[], totalAddresses: 0 };
+          let at = T;
+          let next = 0;
+          for (const [dtMin, grow] of asks) {
+            if (grow && next < steps.length) {
+              const [gap, addresses] = steps[next++];
+              at += gap * MIN;
+              h.events.push({ at, addresses });
+            }
+            const now = at + (dtMin - 10) * MIN;
+            const got = learnedMargin(h, now, 30 * MIN, exposureMin * MIN);
+            expect(got.margin).toBe(reference(h.events, now, 30 * MIN, exposureMin * MIN));
+          }
+        },
+      ),
+    );
   });
 });

@@ -14,7 +14,7 @@ import { runToEnd, SLICE, type Steps } from '../slices.js';
 import type { EniView } from '../snapshot/types.js';
 import { AtomicFileWriter, epochMs, readJsonState, validEntries, type CheckedState, type RejectedRecord } from '../state-file.js';
 import { claims } from './reservations.js';
-import type { BypassHistory, Reservation } from './types.js';
+import type { BypassEvent, BypassHistory, Reservation } from './types.js';
 
 export type { BypassEvent, BypassHistory } from './types.js';
 
@@ -33,17 +33,44 @@ export function learnedMargin(
   if (!history || watchedMs < Math.min(trustAfterMs, horizonMs)) return { learned: false, margin: 0, watchedMs };
   // A decision reads a sample up to one interval old and its launch attaches up to about one interval
   // later: what bypasses can take meanwhile is the most they took within any `exposureMs`.
-  // Events are in time order: one pass with a sliding window (a scrape computes this for every subnet).
-  const recent = history.events.filter((e) => e.at > now - horizonMs && e.at <= now);
+  return { learned: true, margin: mostWithin(history.events, now - horizonMs, now, exposureMs), watchedMs };
+}
+
+/** The last answer per event list: every /admit of a subnet asks again until a sample or the minute moves it. */
+const margins = new WeakMap<readonly BypassEvent[], { length: number; lo: number; hi: number; exposureMs: number; margin: number }>();
+
+/** Index of the first event after `t` (events are in time order). */
+function firstAfter(events: readonly BypassEvent[], t: number): number {
+  let lo = 0;
+  let hi = events.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (events[mid].at > t) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * The most addresses the events in (from, to] took within any `exposureMs`: one pass with a sliding window
+ * (a scrape computes this for every subnet), none when the same events were summed for the previous call.
+ */
+function mostWithin(events: readonly BypassEvent[], from: number, to: number, exposureMs: number): number {
+  const lo = firstAfter(events, from);
+  const hi = firstAfter(events, to);
+  const last = margins.get(events);
+  if (last && last.length === events.length && last.lo === lo && last.hi === hi && last.exposureMs === exposureMs) return last.margin;
   let margin = 0;
   let sum = 0;
-  let first = 0;
-  for (const e of recent) {
+  let first = lo;
+  for (let i = lo; i < hi; i++) {
+    const e = events[i];
     sum += e.addresses;
-    while (recent[first].at <= e.at - exposureMs) sum -= recent[first++].addresses;
+    while (events[first].at <= e.at - exposureMs) sum -= events[first++].addresses;
     margin = Math.max(margin, sum);
   }
-  return { learned: true, margin, watchedMs };
+  margins.set(events, { length: events.length, lo, hi, exposureMs, margin });
+  return margin;
 }
 
 /** What classification reads of an ENI (a snapshot's EniView has it all). */

@@ -98,20 +98,32 @@ export function capacityProfile(
   now: number,
   bound: 'conservative' | 'likely' | 'optimistic' = 'conservative',
 ): number[] {
+  const out: number[] = [];
+  eachCapacity(decision, forecast, now, bound, (v) => out.push(v));
+  return out;
+}
+
+/** capacityProfile's minutes in order, handed to `visit` (no list made: /admit reads them as runs). */
+function eachCapacity(
+  decision: QueueDecision,
+  forecast: FreeForecast | undefined,
+  now: number,
+  bound: 'conservative' | 'likely' | 'optimistic',
+  visit: (capacity: number) => void,
+): void {
   const room0 = decision.free - decision.reserved - decision.buffer;
-  if (!forecast || forecast.free.length === 0) return [room0];
+  visit(room0);
+  if (!forecast || forecast.free.length === 0) return;
   const likely = forecast.likely ?? forecast.free;
   const curve = bound === 'optimistic' ? (forecast.optimistic ?? likely) : bound === 'likely' ? likely : forecast.free;
   const shift = Math.max(0, Math.floor((now - forecast.from) / MINUTE_MS));
   const last = forecast.free.length - 1;
-  if (shift >= last) return [room0];
+  if (shift >= last) return;
   // Addresses taken since the forecast's sample stay taken; addresses freed early are not counted twice.
   const drift = Math.min(0, decision.free - curve[shift]);
-  const out: number[] = [room0];
   for (let i = 1; i <= last - shift; i++) {
-    out.push(Math.max(room0, curve[shift + i] + drift - decision.reserved - decision.buffer));
+    visit(Math.max(room0, curve[shift + i] + drift - decision.reserved - decision.buffer));
   }
-  return out;
 }
 
 /**
@@ -122,14 +134,29 @@ class Runs {
   /** First minute of each run, ascending; run r spans starts[r] .. starts[r + 1] − 1. */
   readonly starts: number[] = [];
   readonly values: number[] = [];
+  /** Minutes covered (the profile's length). */
+  minutes = 0;
 
-  constructor(capacity: readonly number[]) {
-    for (let i = 0; i < capacity.length; i++) {
-      if (i === 0 || capacity[i] !== capacity[i - 1]) {
-        this.starts.push(i);
-        this.values.push(capacity[i]);
-      }
+  static of(capacity: readonly number[]): Runs {
+    const runs = new Runs();
+    for (const c of capacity) runs.add(c);
+    return runs;
+  }
+
+  /** capacityProfile's runs, made without the list: a poke read 240 minutes into a fresh list up to three times. */
+  static profile(decision: QueueDecision, forecast: FreeForecast | undefined, now: number, bound: 'conservative' | 'likely' | 'optimistic'): Runs {
+    const runs = new Runs();
+    eachCapacity(decision, forecast, now, bound, (c) => runs.add(c));
+    return runs;
+  }
+
+  add(capacity: number): void {
+    const n = this.values.length;
+    if (n === 0 || this.values[n - 1] !== capacity) {
+      this.starts.push(this.minutes);
+      this.values.push(capacity);
     }
+    this.minutes++;
   }
 
   /** Place `workers` at the first minute from which they fit until the horizon, and take them from there on. */
@@ -153,9 +180,15 @@ export function schedule(
   capacity: readonly number[],
   workers?: number,
 ): { starts: (number | null)[]; start?: number | null } {
-  const runs = new Runs(capacity);
+  const runs = Runs.of(capacity);
   const starts = ordered.map((t) => runs.place(t.workers));
   return workers === undefined ? { starts } : { starts, start: runs.place(workers) };
+}
+
+/** Where `workers` placed after `ordered` would start (schedule's `start`), listing no ticket's start. */
+function startAfter(ordered: readonly Pick<Ticket, 'workers'>[], runs: Runs, workers: number): number | null {
+  for (const t of ordered) runs.place(t.workers);
+  return runs.place(workers);
 }
 
 /** When to poke again: half the ETA, within [max(15 s, the sample interval), 300 s]. */
@@ -203,9 +236,9 @@ export function planQueue(input: QueueInput): QueueAnswer {
 
   // The ETA follows the likely course of the releases (p50): read from the conservative p90 curve it comes out
   // late by the spread of the durations. Admission itself is the policy's, on what is free now.
-  const capacity = capacityProfile(decision, input.forecast, now, 'likely');
-  const horizonMinutes = capacity.length - 1;
-  const { start } = schedule(ahead, capacity, request.workers);
+  const capacity = Runs.profile(decision, input.forecast, now, 'likely');
+  const horizonMinutes = capacity.minutes - 1;
+  const start = startAfter(ahead, capacity, request.workers);
   // The policy has the last word on "now"; the profile's minute 0 is its room, so they agree.
   const admit = start === 0 && decision.admit;
   // The ETA does not count launches in progress twice: read with them, every answer in the minute after a
@@ -214,9 +247,8 @@ export function planQueue(input: QueueInput): QueueAnswer {
   const etaStart =
     admit || inFlight === 0
       ? start
-      : schedule(ahead, capacityProfile({ ...decision, reserved: decision.reserved - inFlight }, input.forecast, now, 'likely'), request.workers)
-          .start;
-  const etaSeconds = admit ? 0 : etaStart === null || etaStart === undefined ? null : Math.max(etaStart, 1) * 60;
+      : startAfter(ahead, Runs.profile({ ...decision, reserved: decision.reserved - inFlight }, input.forecast, now, 'likely'), request.workers);
+  const etaSeconds = admit ? 0 : etaStart === null ? null : Math.max(etaStart, 1) * 60;
   const deadline = request.deadline ?? own?.deadline;
   // "Cannot be met" is judged on the most hopeful course (the ETA stays the likely one): the optimistic (p99)
   // releases, no margin, and the tickets ahead taken as gone (they may give up). A run told to give up must not
@@ -226,12 +258,12 @@ export function planQueue(input: QueueInput): QueueAnswer {
   // which a last poke at the deadline may still read.
   let willMissDeadline = false;
   if (!admit && deadline !== undefined && etaSeconds !== null && now + etaSeconds * 1000 > deadline) {
-    const soonest = schedule([], capacityProfile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic'), request.workers).start;
+    const soonest = Runs.profile({ ...decision, buffer: 0 }, input.forecast, now, 'optimistic').place(request.workers);
     const intervalMs = input.sampleIntervalSeconds * 1000;
     const from = input.forecast?.from;
     const nextSample = from === undefined ? now + intervalMs : from + Math.max(1, Math.ceil((now - from) / intervalMs)) * intervalMs;
     const earliest = soonest === 0 ? nextSample : now + (soonest ?? 0) * MINUTE_MS;
-    willMissDeadline = soonest !== null && soonest !== undefined && earliest > deadline;
+    willMissDeadline = soonest !== null && earliest > deadline;
   }
   const retryAfterSeconds = retryAfterFor(etaSeconds, input.sampleIntervalSeconds);
   const n = ahead.length;
@@ -300,6 +332,6 @@ export function headEtaSeconds(
 ): number | null | undefined {
   const head = tickets.filter((t) => ticketAlive(t, now)).sort(byArrival)[0];
   if (!head) return undefined;
-  const { start } = schedule([], capacityProfile(decision, forecast, now, 'likely'), head.workers);
-  return start === null || start === undefined ? null : start * 60;
+  const start = Runs.profile(decision, forecast, now, 'likely').place(head.workers);
+  return start === null ? null : start * 60;
 }
