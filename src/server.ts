@@ -174,7 +174,14 @@ export async function startExporter(opts: ExporterOptions): Promise<RunningExpor
   });
 
   const { host, port } = parseListen(opts.listen);
-  const http = await serveHttp(app, { host, port, logger, limits: opts.httpLimits, web: opts.web });
+  const http = await serveHttp(app, {
+    host,
+    port,
+    logger,
+    limits: opts.httpLimits,
+    web: opts.web,
+    prototypes: { request: app.request, response: app.response },
+  });
   const bound = (http.server.address() as AddressInfo).port;
   const url = `${opts.web?.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${bound}`;
   logger.info(
