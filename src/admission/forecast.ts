@@ -17,13 +17,13 @@
 // Pure: same DecisionInput as /admit plus optional fields the exporter has in memory; without them the
 // policy is MIN_BUFFER plus nothing unseen, which is what a fresh sample and an empty ledger mean.
 import { DAY_MS } from '../clock.js';
-import type { EniView } from '../snapshot/types.js';
 import { bypassHorizonMs, learnedMargin } from './bypass.js';
-import { coverage } from './reservations.js';
-import { isLive, type DecisionInput, type ForecastExtras, type Reservation, type WindowEntry } from './types.js';
+import { unseenWorkers } from './reservations.js';
+import type { DecisionInput, ForecastExtras, WindowEntry } from './types.js';
 import { windowEntries } from './window.js';
 
 export type { ForecastExtras } from './types.js';
+export { unseenWorkers } from './reservations.js';
 
 export type ForecastInput = DecisionInput & ForecastExtras;
 
@@ -33,18 +33,6 @@ export type ForecastInput = DecisionInput & ForecastExtras;
  * launches by hand, and the margin keeps learning from the whole memory after that.
  */
 export const TRUST_BYPASSES_AFTER_MS = DAY_MS;
-
-/** Workers of expired reservations whose ENIs have not all shown up. */
-export function unseenWorkers(reservations: readonly Reservation[], enis: readonly EniView[], now: number): number {
-  const cov = coverage(reservations, enis);
-  let unseen = 0;
-  for (const r of reservations) {
-    // Live ones are already in `reserved`; released ones never launched; consumed ones are all visible.
-    if (isLive(r, now) || r.closed !== undefined) continue;
-    unseen += Math.max(0, r.workers - (cov.get(r.id) ?? 0));
-  }
-  return unseen;
-}
 
 /** The buffer and how it was reached, in the shape policy.ts's bufferFor returns. */
 export function forecastBuffer(input: ForecastInput): { buffer: number; window: WindowEntry[]; why: string } {

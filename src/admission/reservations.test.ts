@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import { isLive, type Reservation } from './types.js';
 import { eni } from '../../test/helpers/world.js';
-import { attachIndex, claims, coverage, reservedWorkers, type AccountedEni } from './reservations.js';
+import { attachIndex, claims, reservedWorkers, unseenWorkers, type AccountedEni } from './reservations.js';
 import { reservation } from '../../test/helpers/records.js';
 
 const res = (id: string, createdAt: number, workers: number, extra: Partial<Reservation> = {}): Reservation =>
@@ -16,7 +16,7 @@ describe('coverage', () => {
       ...Array.from({ length: 12 }, (_, i) => eni(`e${i}`, 'in-use', 200 + i)),
       eni('e-other', 'in-use', 250, 'other'),
     ];
-    const cov = coverage([res('b', 150, 10), res('a', 100, 10)], enis);
+    const cov = claims([res('b', 150, 10), res('a', 100, 10)], enis).perReservation;
     expect(cov.get('a')).toBe(10);
     expect(cov.get('b')).toBe(2);
     const sum = reservedWorkers([res('a', 100, 10), res('b', 150, 10)], enis, 1000);
@@ -73,6 +73,12 @@ const reference = {
     }
     return { reserved, consumed, live };
   },
+  unseenWorkers(reservations: readonly Reservation[], enis: readonly AccountedEni[], now: number) {
+    const cov = reference.claims(reservations, enis).perReservation;
+    let unseen = 0;
+    for (const r of reservations) if (!isLive(r, now) && r.closed === undefined) unseen += Math.max(0, r.workers - (cov.get(r.id) ?? 0));
+    return unseen;
+  },
 };
 
 /** Maps compared by content (insertion order is not part of the contract). */
@@ -83,7 +89,7 @@ function expectSameAccounting(ledger: readonly Reservation[], enis: readonly Acc
   const got = claims(ledger, enis);
   expect(sorted(got.perReservation)).toEqual(sorted(want.perReservation));
   expect([...got.claimed].sort()).toEqual([...want.claimed].sort());
-  expect(sorted(coverage(ledger, enis))).toEqual(sorted(want.perReservation));
+  expect(unseenWorkers(ledger, enis, now)).toBe(reference.unseenWorkers(ledger, enis, now));
   const w = reference.reservedWorkers(ledger, enis, now);
   const g = reservedWorkers(ledger, enis, now);
   expect(g.reserved).toBe(w.reserved);
@@ -246,24 +252,36 @@ describe('cost per decision', () => {
     expect(reads.n).toBe(5_000);
   });
 
-  it('the same ledger asked again gets the same coverage map; a ledger that changed gets its own, right one', () => {
+  it('the same ledger asked again is answered again; a ledger that changed gets its own, right answer', () => {
     const enis = Array.from({ length: 30 }, (_, i) => eni(`eni-${i}`, 'in-use', 1_000 + 10 * i));
-    const ledger = [res('a', 995, 4), res('b', 1_095, 3)];
-    const first = coverage(ledger, enis);
-    expect(sorted(first)).toEqual([
-      ['a', 4],
-      ['b', 3],
-    ]);
+    // `a` and `b` expired by `now` (their ENIs count as unseen until they show up), `c` live.
+    const now = 5_000;
+    const expired = { expiresAt: 2_000 };
+    const ledger = [res('a', 995, 6, expired), res('b', 1_095, 3, expired)];
+    const check = (l: readonly Reservation[]) => {
+      expect(unseenWorkers(l, enis, now)).toBe(reference.unseenWorkers(l, enis, now));
+      expect(reservedWorkers(l, enis, now).reserved).toBe(reference.reservedWorkers(l, enis, now).reserved);
+    };
+    // a claims the 6 ENIs attached from 1,000 on (1,000-1,050), b the 3 from 1,100: nothing unseen.
+    expect(unseenWorkers(ledger, enis, now)).toBe(0);
+    check(ledger);
     // A copy of the list holding the same reservations (as the store hands them over at each decision).
-    expect(coverage([...ledger], enis)).toBe(first);
+    check([...ledger]);
     const grown = [...ledger, res('c', 1_195, 2)];
-    expect(sorted(coverage(grown, enis))).toEqual(sorted(reference.claims(grown, enis).perReservation));
-    // Same ids, another reservation object with more workers: not the map of before.
-    const changed = [res('a', 995, 8), ledger[1]];
-    const again = coverage(changed, enis);
-    expect(again).not.toBe(first);
-    expect(sorted(again)).toEqual(sorted(reference.claims(changed, enis).perReservation));
-    expect(sorted(coverage(ledger, enis))).toEqual(sorted(first));
+    check(grown);
+    // Same ids, another reservation object with more workers than attached after it: not the answer of before.
+    const changed = [res('a', 995, 40, expired), ledger[1]];
+    expect(unseenWorkers(changed, enis, now)).toBe(reference.unseenWorkers(changed, enis, now));
+    expect(unseenWorkers(changed, enis, now)).toBeGreaterThan(0);
+    check(changed);
+    check(ledger);
+    // Closed in place (as the store closes a released one): no longer unseen, though it keeps claiming its ENIs.
+    // a claims all 30 ENIs (10 of its 40 unseen) and leaves b none (3 unseen).
+    const closing = [res('a', 995, 40, expired), res('b', 1_095, 3, expired)];
+    expect(unseenWorkers(closing, enis, now)).toBe(13);
+    closing[0].closed = 'released';
+    expect(unseenWorkers(closing, enis, now)).toBe(3);
+    expect(reference.unseenWorkers(closing, enis, now)).toBe(3);
   });
 });
 

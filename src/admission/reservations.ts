@@ -268,21 +268,20 @@ export function claims(
 }
 
 /**
- * The map `coverage` made for a list of `coveredList`: the same list is the same ledger (same reservation objects,
- * in order) answered again, so the same map. Every /admit of the forecast policy asks; a 1,000-reservation map
- * made anew each time was most of what a decision allocated.
+ * Workers of expired reservations whose ENIs have not all shown up (the forecast policy's "unseen"): live ones
+ * are already reserved, released ones never launched, consumed ones are all visible. Read from the claims by the
+ * ledger's position, as every /admit of the forecast policy asks (a map by id made or read per decision cost a
+ * thousand lookups each time).
  */
-const coverageMaps = new WeakMap<readonly number[], ReadonlyMap<string, number>>();
-
-/** How many ENIs each reservation claimed (see claims). Read-only: the map is shared while the ledger stands. */
-export function coverage(reservations: readonly Reservation[], enis: readonly AccountedEni[]): ReadonlyMap<string, number> {
+export function unseenWorkers(reservations: readonly Reservation[], enis: readonly AccountedEni[], now: number): number {
   const covered = coveredList(reservations, enis);
-  let map = coverageMaps.get(covered);
-  if (map === undefined) {
-    map = new Map(reservations.map((r, i) => [r.id, covered[i]]));
-    coverageMaps.set(covered, map);
+  let unseen = 0;
+  for (let i = 0; i < reservations.length; i++) {
+    const r = reservations[i];
+    if (isLive(r, now) || r.closed !== undefined) continue;
+    unseen += Math.max(0, r.workers - covered[i]);
   }
-  return map;
+  return unseen;
 }
 
 export interface ReservedSummary {
