@@ -36,8 +36,11 @@ export function learnedMargin(
   return { learned: true, margin: mostWithin(history.events, now - horizonMs, now, exposureMs), watchedMs };
 }
 
-/** The last answer per event list: every /admit of a subnet asks again until a sample or the minute moves it. */
-const margins = new WeakMap<readonly BypassEvent[], { length: number; lo: number; hi: number; exposureMs: number; margin: number }>();
+/**
+ * The last answer per event list: every /admit of a subnet asks again until a sample or the minute moves it.
+ * Events are only appended in time order (an append within the window moves `hi`) or dropped by making a new list.
+ */
+const margins = new WeakMap<readonly BypassEvent[], { lo: number; hi: number; exposureMs: number; margin: number }>();
 
 /** Index of the first event after `t` (events are in time order). */
 function firstAfter(events: readonly BypassEvent[], t: number): number {
@@ -59,7 +62,7 @@ function mostWithin(events: readonly BypassEvent[], from: number, to: number, ex
   const lo = firstAfter(events, from);
   const hi = firstAfter(events, to);
   const last = margins.get(events);
-  if (last && last.length === events.length && last.lo === lo && last.hi === hi && last.exposureMs === exposureMs) return last.margin;
+  if (last && last.lo === lo && last.hi === hi && last.exposureMs === exposureMs) return last.margin;
   let margin = 0;
   let sum = 0;
   let first = lo;
@@ -69,7 +72,7 @@ function mostWithin(events: readonly BypassEvent[], from: number, to: number, ex
     while (events[first].at <= e.at - exposureMs) sum -= events[first++].addresses;
     margin = Math.max(margin, sum);
   }
-  margins.set(events, { length: events.length, lo, hi, exposureMs, margin });
+  margins.set(events, { lo, hi, exposureMs, margin });
   return margin;
 }
 

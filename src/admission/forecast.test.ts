@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { EniView } from '../snapshot/types.js';
 import type { Reservation } from './types.js';
-import { unseenWorkers, type ForecastInput } from './forecast.js';
+import type { ForecastInput } from './forecast.js';
+import { unseenWorkers } from './reservations.js';
 import { decide, defaultPolicySettings } from './policy.js';
 import { eni } from '../../test/helpers/world.js';
 import * as records from '../../test/helpers/records.js';

@@ -23,7 +23,6 @@ import type { DecisionInput, ForecastExtras, WindowEntry } from './types.js';
 import { windowEntries } from './window.js';
 
 export type { ForecastExtras } from './types.js';
-export { unseenWorkers } from './reservations.js';
 
 export type ForecastInput = DecisionInput & ForecastExtras;
 
