@@ -1,10 +1,9 @@
 // `npm run demo` shows every feature at its default speed, and says which flag to use when its port is taken.
 import { spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnDemo, startDemoProc, type DemoProc } from './docs/helpers.js';
-import { freePort } from './helpers/net.js';
+import { freePort, listenAnyPort } from './helpers/net.js';
 import { parseExposition, select } from './helpers/prom.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -14,11 +13,8 @@ afterAll(async () => {
 });
 
 async function holdPort(): Promise<{ server: Server; port: number }> {
-  const port = await freePort();
   const server = createServer();
-  server.listen(port, '127.0.0.1');
-  await once(server, 'listening');
-  return { server, port };
+  return { server, port: await listenAnyPort(server) };
 }
 
 describe('demo', () => {

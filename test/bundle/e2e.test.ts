@@ -31,7 +31,7 @@ import {
   type PromRuleFile,
   type Selection,
 } from './helpers.js';
-import { freePort } from '../helpers/net.js';
+import { freePort, listenAnyPort } from '../helpers/net.js';
 import { waitFor } from '../helpers/wait.js';
 
 const SCENARIO = 'scenarios/demo-hot.yml';
@@ -84,13 +84,9 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
   beforeAll(async () => {
     // Never a silent skip: a machine without the binaries fails here, saying what to install.
     if (missing) throw new Error(`cannot run the end-to-end test: ${missing}`);
-    const [exporterPort, promPort, amPort, hookPort, olderPort] = [
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-      await freePort(),
-    ];
+    // Ports for the child processes; this process's own servers take theirs from the system as they listen (a
+    // port found free, closed and listened on again can be taken meanwhile by another test's server).
+    const [exporterPort, promPort, amPort] = [await freePort(), await freePort(), await freePort()];
     exporterUrl = `http://127.0.0.1:${exporterPort}`;
     exporterInstance = `127.0.0.1:${exporterPort}`;
 
@@ -106,7 +102,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         })
         .catch(() => res.writeHead(503).end());
     });
-    older.listen(olderPort, '127.0.0.1');
+    const olderPort = await listenAnyPort(older);
     promUrl = `http://127.0.0.1:${promPort}`;
 
     // Webhook receivers: /page gets Alertmanager's webhook JSON, /chat the Slack-compatible message.
@@ -120,7 +116,7 @@ describe('monitoring bundle end to end (demo exporter → Prometheus → Alertma
         res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       });
     });
-    hook.listen(hookPort, '127.0.0.1');
+    const hookPort = await listenAnyPort(hook);
 
     // The exporter's demo.
     const exporter = startProc(process.execPath, [

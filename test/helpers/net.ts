@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
 
 /** A port that was free a moment ago on 127.0.0.1 (for child processes that need it on their command line). */
 export async function freePort(): Promise<number> {
@@ -11,6 +11,13 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((r) => srv.close(() => r()));
   if (addr === null || typeof addr === 'string') throw new Error('no port');
   return addr.port;
+}
+
+/** Listens on a port of 127.0.0.1 the system picks; resolves with it. */
+export async function listenAnyPort(server: NetServer): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
 }
 
 /** Serves an express app on a free port of 127.0.0.1. */
